@@ -1,0 +1,100 @@
+"""Corpus loaders: seed listing pages, JSONL and CSV files -> de-duplicated `Paper` records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.corpus.paper import BadRecord, CorpusError, Paper, normalize_title, paper_id_from_title
+from rag.corpus.seed_pages import parse_seed_page, read_seed_page
+from rag.corpus.tabular import read_csv, read_jsonl
+
+__all__ = [
+    "BadRecord",
+    "CorpusError",
+    "LoadedCorpus",
+    "Paper",
+    "corpus_files",
+    "iter_records",
+    "load_corpus",
+    "normalize_title",
+    "paper_id_from_title",
+    "parse_seed_page",
+]
+
+Reader = Callable[[Path], Iterator[Paper | BadRecord]]
+READERS: dict[str, Reader] = {".jsonl": read_jsonl, ".csv": read_csv, ".txt": read_seed_page, ".md": read_seed_page}
+
+
+def reader_for(path: Path) -> Reader:
+    """The loader for a file, chosen by its extension."""
+    try:
+        return READERS[path.suffix.lower()]
+    except KeyError:
+        raise ValueError(
+            f"{path}: unsupported file type {path.suffix!r}; use .jsonl, .csv or a .txt listing page"
+        ) from None
+
+
+def corpus_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand folders into their corpus files (sorted); a missing path is an error."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in READERS))
+        elif path.is_file():
+            reader_for(path)
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return files
+
+
+def iter_records(paths: Iterable[Path]) -> Iterator[Paper | BadRecord]:
+    """Every record of every file, in order, streamed (no de-duplication)."""
+    for path in corpus_files(paths):
+        yield from reader_for(path)(path)
+
+
+@dataclass
+class LoadedCorpus:
+    """Papers merged by id, plus what was read and what was bad."""
+
+    papers: list[Paper] = field(default_factory=list)
+    records: int = 0
+    bad: list[BadRecord] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return self.records - len(self.papers)
+
+
+def merge_duplicate(kept: Paper, again: Paper) -> None:
+    """Record that a paper was seen again: keep the first text, remember every source file."""
+    for source in again.sources:
+        if source not in kept.metadata["sources"]:
+            kept.metadata["sources"].append(source)  # type: ignore[union-attr]
+
+
+def load_corpus(paths: Iterable[Path], *, skip_bad: bool = False) -> LoadedCorpus:
+    """Load and de-duplicate papers from files or folders.
+
+    With ``skip_bad=False`` any bad record raises `CorpusError` (listing all of them) before the
+    caller writes anything; with ``skip_bad=True`` the bad records are returned in ``bad``.
+    """
+    corpus = LoadedCorpus()
+    by_id: dict[str, Paper] = {}
+    for item in iter_records(paths):
+        if isinstance(item, BadRecord):
+            corpus.bad.append(item)
+            continue
+        corpus.records += 1
+        if item.id in by_id:
+            merge_duplicate(by_id[item.id], item)
+        else:
+            by_id[item.id] = item
+    if corpus.bad and not skip_bad:
+        raise CorpusError(corpus.bad)
+    corpus.papers = list(by_id.values())
+    return corpus

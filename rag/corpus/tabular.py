@@ -1,0 +1,105 @@
+"""JSONL and CSV corpora: one paper per line/row with ``id``, ``title``, ``abstract`` and extras."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from rag.corpus.paper import BadRecord, Paper, paper_id_from_title
+from rag.corpus.text_files import read_lines
+
+REQUIRED_FIELDS = ("title", "abstract")
+OPTIONAL_FIELDS = ("url", "authors", "published")
+
+
+def record_to_paper(record: dict, source: str, line: int) -> Paper | BadRecord:
+    """Validate one parsed record; a given ``id`` is kept, otherwise derived from the title."""
+    if not isinstance(record, dict):
+        return BadRecord(file=source, line=line, problem=f"expected a JSON object, got {type(record).__name__}")
+    missing = [name for name in REQUIRED_FIELDS if not str(record.get(name) or "").strip()]
+    if missing:
+        return BadRecord(file=source, line=line, problem=f"missing or empty field(s): {', '.join(missing)}")
+    title = " ".join(str(record["title"]).split())
+    abstract = " ".join(str(record["abstract"]).split())
+    given_id = str(record.get("id") or "").strip()
+    extras = {
+        key: value
+        for key, value in record.items()
+        if key not in ("id", "title", "abstract") and value not in (None, "", [])
+    }
+    if isinstance(extras.get("authors"), list):
+        extras["authors"] = ", ".join(str(author) for author in extras["authors"])
+    return Paper(
+        id=given_id or paper_id_from_title(title),
+        title=title,
+        abstract=abstract,
+        metadata={**extras, "sources": [source], "line": line},
+    )
+
+
+def read_jsonl(path: Path) -> Iterator[Paper | BadRecord]:
+    """One JSON object per line; blank lines are ignored."""
+    for item in read_lines(path):
+        if isinstance(item, BadRecord):
+            yield item
+            continue
+        number, line = item
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield BadRecord(file=path.name, line=number, problem=f"invalid JSON: {error.msg} at column {error.colno}")
+            continue
+        yield record_to_paper(record, path.name, number)
+
+
+def good_lines(path: Path, bad: list[BadRecord]) -> Iterable[str]:
+    """Decoded lines for the csv module, collecting undecodable ones into ``bad``."""
+    for item in read_lines(path):
+        if isinstance(item, BadRecord):
+            bad.append(item)
+            yield "\n"  # keep the csv reader's line numbers aligned with the file's
+        else:
+            yield item[1] + "\n"
+
+
+def read_csv(path: Path) -> Iterator[Paper | BadRecord]:
+    """A CSV file with a header row naming at least ``title`` and ``abstract``."""
+    bad: list[BadRecord] = []
+    reader = csv.DictReader(good_lines(path, bad))
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as error:
+        yield BadRecord(file=path.name, line=1, problem=f"unreadable CSV header: {error}")
+        return
+    yield from bad
+    bad.clear()
+    missing = [name for name in REQUIRED_FIELDS if name not in header]
+    if missing:
+        yield BadRecord(
+            file=path.name,
+            line=1,
+            problem=f"CSV header lacks column(s) {', '.join(missing)} (found: {', '.join(header) or 'nothing'})",
+        )
+        return
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            row = None
+            yield BadRecord(file=path.name, line=reader.line_num, problem=f"malformed CSV row: {error}")
+        yield from bad
+        bad.clear()
+        if row is None:
+            continue
+        if None in row:
+            yield BadRecord(file=path.name, line=reader.line_num, problem="row has more fields than the header")
+        elif any(value is None for value in row.values()):
+            yield BadRecord(file=path.name, line=reader.line_num, problem="row has fewer fields than the header")
+        else:
+            yield record_to_paper(row, path.name, reader.line_num)

@@ -1,0 +1,83 @@
+"""A BM25 index over whole papers (title + abstract), persisted beside Chroma with a fingerprint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from rag.text import content_terms
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Bm25Index:
+    """bm25s over stemmed, stopword-free terms; row ``i`` is paper ``paper_ids[i]``."""
+
+    retriever: bm25s.BM25 | None
+    paper_ids: list[str]
+    sources: list[list[str]]
+    fingerprint: str
+
+    @classmethod
+    def build(cls, papers: list[tuple[str, str, list[str]]], fingerprint: str) -> Bm25Index:
+        """Index ``(paper_id, text, sources)`` triples."""
+        retriever = None
+        if papers:
+            retriever = bm25s.BM25()
+            retriever.index([content_terms(text) for _, text, _ in papers], show_progress=False)
+        return cls(retriever, [p[0] for p in papers], [p[2] for p in papers], fingerprint)
+
+    def save(self, folder: Path) -> None:
+        """Write atomically: build in a sibling folder, then swap it in."""
+        staging = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        if self.retriever is not None:
+            self.retriever.save(str(staging), show_progress=False)
+        manifest = {"fingerprint": self.fingerprint, "paper_ids": self.paper_ids, "sources": self.sources}
+        (staging / MANIFEST).write_text(json.dumps(manifest))
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        staging.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> Bm25Index | None:
+        """The saved index, or None if there is none (or it is unreadable)."""
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+            retriever = (
+                bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if manifest["paper_ids"] else None
+            )
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(retriever, manifest["paper_ids"], manifest["sources"], manifest["fingerprint"])
+
+    def __len__(self) -> int:
+        return len(self.paper_ids)
+
+    def search(self, query: str, k: int, source: str | None = None) -> list[tuple[str, float]]:
+        """The best ``k`` papers for ``query`` as ``(paper_id, score)``, optionally from one source file."""
+        terms = content_terms(query)
+        if self.retriever is None or not terms:
+            return []
+        mask = None
+        if source is not None:
+            mask = np.array([source in s for s in self.sources], dtype=np.float32)
+            if not mask.any():
+                return []
+        k = min(k, len(self.paper_ids))
+        docs, scores = self.retriever.retrieve([terms], k=k, show_progress=False, weight_mask=mask)
+        return [
+            (self.paper_ids[int(doc)], float(score))
+            for doc, score in zip(docs[0], scores[0], strict=True)
+            if score > 0
+        ]

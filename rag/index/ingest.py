@@ -1,0 +1,132 @@
+"""Ingestion: papers -> chunks -> embeddings -> Chroma upserts by stable id, idempotent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from llama_index.core.schema import MetadataMode, TextNode
+from tqdm import tqdm
+
+from rag.corpus import BadRecord, Paper
+from rag.index.chunking import chunk_abstract
+from rag.index.store import PaperStore, chunk_id
+
+PAPERS_PER_BATCH = 64
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    bad: list[BadRecord] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged "
+            f"({self.chunks} chunks embedded in {self.seconds:.1f} s)"
+        )
+        if self.bad:
+            text += f"; {len(self.bad)} bad record(s) skipped:\n" + "\n".join(f"  {b}" for b in self.bad)
+        return text
+
+
+def batches(items: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def paper_nodes(paper: Paper, sources: list[str], embedder, max_tokens: int, overlap: int) -> list[TextNode]:
+    """One LlamaIndex node per chunk; the title is embedded with every chunk, offsets kept for reassembly."""
+    chunks = chunk_abstract(
+        paper.title, paper.abstract, max_tokens=max_tokens, overlap_sentences=overlap, count=embedder.count_tokens
+    )
+    nodes = []
+    cursor = 0
+    for index, chunk in enumerate(chunks):
+        start = paper.abstract.find(chunk, cursor if index else 0)
+        if start < 0:  # whitespace differs from the abstract: fall back to a search from the top
+            start = paper.abstract.find(chunk)
+        cursor = start + 1
+        extras = {k: v for k, v in paper.metadata.items() if k not in ("sources", "line")}
+        nodes.append(
+            TextNode(
+                id_=chunk_id(paper.id, index),
+                text=chunk,
+                start_char_idx=start,
+                end_char_idx=start + len(chunk),
+                metadata={
+                    **extras,
+                    "paper_id": paper.id,
+                    "title": paper.title,
+                    "sources": sources,
+                    "chunk": index,
+                    "n_chunks": len(chunks),
+                    "start_char": start,
+                    "end_char": start + len(chunk),
+                    "content_hash": paper.content_hash(),
+                },
+                excluded_embed_metadata_keys=[k for k in (*extras, "paper_id", "sources", "chunk", "n_chunks",
+                                                          "start_char", "end_char", "content_hash")],
+                excluded_llm_metadata_keys=["sources", "chunk", "n_chunks", "start_char", "end_char", "content_hash"],
+            )
+        )
+    return nodes
+
+
+def ingest_papers(
+    papers: Iterable[Paper],
+    store: PaperStore,
+    embedder,
+    *,
+    max_tokens: int,
+    overlap: int,
+    total: int | None = None,
+    progress: bool = True,
+) -> IngestReport:
+    """Upsert papers into the store: new ones added, changed ones replaced, unchanged ones skipped.
+
+    A paper already stored under the same id with the same title and abstract is left alone
+    (its source list is extended if it came from another file); a changed one has its old
+    chunks deleted and new ones written. Safe to re-run after an interruption.
+    """
+    report = IngestReport()
+    started = time.perf_counter()
+    with tqdm(total=total, unit="paper", desc=f"ingest {store.name}", disable=not progress) as bar:
+        for batch in batches(papers, PAPERS_PER_BATCH):
+            stored = store.paper_states([p.id for p in batch])
+            nodes: list[TextNode] = []
+            replaced: list[str] = []
+            for paper in batch:
+                old = stored.get(paper.id)
+                old_sources = list(old.get("sources") or []) if old else []
+                sources = old_sources + [s for s in paper.sources if s not in old_sources]
+                if old and old["content_hash"] == paper.content_hash():
+                    report.unchanged += 1
+                    if sources != old_sources:
+                        store.set_sources(paper.id, int(old["n_chunks"]), sources)
+                    continue
+                if old:
+                    report.updated += 1
+                    replaced.append(paper.id)
+                else:
+                    report.added += 1
+                nodes.extend(paper_nodes(paper, sources, embedder, max_tokens, overlap))
+            if nodes:
+                texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+                for node, vector in zip(nodes, embedder.get_text_embedding_batch(texts), strict=True):
+                    node.embedding = vector
+                store.delete_papers(replaced)
+                store.vector_store.add(nodes)
+                report.chunks += len(nodes)
+            bar.update(len(batch))
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,127 @@
+"""All configuration in one typed object: defaults < TOML file < ``RAG_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def config_file() -> Path:
+    """The optional TOML file: ``$RAG_CONFIG`` if set, else ``rag.toml`` in the working folder."""
+    return Path(os.environ.get("RAG_CONFIG", "rag.toml"))
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant. Environment: ``RAG_<FIELD>`` (e.g. ``RAG_TOP_K=8``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_default=True)
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path(user_data_dir("paper-rag", appauthor=False)),
+        description="Folder for the embedded Chroma store, BM25 indexes and assembled model files.",
+    )
+    collection: str = Field(
+        "seeds", min_length=3, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]$",
+        description="Chroma collection to ingest into and answer from (3-63 chars: letters, digits, . _ -).",
+    )
+    seeds_dir: Path = Field(
+        REPO_ROOT / "seeds", description="Corpus ingested automatically when the default collection is empty."
+    )
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; unset = embedded store under data_dir (one process only)."
+    )
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+
+    # --- embedding -----------------------------------------------------------------------
+    embed_provider: Literal["onnx", "ollama"] = Field(
+        "onnx", description="onnx = embedded all-MiniLM-L6-v2 int8; ollama = an Ollama embedding model."
+    )
+    embed_ollama_model: str = Field("nomic-embed-text", description="Embedding model name on the Ollama server.")
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch.")
+    embed_threads: int = Field(0, ge=0, le=64, description="onnxruntime intra-op threads (0 = all cores).")
+    chunk_tokens: int = Field(
+        200, ge=32, le=256,
+        description="Max word-piece tokens per chunk (title included); MiniLM reads at most 256.",
+    )
+    chunk_overlap_sentences: int = Field(1, ge=0, le=5, description="Sentences shared by neighbouring chunks.")
+
+    # --- retrieval -----------------------------------------------------------------------
+    retrieval_mode: Literal["hybrid", "bm25", "dense"] = Field(
+        "hybrid", description="hybrid = BM25 and dense fused by reciprocal rank."
+    )
+    top_k: int = Field(6, ge=1, le=50, description="Papers handed to the LLM and shown as sources.")
+    candidates: int = Field(40, ge=5, le=1000, description="Hits taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
+
+    # --- LLM -----------------------------------------------------------------------------
+    llm_provider: Literal["auto", "ollama", "llamacpp"] = Field(
+        "auto", description="auto = Ollama if its server answers and has the model, else embedded llama.cpp."
+    )
+    ollama_host: str = Field(
+        os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434"),
+        description="Ollama server URL (defaults to $OLLAMA_HOST).",
+    )
+    ollama_model: str = Field("qwen2.5:3b-instruct", description="Chat model on the Ollama server.")
+    ollama_num_ctx: int = Field(8192, ge=2048, le=131072, description="Context window requested from Ollama.")
+    request_timeout: float = Field(120.0, gt=0, le=3600, description="Seconds before an LLM request fails.")
+    llamacpp_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = Field(
+        "qwen2.5-coder-1.5b", description="Embedded GGUF model (assembled from PyPI part packages)."
+    )
+    llamacpp_threads: int = Field(2, ge=1, le=64, description="CPU threads for llama.cpp.")
+    llamacpp_n_ctx: int = Field(4096, ge=1024, le=32768, description="llama.cpp context window (tokens).")
+    max_answer_tokens: int = Field(320, ge=16, le=4096, description="Upper bound on generated tokens.")
+    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+
+    # --- answering -----------------------------------------------------------------------
+    support_threshold: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="Share of a sentence's content words a source sentence must contain to support it.",
+    )
+    abstain_threshold: float = Field(
+        0.3, ge=0.0, le=1.0,
+        description="Abstain without asking the LLM when the best source covers less of the question than this.",
+    )
+
+    @model_validator(mode="after")
+    def expand_paths(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser()
+        self.seeds_dir = self.seeds_dir.expanduser()
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def bm25_dir(self) -> Path:
+        return self.data_dir / "bm25"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,51 @@
+"""Text utilities shared by chunking, BM25 and citation checking: sentences and stemmed terms."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+ABBREVIATIONS = (
+    "e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "fig.", "figs.", "eq.", "eqs.", "sec.", "no.", "approx.", "resp.",
+    "dr.", "prof.", "mr.", "ms.", "st.", "al.", "i.i.d.", "w.r.t.", "a.k.a.",
+)
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+# English stopwords plus words that carry no topic in abstracts or answers.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+    now of off on once only or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves may might must
+    shall via thus hence however within without across upon onto per among whether either neither yet paper
+    papers work study propose proposes proposed present presents presented show shows shown use uses used using
+    based new approach method methods""".split()
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences, keeping abbreviations such as "e.g." and "et al." intact."""
+    pieces = SENTENCE_END.split(text.strip())
+    sentences: list[str] = []
+    for piece in pieces:
+        if sentences and sentences[-1].casefold().endswith(ABBREVIATIONS):
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
+    return [s.strip() for s in sentences if s.strip()]
+
+
+@lru_cache(maxsize=1)
+def stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def content_terms(text: str) -> list[str]:
+    """Lower-cased, stemmed words without stopwords: the vocabulary of lexical matching."""
+    words = [w for w in WORD.findall(text.casefold()) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return stemmer().stemWords(words)
