@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     )
     llamacpp_threads: int = Field(2, ge=1, le=64, description="CPU threads for llama.cpp.")
     llamacpp_n_ctx: int = Field(4096, ge=1024, le=32768, description="llama.cpp context window (tokens).")
+    context_tokens: int = Field(
+        1000, ge=200, le=30000,
+        description="Token budget for the abstracts in the prompt; longer ones keep their most relevant sentences.",
+    )
     max_answer_tokens: int = Field(320, ge=16, le=4096, description="Upper bound on generated tokens.")
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
 

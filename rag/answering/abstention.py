@@ -1,0 +1,27 @@
+"""Deciding that the collection does not answer a question: before the LLM, and from its reply."""
+
+from __future__ import annotations
+
+import re
+
+from rag.retrieval import RetrievedPaper
+
+REFUSAL = re.compile(
+    r"(collection|sources?|abstracts?|papers?|context)\s+(does|do)\s+not\s+(answer|contain|mention|provide|say)"
+    r"|not\s+(enough|sufficient)\s+information|cannot\s+(be\s+)?answer|can't\s+answer|no\s+information\s+(about|on)"
+    r"|(is|are)\s+not\s+(mentioned|discussed|covered|addressed)|i\s+(do\s+not|don't)\s+know",
+    re.IGNORECASE,
+)
+
+
+def model_refused(text: str) -> bool:
+    """True when the reply says the sources do not answer (in its first sentence or as a whole)."""
+    head = text.strip()[:200]
+    return bool(REFUSAL.search(head))
+
+
+def retrieval_is_weak(question: str, papers: list[RetrievedPaper], min_coverage: float) -> bool:
+    """True when no retrieved paper shares enough of the question's content words to be on topic."""
+    if not papers:
+        return True
+    return max(p.term_coverage(question) for p in papers) < min_coverage
