@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch.")
     embed_threads: int = Field(0, ge=0, le=64, description="onnxruntime intra-op threads (0 = all cores).")
     chunk_tokens: int = Field(
-        200, ge=32, le=256,
+        256, ge=32, le=256,
         description="Max word-piece tokens per chunk (title included); MiniLM reads at most 256.",
     )
     chunk_overlap_sentences: int = Field(1, ge=0, le=5, description="Sentences shared by neighbouring chunks.")

@@ -83,8 +83,8 @@ class PaperIndex:
             total=total,
             progress=progress,
         )
-        if report.added or report.updated or self._bm25 is None:
-            self._bm25 = self.sync_bm25()
+        if report.added or report.updated:
+            self.rebuild_bm25()
         return report
 
     def paper_count(self) -> int:

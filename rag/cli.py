@@ -1,0 +1,166 @@
+"""The ``rag`` command line: ask, ingest, info. It only calls the public API and the index."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from rag.assistant import Assistant, QuestionError
+from rag.answering.models import Answer, Done, SourcesFound, Token
+from rag.corpus import CorpusError, load_corpus
+from rag.index import PaperIndex, StoreError, connect, list_collections
+from rag.models.files import ModelUnavailable
+from rag.settings import Settings
+
+app = typer.Typer(help="Local question answering over research-paper abstracts, with checked citations.",
+                  no_args_is_help=True, add_completion=False)
+err = Console(stderr=True)
+out = Console()
+
+KNOWN_ERRORS = (ModelUnavailable, StoreError, CorpusError, QuestionError, FileNotFoundError, ValidationError)
+
+
+def load_settings(**overrides) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        fail(f"invalid settings:\n{error}")
+
+
+def fail(message: str, code: int = 1):
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_answer(answer: Answer, streamed: bool) -> None:
+    if streamed:
+        out.print("\n[dim]checked answer:[/]")
+    out.print(answer.answer, highlight=False)
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            out.print(f"[{c.number}] [bold]{c.title}[/]  ({c.paper_id})", highlight=False)
+            out.print(f"    “{c.quote}”", style="dim", highlight=False)
+    elif answer.sources:
+        out.print("\n[bold]Closest sources[/]")
+        for s in answer.sources:
+            out.print(f"[{s.rank}] {s.title}  (score {s.score:.2f})", highlight=False)
+    t = answer.timings
+    first = "-" if t.first_token_ms is None else f"{t.first_token_ms / 1000:.1f} s"
+    err.print(f"[dim]{answer.llm_provider}:{answer.llm_model} · retrieval {t.retrieval_ms:.0f} ms · "
+              f"first token {first} · total {t.total_ms / 1000:.1f} s[/]")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as one JSON object.")] = False,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Papers to retrieve.")] = None,
+    collection: Annotated[str | None, typer.Option(help="Collection to answer from.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only papers from this corpus file.")] = None,
+) -> None:
+    """Answer a question with citations, streaming the model's words as they come."""
+    settings = load_settings(top_k=top_k)
+    try:
+        assistant = Assistant(settings, progress=not as_json)
+        answer = None
+        streamed = False
+        for event in assistant.stream(question, collection=collection, source=source):
+            if isinstance(event, SourcesFound) and not as_json:
+                err.print(f"[dim]{len(event.sources)} sources found; generating...[/]")
+            elif isinstance(event, Token) and not as_json and sys.stdout.isatty():
+                streamed = True
+                out.print(event.text, end="", highlight=False)
+            elif isinstance(event, Done):
+                answer = event.answer
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    if as_json:
+        print(answer.model_dump_json())
+    else:
+        print_answer(answer, streamed)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (.jsonl, .csv, .txt listing pages).")]
+    = None,
+    collection: Annotated[str | None, typer.Option(help="Collection to write into.")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Ingest the good records, report the bad ones.")]
+    = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the collection first (e.g. after changing "
+                                                             "the embedding model).")] = False,
+) -> None:
+    """Add papers to a collection (idempotent: unchanged papers are skipped). Default: the seeds."""
+    settings = load_settings(collection=collection)
+    paths = paths or [settings.seeds_dir]
+    try:
+        corpus = load_corpus(paths, skip_bad=skip_bad)
+        assistant = Assistant(settings)
+        if rebuild:
+            client = connect(settings)
+            if settings.collection in list_collections(client):
+                client.delete_collection(settings.collection)
+        index = PaperIndex(settings, assistant.embedder, settings.collection)
+        err.print(f"read {corpus.records} records: {len(corpus.papers)} unique papers, "
+                  f"{corpus.duplicates} duplicates merged")
+        report = index.ingest(corpus.papers, total=len(corpus.papers))
+        report.bad = corpus.bad
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    out.print(f"{settings.collection}: {report.summary()}", highlight=False)
+    out.print(f"{settings.collection} now holds {index.paper_count()} papers", highlight=False)
+
+
+@app.command()
+def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """Show the effective settings, the collections and which models are active."""
+    settings = load_settings()
+    from rag.models.llm import choose_llm
+
+    report: dict = {"settings": json.loads(settings.model_dump_json())}
+    try:
+        client = connect(settings)
+        collections = list_collections(client)
+        for name, row in collections.items():
+            row["papers"] = len(client.get_collection(name).get(where={"chunk": 0}, include=[])["ids"])
+        report["collections"] = collections
+    except KNOWN_ERRORS as error:
+        report["collections"] = {"error": str(error)}
+    report["embedding"] = {"provider": settings.embed_provider,
+                           "model": "all-MiniLM-L6-v2-onnx-int8" if settings.embed_provider == "onnx"
+                           else f"ollama:{settings.embed_ollama_model}"}
+    try:
+        chosen = choose_llm(settings, progress=False)
+        report["llm"] = {"provider": chosen.provider, "model": chosen.model, "reason": chosen.reason}
+    except ModelUnavailable as error:
+        report["llm"] = {"error": str(error)}
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    out.print("[bold]Settings[/] (env RAG_*, or rag.toml)")
+    for key, value in report["settings"].items():
+        out.print(f"  {key} = {value}", highlight=False)
+    out.print("[bold]Collections[/]")
+    for name, row in report["collections"].items():
+        out.print(f"  {name}: {row}", highlight=False)
+    out.print(f"[bold]Embedding[/]  {report['embedding']['model']}", highlight=False)
+    llm = report["llm"]
+    out.print(f"[bold]LLM[/]  {llm.get('provider', '-')}:{llm.get('model', '-')}  {llm.get('reason', llm.get('error'))}",
+              highlight=False)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Shared fixtures: a real MiniLM embedder, a real embedded Chroma store over the seeds, a fake LLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.corpus import load_corpus
+from rag.index import PaperIndex
+from rag.models.embedding import MiniLMEmbedding
+from rag.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedding:
+    return MiniLMEmbedding()
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("seed-data"), seeds_dir=SEEDS, llm_provider="llamacpp")
+
+
+@pytest.fixture(scope="session")
+def seed_index(seed_settings, embedder) -> PaperIndex:
+    """All 487 seed papers in a real embedded Chroma store (ingested once per test session)."""
+    index = PaperIndex(seed_settings, embedder)
+    corpus = load_corpus([SEEDS])
+    index.ingest(corpus.papers, total=len(corpus.papers), progress=False)
+    return index
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", seeds_dir=tmp_path / "no-seeds")

@@ -1,0 +1,56 @@
+"""Test doubles. `ScriptedLLM` is a deterministic fake LLM for fast tests: it streams a fixed reply
+word by word and records the prompts it was given. It never runs a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    CompletionResponse,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.llms import CustomLLM
+from pydantic import PrivateAttr
+
+from rag.models.llm import ChosenLLM
+
+
+class ScriptedLLM(CustomLLM):
+    """Deterministic fake LLM: replies with ``reply`` (streamed in word pieces), records prompts."""
+
+    reply: str = ""
+    _prompts: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="scripted", is_chat_model=False)
+
+    @property
+    def prompts(self) -> list[str]:
+        return self._prompts
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        self._prompts.append(prompt)
+        return CompletionResponse(text=self.reply)
+
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
+        self._prompts.append(prompt)
+        text = ""
+        for piece in self.reply.split(" "):
+            delta = piece if not text else " " + piece
+            text += delta
+            yield CompletionResponse(text=text, delta=delta)
+
+    def stream_chat(self, messages: list[ChatMessage], **kwargs: Any):
+        prompt = "\n".join(f"{m.role.value}: {m.content}" for m in messages)
+        for response in self.stream_complete(prompt):
+            yield ChatResponse(
+                message=ChatMessage(role=MessageRole.ASSISTANT, content=response.text), delta=response.delta
+            )
+
+
+def scripted(reply: str) -> ChosenLLM:
+    return ChosenLLM(ScriptedLLM(reply=reply), "scripted", "scripted", "test double")

@@ -1,0 +1,66 @@
+"""Citation checking on crafted answers: wrong, missing and out-of-range markers."""
+
+from __future__ import annotations
+
+from rag.answering.citations import CitationChecker, parse_numbers
+from rag.answering.models import Source
+
+SOURCES = [
+    Source(rank=1, paper_id="cats", title="Cats on Mats", score=1.0,
+           abstract="We study cats sitting on mats in kitchens. Cats prefer warm woollen mats over cold tiles."),
+    Source(rank=2, paper_id="dogs", title="Quantum Dogs", score=0.9,
+           abstract="Dogs tunnel through quantum barriers. We measure the tunnelling rate of dogs at low temperature."),
+]
+
+
+def check(answer: str):
+    return CitationChecker(SOURCES, threshold=0.5).check(answer)
+
+
+def test_correct_marker_is_kept_with_quote():
+    result = check("Cats prefer warm woollen mats over cold tiles [1].")
+    assert result.text == "Cats prefer warm woollen mats over cold tiles [1]."
+    assert [(c.number, c.paper_id, c.quote) for c in result.citations] == [
+        (1, "cats", "Cats prefer warm woollen mats over cold tiles.")
+    ]
+
+
+def test_wrong_marker_is_replaced_by_supporting_source():
+    result = check("Dogs tunnel through quantum barriers [1].")
+    assert result.text == "Dogs tunnel through quantum barriers [2]."
+    assert [c.paper_id for c in result.citations] == ["dogs"]
+
+
+def test_out_of_range_marker_is_replaced_or_removed():
+    assert check("Dogs tunnel through quantum barriers [7].").text == "Dogs tunnel through quantum barriers [2]."
+    result = check("The sky is blue and the grass grows green [9].")
+    assert result.text == "The sky is blue and the grass grows green."
+    assert result.citations == []
+
+
+def test_unsupported_marker_is_removed():
+    result = check("The sky is blue and the grass grows green [1].")
+    assert result.text == "The sky is blue and the grass grows green."
+    assert result.supported_claims == 0 and result.claims == 1
+
+
+def test_missing_marker_is_attached_when_one_source_clearly_supports():
+    result = check("Dogs tunnel through quantum barriers at low temperature.")
+    assert result.text == "Dogs tunnel through quantum barriers at low temperature [2]."
+
+
+def test_claims_split_at_markers_and_multi_source_groups():
+    result = check("Cats prefer woollen mats [2], while dogs tunnel through quantum barriers [1].")
+    assert result.text == "Cats prefer woollen mats [1], while dogs tunnel through quantum barriers [2]."
+    both = check("Cats prefer warm mats and dogs tunnel through barriers [1, 2].")
+    assert both.text == "Cats prefer warm mats and dogs tunnel through barriers [1] [2]."
+
+
+def test_duplicate_citations_are_listed_once():
+    result = check("Cats prefer warm woollen mats [1]. Cats sit on mats in kitchens [1].")
+    assert [c.number for c in result.citations] == [1]
+
+
+def test_marker_variants_are_parsed():
+    assert parse_numbers("1, 3-4") == [1, 3, 4]
+    assert check("Dogs tunnel through quantum barriers [Source 2].").text == "Dogs tunnel through quantum barriers [2]."
