@@ -1,0 +1,65 @@
+"""The ``rag`` command line, run in-process with Typer's runner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+from tests.ollama_standin import OllamaStandIn
+
+runner = CliRunner()
+
+
+def env_for(settings, **extra) -> dict[str, str]:
+    return {"RAG_DATA_DIR": str(settings.data_dir), "RAG_SEEDS_DIR": str(settings.seeds_dir), **extra}
+
+
+def test_ingest_jsonl_reports_counts_and_is_idempotent(tmp_path, settings):
+    corpus = tmp_path / "mine.jsonl"
+    corpus.write_text(
+        json.dumps({"id": "x1", "title": "Kernel ridge regression on graphs",
+                    "abstract": "We fit kernel ridge regression to node labels of large graphs."}) + "\n"
+        "{broken\n"
+    )
+    env = env_for(settings)
+    failed = runner.invoke(app, ["ingest", str(corpus), "--collection", "mine"], env=env)
+    assert failed.exit_code == 1 and "mine.jsonl:2: invalid JSON" in failed.output
+    ok = runner.invoke(app, ["ingest", str(corpus), "--collection", "mine", "--skip-bad"], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "1 added, 0 updated, 0 unchanged" in ok.output and "mine.jsonl:2" in ok.output
+    again = runner.invoke(app, ["ingest", str(corpus), "--collection", "mine", "--skip-bad"], env=env)
+    assert "0 added, 0 updated, 1 unchanged" in again.output
+
+
+def test_invalid_setting_is_reported(settings):
+    result = runner.invoke(app, ["ask", "hi"], env={**env_for(settings), "RAG_TOP_K": "0"})
+    assert result.exit_code == 1 and "top_k" in result.output
+
+
+@pytest.mark.slow
+def test_ask_json_prints_the_answer_structure(seed_settings, seed_index):
+    with OllamaStandIn(["qwen2.5:3b-instruct"]) as server:
+        env = env_for(seed_settings, RAG_OLLAMA_HOST=server.url, RAG_LLM_PROVIDER="ollama")
+        result = runner.invoke(app, ["ask", "Which method learns fixed points of graph systems?", "--json",
+                                     "--top-k", "3"], env=env)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert set(answer) >= {"answer", "abstained", "citations", "sources", "timings", "llm_model", "embed_model"}
+    assert len(answer["sources"]) == 3
+    assert set(answer["sources"][0]) == {"rank", "paper_id", "title", "score"}
+    assert set(answer["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms"}
+    assert answer["citations"] and set(answer["citations"][0]) == {"number", "paper_id", "title", "quote"}
+
+
+@pytest.mark.slow
+def test_info_lists_collections_and_models(seed_settings, seed_index):
+    result = runner.invoke(app, ["info", "--json"], env={**env_for(seed_settings), "RAG_OLLAMA_HOST":
+                                                         "http://127.0.0.1:9"})
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["collections"]["seeds"]["papers"] == 487
+    assert report["embedding"]["model"] == "all-MiniLM-L6-v2-onnx-int8"
+    assert report["llm"]["provider"] == "llamacpp"

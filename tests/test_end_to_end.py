@@ -1,0 +1,38 @@
+"""End-to-end ``ask`` on the real embedded llama.cpp model (Qwen2.5-Coder-1.5B) over the seeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Assistant, QuestionError
+
+pytestmark = [pytest.mark.llm, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def assistant(seed_settings, seed_index, embedder) -> Assistant:
+    return Assistant(seed_settings, embedder=embedder, progress=False)
+
+
+def test_single_paper_question_is_answered_with_checked_citation(assistant):
+    answer = assistant.ask("What does the Reversal Curse paper conjecture is the cause of the curse?")
+    assert not answer.abstained, answer.answer
+    assert "binding" in answer.answer.lower()
+    assert any(c.title.startswith("Is the Reversal Curse a Binding Problem") for c in answer.citations)
+    for citation in answer.citations:
+        assert f"[{citation.number}]" in answer.answer
+        source = next(s for s in answer.sources if s.rank == citation.number)
+        assert citation.quote in source.abstract
+    assert answer.timings.first_token_ms is not None and answer.llm_provider == "llamacpp"
+
+
+def test_question_outside_the_collection_abstains(assistant):
+    answer = assistant.ask("Which protein language model was trained on the Martian genome dataset?")
+    assert answer.abstained
+    assert answer.citations == []
+    assert answer.sources  # the closest papers are still listed
+
+
+def test_empty_question_is_rejected(assistant):
+    with pytest.raises(QuestionError):
+        assistant.ask("   ")

@@ -1,0 +1,57 @@
+"""The Ollama providers against a local stand-in server that speaks Ollama's documented HTTP API."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Assistant, Done, SourcesFound, Token
+from rag.models.embedding import OllamaEmbedding
+from rag.models.files import ModelUnavailable
+from rag.models.llm import choose_llm
+from rag.settings import Settings
+from tests.ollama_standin import OllamaStandIn
+
+
+def ollama_settings(settings: Settings, host: str, provider: str = "auto") -> Settings:
+    return settings.model_copy(update={"ollama_host": host, "llm_provider": provider})
+
+
+def test_auto_picks_ollama_when_it_has_the_model(settings):
+    with OllamaStandIn(["qwen2.5:3b-instruct"]) as server:
+        chosen = choose_llm(ollama_settings(settings, server.url))
+        assert (chosen.provider, chosen.model) == ("ollama", "qwen2.5:3b-instruct")
+        reply = chosen.llm.complete("hello")
+        assert reply.text
+        chat = [body for path, body in server.requests if path == "/api/chat"][-1]
+        assert chat["options"]["num_ctx"] == settings.ollama_num_ctx
+        assert chat["options"]["num_predict"] == settings.max_answer_tokens
+
+
+def test_forced_ollama_without_model_or_server_names_the_remedy(settings):
+    with OllamaStandIn(["llama3.2:latest"]) as server, pytest.raises(ModelUnavailable, match="ollama pull"):
+        choose_llm(ollama_settings(settings, server.url, "ollama"))
+    with pytest.raises(ModelUnavailable, match=r"no Ollama server answers at http://127.0.0.1:9.*llamacpp"):
+        choose_llm(ollama_settings(settings, "http://127.0.0.1:9", "ollama"))
+
+
+def test_ollama_embedding_provider(settings):
+    with OllamaStandIn(["nomic-embed-text:latest"], dimension=16) as server:
+        embedder = OllamaEmbedding("nomic-embed-text:latest", server.url, timeout=5)
+        assert embedder.dimension == 16
+        assert len(embedder.get_text_embedding_batch(["a", "b", "c"])) == 3
+    with pytest.raises(ModelUnavailable, match="ollama pull nomic-embed-text"):
+        OllamaEmbedding("nomic-embed-text", "http://127.0.0.1:9", timeout=1)
+
+
+@pytest.mark.slow
+def test_streamed_answer_through_ollama(seed_settings, seed_index, embedder):
+    with OllamaStandIn(["qwen2.5:3b-instruct"]) as server:
+        settings = ollama_settings(seed_settings, server.url)
+        assistant = Assistant(settings, embedder=embedder, progress=False)
+        events = list(assistant.stream("How do convergent graph solvers compute fixed points of graph systems?"))
+        assert isinstance(events[0], SourcesFound) and isinstance(events[-1], Done)
+        assert any(isinstance(e, Token) for e in events)
+        answer = events[-1].answer
+        assert answer.llm_provider == "ollama" and not answer.abstained
+        assert answer.citations and answer.citations[0].number == 1
+        assert answer.citations[0].quote in answer.sources[0].abstract
