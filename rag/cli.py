@@ -12,8 +12,8 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from rag.assistant import Assistant, QuestionError
 from rag.answering.models import Answer, Done, SourcesFound, Token
+from rag.assistant import Assistant, QuestionError
 from rag.corpus import CorpusError, load_corpus
 from rag.index import PaperIndex, StoreError, connect, list_collections
 from rag.models.files import ModelUnavailable
@@ -153,8 +153,8 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")]
         out.print(f"  {name}: {row}", highlight=False)
     out.print(f"[bold]Embedding[/]  {report['embedding']['model']}", highlight=False)
     llm = report["llm"]
-    out.print(f"[bold]LLM[/]  {llm.get('provider', '-')}:{llm.get('model', '-')}  {llm.get('reason', llm.get('error'))}",
-              highlight=False)
+    status = llm.get("reason", llm.get("error"))
+    out.print(f"[bold]LLM[/]  {llm.get('provider', '-')}:{llm.get('model', '-')}  {status}", highlight=False)
 
 
 def main() -> None:

@@ -103,6 +103,7 @@ class OllamaStandIn:
                             "message": {"role": "assistant", "content": piece}, "done": False}
                     self.wfile.write((json.dumps(line) + "\n").encode())
                     self.wfile.flush()
-                self.wfile.write((json.dumps({**done, "message": {"role": "assistant", "content": ""}}) + "\n").encode())
+                final = {**done, "message": {"role": "assistant", "content": ""}}
+                self.wfile.write((json.dumps(final) + "\n").encode())
 
         return Handler

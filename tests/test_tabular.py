@@ -30,7 +30,8 @@ def test_jsonl_keeps_given_id_and_derives_missing_one(tmp_path):
 
 def test_jsonl_broken_line_aborts_with_line_number(tmp_path):
     path = write_jsonl(tmp_path / "c.jsonl", [
-        {"title": "One", "abstract": ABSTRACT}, "{not json", {"title": "Three"}, {"title": "Four", "abstract": ABSTRACT},
+        {"title": "One", "abstract": ABSTRACT}, "{not json", {"title": "Three"},
+        {"title": "Four", "abstract": ABSTRACT},
     ])
     with pytest.raises(CorpusError) as error:
         load_corpus([path])

@@ -37,7 +37,7 @@ class Paper(BaseModel):
 
     def content_hash(self) -> str:
         """Changes whenever the title or abstract changes; used to detect updates on re-ingest."""
-        text = f"{self.title}\n{self.abstract}".encode("utf-8")
+        text = f"{self.title}\n{self.abstract}".encode()
         return hashlib.sha256(text).hexdigest()[:16]
 
 

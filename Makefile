@@ -1,0 +1,14 @@
+.PHONY: setup run test lint
+
+setup:
+	./scripts/setup.sh
+
+run: setup
+	.venv/bin/rag ask "Which papers adapt diffusion models with parameter-efficient fine-tuning?"
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/python -m pytest
+
+lint:
+	.venv/bin/ruff check .

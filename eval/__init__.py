@@ -1,0 +1,1 @@
+"""Batch evaluation over question sets (uses the public `rag` API)."""

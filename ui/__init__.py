@@ -1,0 +1,1 @@
+"""The Gradio chat UI (calls only the public `rag` API)."""
