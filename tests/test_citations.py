@@ -64,3 +64,8 @@ def test_duplicate_citations_are_listed_once():
 def test_marker_variants_are_parsed():
     assert parse_numbers("1, 3-4") == [1, 3, 4]
     assert check("Dogs tunnel through quantum barriers [Source 2].").text == "Dogs tunnel through quantum barriers [2]."
+
+
+def test_stray_marker_without_claim_is_dropped():
+    result = check("Cats prefer warm woollen mats [1]. [1]")
+    assert result.text == "Cats prefer warm woollen mats [1]."

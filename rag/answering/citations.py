@@ -106,6 +106,8 @@ class CitationChecker:
         claims = supported = 0
         for sentence in split_sentences(answer) or [answer.strip()]:
             sentence_terms = set(content_terms(MARKER_GROUP.sub(" ", sentence)))
+            if not sentence_terms and MARKER_GROUP.search(sentence):
+                continue  # a stray marker with no claim of its own, e.g. a trailing "[1]"
             pieces: list[str] = []
             position = 0
             for match in MARKER_GROUP.finditer(sentence):
