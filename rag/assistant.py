@@ -133,6 +133,7 @@ class Assistant:
         chosen = self.llm
         first_token_ms: float | None = None
         raw = ""
+        pieces = 0
         if not retrieval_is_weak(query, papers, self.settings.abstain_threshold):
             with self.generation_lock:
                 prompt_sources = fit_sources(sources, query, self.settings.context_tokens, self.embedder.count_tokens)
@@ -142,6 +143,7 @@ class Assistant:
                         if first_token_ms is None:
                             first_token_ms = (time.perf_counter() - started) * 1000
                         raw += delta
+                        pieces += 1
                         yield Token(text=delta)
 
         abstained = not raw.strip() or model_refused(raw)
@@ -153,6 +155,8 @@ class Assistant:
             else:
                 abstained = True
                 text = ABSTAIN_TEXT + UNSUPPORTED_NOTE
+        total_ms = (time.perf_counter() - started) * 1000
+        generating_s = (total_ms - (first_token_ms or total_ms)) / 1000
         yield Done(
             answer=Answer(
                 question=question,
@@ -163,12 +167,15 @@ class Assistant:
                 timings=Timings(
                     retrieval_ms=round(retrieval_ms, 1),
                     first_token_ms=None if first_token_ms is None else round(first_token_ms, 1),
-                    total_ms=round((time.perf_counter() - started) * 1000, 1),
+                    total_ms=round(total_ms, 1),
+                    generated_tokens=pieces,
+                    tokens_per_s=round((pieces - 1) / generating_s, 2) if pieces > 1 and generating_s > 0 else None,
                 ),
                 llm_provider=chosen.provider,
                 llm_model=chosen.model,
                 embed_model=self.embedder.model_name,
                 retrieval_query=query,
+                raw_answer=raw,
             )
         )
 

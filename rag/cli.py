@@ -1,4 +1,4 @@
-"""The ``rag`` command line: ask, ingest, info. It only calls the public API and the index."""
+"""The ``rag`` command line: ask, ingest, info, eval. It only calls the public API and the index."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from eval.cli import eval_command
 from rag.answering.models import Answer, Done, SourcesFound, Token
 from rag.assistant import Assistant, QuestionError
 from rag.corpus import CorpusError, load_corpus
@@ -155,6 +156,9 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")]
     llm = report["llm"]
     status = llm.get("reason", llm.get("error"))
     out.print(f"[bold]LLM[/]  {llm.get('provider', '-')}:{llm.get('model', '-')}  {status}", highlight=False)
+
+
+app.command("eval")(eval_command)
 
 
 def main() -> None:

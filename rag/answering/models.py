@@ -25,9 +25,13 @@ class Source(BaseModel):
 
 
 class Timings(BaseModel):
+    """Milliseconds from the question to: sources found, the first answer token, the checked answer."""
+
     retrieval_ms: float
     first_token_ms: float | None = None
     total_ms: float
+    generated_tokens: int = 0
+    tokens_per_s: float | None = None
 
 
 class Answer(BaseModel):
@@ -43,6 +47,7 @@ class Answer(BaseModel):
     llm_model: str
     embed_model: str
     retrieval_query: str
+    raw_answer: str = Field("", description="The model's reply before citation checking.")
 
 
 class SourcesFound(BaseModel):

@@ -1,0 +1,100 @@
+"""``rag eval``: run a question set through the engine and write results, metrics and a report."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from eval.metrics import aggregate_by_type
+from eval.questions import load_questions
+from eval.report import write_report
+from eval.runner import ResumeMismatch, run
+from rag.assistant import Assistant
+from rag.corpus import CorpusError, load_corpus
+from rag.index.store import StoreError
+from rag.models.embedding import make_embedding
+from rag.models.files import ModelUnavailable
+from rag.settings import Settings
+
+err = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A named set of settings overrides to evaluate."""
+
+    name: str
+    overrides: dict
+
+
+def parse_config(spec: str) -> Config:
+    """``path/to/file.toml`` (named after the file) or ``key=value[,key=value]`` (named after itself)."""
+    path = Path(spec)
+    if spec.endswith(".toml"):
+        if not path.is_file():
+            raise typer.BadParameter(f"{spec}: no such TOML file")
+        return Config(path.stem, tomllib.loads(path.read_text(encoding="utf-8")))
+    overrides = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{spec!r}: expected key=value[,key=value] or a .toml file")
+        overrides[key.strip()] = value.strip()
+    return Config(re.sub(r"[^\w.-]+", "_", spec), overrides)
+
+
+def eval_command(
+    questions: Annotated[Path, typer.Argument(help="Question set (JSONL).")],
+    collection: Annotated[str | None, typer.Option(help="Collection to evaluate (default: settings).")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="Ingest this JSONL/CSV file or folder first (idempotent).")]
+    = None,
+    out: Annotated[Path, typer.Option(help="Output folder; rerunning into it resumes.")] = Path("eval-out"),
+    retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Only retrieval metrics (no LLM).")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json on stdout.")] = False,
+    compare: Annotated[list[str] | None, typer.Option(help="Also evaluate this configuration: a .toml file or "
+                                                           "key=value[,key=value]; repeat for several.")] = None,
+) -> None:
+    """Evaluate retrieval and answers over a question set: results.jsonl, metrics.json, report.md, plots."""
+    configs = [Config("default", {}), *(parse_config(spec) for spec in compare or [])]
+    started = time.perf_counter()
+    try:
+        items = load_questions(questions)
+        base = Settings()
+        collection = collection or base.collection
+        embedder = make_embedding(base)
+        if corpus is not None:
+            loaded = load_corpus([corpus], skip_bad=False)
+            report = Assistant(base, embedder=embedder, progress=not as_json).index(collection).ingest(
+                loaded.papers, total=len(loaded.papers), progress=not as_json)
+            err.print(f"{collection}: {report.summary()}", highlight=False)
+        results = {}
+        for config in configs:
+            settings = Settings(**config.overrides)
+            assistant = Assistant(settings, embedder=embedder, progress=not as_json)
+            folder = out if len(configs) == 1 else out / config.name
+            rows = run(assistant, items, questions, folder, collection=collection, retrieval_only=retrieval_only,
+                       progress=not as_json, label_text=config.name)
+            results[config.name] = (rows, aggregate_by_type(rows))
+    except ValidationError as error:
+        err.print(f"[bold red]error:[/] invalid settings:\n{error}", highlight=False)
+        raise typer.Exit(1) from None
+    except (CorpusError, StoreError, ModelUnavailable, ResumeMismatch) as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    kind = "retrieval-only" if retrieval_only else "full"
+    metrics = write_report(out, results, title=f"Evaluation of {questions.name} on `{collection}` ({kind})",
+                           seconds=time.perf_counter() - started)
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        err.print(f"wrote {out}/report.md, metrics.json and results.jsonl", highlight=False)

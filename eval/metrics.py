@@ -1,0 +1,144 @@
+"""Evaluation metrics: retrieval ranks, answers and citations, abstention, latency. Pure functions.
+
+Relevance is binary: a retrieved or cited paper is relevant when it is one of the question's gold
+papers. Rankings may contain repeats (counted once, at their first position) and ties: papers
+with equal scores share the worst rank of their tie group, so an arbitrary tie order never
+inflates a metric.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+RETRIEVAL_KEYS = ("hit@1", "hit@5", "recall@10", "mrr@10", "ndcg@10")
+ANSWER_KEYS = (
+    "must_mention",
+    "citation_validity",
+    "citation_precision",
+    "citation_recall",
+    "abstention_accuracy",
+    "false_abstention_rate",
+)
+LATENCY_KEYS = (
+    "retrieval_ms_p50",
+    "retrieval_ms_p95",
+    "first_token_ms_p50",
+    "first_token_ms_p95",
+    "total_ms_p50",
+    "total_ms_p95",
+    "tokens_per_s",
+)
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def effective_ranks(ranking: Sequence[str], scores: Sequence[float] | None = None) -> dict[str, int]:
+    """1-based rank of each distinct id; with ``scores``, tied papers share their group's worst rank."""
+    first: dict[str, int] = {}
+    for position, item in enumerate(ranking):
+        first.setdefault(item, position)
+    ranks = {item: i + 1 for i, item in enumerate(first)}
+    if scores is None:
+        return ranks
+    score_of = {item: scores[position] for item, position in first.items()}
+    for item in ranks:
+        ranks[item] = sum(1 for other in ranks if score_of[other] >= score_of[item])
+    return ranks
+
+
+def retrieval_metrics(ranking: Sequence[str], gold: set[str], scores: Sequence[float] | None = None) -> dict:
+    """hit@1, hit@5, recall@10, mrr@10 and ndcg@10 of one ranking; empty when there is no gold."""
+    if not gold:
+        return {}
+    ranks = effective_ranks(ranking, scores)
+    gold_ranks = sorted(ranks[g] for g in gold if g in ranks)
+    best = gold_ranks[0] if gold_ranks else math.inf
+    dcg = sum(1 / math.log2(r + 1) for r in gold_ranks if r <= 10)
+    ideal = sum(1 / math.log2(r + 1) for r in range(1, min(len(gold), 10) + 1))
+    return {
+        "hit@1": float(best <= 1),
+        "hit@5": float(best <= 5),
+        "recall@10": sum(1 for r in gold_ranks if r <= 10) / len(gold),
+        "mrr@10": 1 / best if best <= 10 else 0.0,
+        "ndcg@10": dcg / ideal,
+    }
+
+
+def must_mention(answer: str, terms: Sequence[str]) -> float | None:
+    """Fraction of the required terms present in the answer (case-insensitive); None if none required."""
+    if not terms:
+        return None
+    text = answer.casefold()
+    return sum(1 for term in terms if term.casefold() in text) / len(terms)
+
+
+def marker_numbers(text: str) -> list[int]:
+    """Every ``[n]`` / ``[n, m]`` marker number in a reply, in order, repeats included."""
+    return [int(n) for group in MARKER.findall(text) for n in group.split(",")]
+
+
+def citation_validity(raw_reply: str, source_count: int) -> float | None:
+    """Fraction of the model's own markers that name a provided source (1..source_count)."""
+    numbers = marker_numbers(raw_reply)
+    if not numbers:
+        return None
+    return sum(1 for n in numbers if 1 <= n <= source_count) / len(numbers)
+
+
+def citation_precision(cited: Iterable[str], gold: set[str]) -> float | None:
+    """Fraction of the distinct cited papers that are gold; None when nothing is cited or no gold."""
+    distinct = set(cited)
+    if not distinct or not gold:
+        return None
+    return len(distinct & gold) / len(distinct)
+
+
+def citation_recall(cited: Iterable[str], gold: set[str]) -> float | None:
+    """Fraction of the gold papers that are cited; None without gold."""
+    if not gold:
+        return None
+    return len(set(cited) & gold) / len(gold)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100) by linear interpolation; None for no values."""
+    data = sorted(v for v in values if v is not None)
+    if not data:
+        return None
+    position = (len(data) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return data[low] + (data[high] - data[low]) * (position - low)
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    data = [v for v in values if v is not None]
+    return sum(data) / len(data) if data else None
+
+
+def aggregate(rows: Sequence[dict]) -> dict:
+    """The metrics.json block for a set of per-question results (see `eval.runner` for their shape)."""
+    metrics: dict = {"questions": len(rows)}
+    for key in (*RETRIEVAL_KEYS, "must_mention", "citation_validity", "citation_precision", "citation_recall"):
+        metrics[key] = mean(row["metrics"].get(key) for row in rows)
+    answered = [row for row in rows if "abstained" in row]
+    unanswerable = [row for row in answered if not row["gold"]]
+    answerable = [row for row in answered if row["gold"]]
+    metrics["abstention_accuracy"] = mean(float(row["abstained"]) for row in unanswerable)
+    metrics["false_abstention_rate"] = mean(float(row["abstained"]) for row in answerable)
+    timings = [row["timings"] for row in rows]
+    for name in ("retrieval_ms", "first_token_ms", "total_ms"):
+        values = [t.get(name) for t in timings if t.get(name) is not None]
+        metrics[f"{name}_p50"] = percentile(values, 50)
+        metrics[f"{name}_p95"] = percentile(values, 95)
+    metrics["tokens_per_s"] = mean(t.get("tokens_per_s") for t in timings)
+    return {key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()}
+
+
+def aggregate_by_type(rows: Sequence[dict]) -> dict:
+    """``{"overall": ..., "by_type": {type: ...}}``."""
+    types = sorted({row["type"] for row in rows})
+    return {
+        "overall": aggregate(rows),
+        "by_type": {t: aggregate([row for row in rows if row["type"] == t]) for t in types},
+    }
