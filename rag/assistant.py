@@ -134,7 +134,8 @@ class Assistant:
         first_token_ms: float | None = None
         raw = ""
         pieces = 0
-        if not retrieval_is_weak(query, papers, self.settings.abstain_threshold):
+        index = self.index(collection)
+        if not retrieval_is_weak(query, papers, self.settings.abstain_threshold, index.bm25.idf):
             with self.generation_lock:
                 prompt_sources = fit_sources(sources, query, self.settings.context_tokens, self.embedder.count_tokens)
                 for chunk in chosen.llm.stream_chat(build_messages(question, prompt_sources)):
@@ -149,7 +150,9 @@ class Assistant:
         abstained = not raw.strip() or model_refused(raw)
         text, citations = ABSTAIN_TEXT, []
         if not abstained:
-            checked = CitationChecker(sources, self.settings.support_threshold).check(raw)
+            checker = CitationChecker(sources, self.settings.support_threshold, question=question,
+                                      weight=index.bm25.idf)
+            checked = checker.check(raw)
             if checked.citations:
                 text, citations = checked.text, checked.citations
             else:

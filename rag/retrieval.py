@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import log
 from typing import Any
@@ -28,12 +29,15 @@ class RetrievedPaper:
     dense_rank: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def term_coverage(self, query: str) -> float:
-        """Share of the query's content terms that occur in this paper's title or abstract."""
+    def term_coverage(self, query: str, weight: Callable[[str], float] | None = None) -> float:
+        """Share of the query's content terms (optionally weighted, e.g. by IDF) in this paper's title or abstract."""
         wanted = set(content_terms(query))
-        if not wanted:
+        weigh = weight or (lambda term: 1.0)
+        total = sum(weigh(t) for t in wanted)
+        if not total:
             return 0.0
-        return len(wanted & set(content_terms(f"{self.title} {self.abstract}"))) / len(wanted)
+        found = wanted & set(content_terms(f"{self.title} {self.abstract}"))
+        return sum(weigh(t) for t in found) / total
 
 
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int) -> dict[str, float]:

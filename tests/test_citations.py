@@ -69,3 +69,33 @@ def test_marker_variants_are_parsed():
 def test_stray_marker_without_claim_is_dropped():
     result = check("Cats prefer warm woollen mats [1]. [1]")
     assert result.text == "Cats prefer warm woollen mats [1]."
+
+
+def test_leading_marker_moves_to_the_end_of_its_claim():
+    assert check("[2] Dogs tunnel through quantum barriers.").text == "Dogs tunnel through quantum barriers [2]."
+
+
+def test_marker_only_sentence_belongs_to_the_previous_claim():
+    result = check("Dogs tunnel through quantum barriers at low temperature. This is from [2].")
+    assert result.text == "Dogs tunnel through quantum barriers at low temperature [2]."
+
+
+def test_marker_only_reply_lists_the_papers_that_match_the_question():
+    checker = CitationChecker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
+    result = checker.check("[1] [2]")
+    assert result.text == "Quantum Dogs [2]."
+    assert [c.paper_id for c in result.citations] == ["dogs"]
+
+
+def test_numbers_the_source_does_not_state_are_unsupported():
+    checker = CitationChecker(SOURCES, threshold=0.5, question="How many dogs tunnel?")
+    result = checker.check("Dogs tunnel through quantum barriers 42 times [2].")
+    assert result.citations == [] and result.supported_claims == 0
+
+
+def test_rare_terms_weigh_more_than_common_ones():
+    rare = {"martian": 7.0}
+    checker = CitationChecker(SOURCES, threshold=0.5, weight=lambda term: rare.get(term, 0.5))
+    result = checker.check("Martian cats prefer warm mats [1].")
+    assert result.citations == []
+    assert CitationChecker(SOURCES, threshold=0.5).check("Martian cats prefer warm mats [1].").citations

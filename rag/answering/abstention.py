@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rag.retrieval import RetrievedPaper
 
@@ -20,8 +21,9 @@ def model_refused(text: str) -> bool:
     return bool(REFUSAL.search(head))
 
 
-def retrieval_is_weak(question: str, papers: list[RetrievedPaper], min_coverage: float) -> bool:
-    """True when no retrieved paper shares enough of the question's content words to be on topic."""
+def retrieval_is_weak(question: str, papers: list[RetrievedPaper], min_coverage: float,
+                      weight: Callable[[str], float] | None = None) -> bool:
+    """True when no retrieved paper covers enough of the question's (IDF-weighted) terms to be on topic."""
     if not papers:
         return True
-    return max(p.term_coverage(question) for p in papers) < min_coverage
+    return max(p.term_coverage(question, weight) for p in papers) < min_coverage

@@ -2,14 +2,21 @@
 
 Each sentence is cut into claims, one per group of ``[n]`` markers (the text since the previous
 group). A marker stays only if it names a provided source that supports its claim: enough of the
-claim's content words occur in that source's title and abstract. A wrong marker is replaced by the
-source that does support the claim, or removed; an unmarked claim that one source clearly supports
-gets that source. Every kept citation carries the abstract sentence that best supports it.
+claim's content words, weighted by their rarity in the collection (IDF), occur in that source's
+title and abstract, and every number the claim adds to the question occurs there too. A wrong
+marker is replaced by the source that does support the claim, or removed; an unmarked claim that
+one source clearly supports gets that source. Every kept citation carries the abstract sentence
+that best supports it.
+
+Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the
+end, a marker-only sentence after a claim belongs to that claim, and a reply made only of markers
+(the answer to "which papers ...?") becomes one sentence per paper, each checked against the question.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.answering.models import Citation, Source
@@ -21,6 +28,12 @@ MARKER_GROUP = re.compile(
 )
 MIN_CLAIM_TERMS = 3
 CLEAR_MARGIN = 0.15
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers as written, thousands separators dropped: ``"1,024 and 3.5"`` -> ``{"1024", "3.5"}``."""
+    return set(NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)))
 
 
 @dataclass
@@ -29,16 +42,14 @@ class SourceText:
 
     source: Source
     terms: set[str]
+    numbers: set[str]
     sentences: list[tuple[str, set[str]]]
 
     @classmethod
     def of(cls, source: Source) -> SourceText:
         sentences = [(s, set(content_terms(s))) for s in split_sentences(source.abstract)]
-        return cls(source, set(content_terms(source.title)).union(*(t for _, t in sentences)), sentences)
-
-    def support(self, claim: set[str]) -> float:
-        """Share of the claim's terms found in this paper's title or abstract."""
-        return len(claim & self.terms) / len(claim) if claim else 0.0
+        terms = set(content_terms(source.title)).union(*(t for _, t in sentences))
+        return cls(source, terms, numbers_in(f"{source.title} {source.abstract}"), sentences)
 
     def quote(self, claim: set[str]) -> str:
         """The abstract sentence sharing the most terms with the claim."""
@@ -58,6 +69,14 @@ def parse_numbers(group: str) -> list[int]:
     return numbers
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A piece of the answer to check: its content terms and the numbers it states beyond the question."""
+
+    terms: set[str]
+    numbers: set[str]
+
+
 @dataclass
 class CheckedAnswer:
     text: str
@@ -69,29 +88,45 @@ class CheckedAnswer:
 class CitationChecker:
     """Validates and repairs ``[n]`` markers against numbered sources (numbers are source ranks)."""
 
-    def __init__(self, sources: list[Source], threshold: float):
+    def __init__(self, sources: list[Source], threshold: float, *, question: str = "",
+                 weight: Callable[[str], float] | None = None):
         self.sources = {s.rank: SourceText.of(s) for s in sources}
         self.threshold = threshold
+        self.question = question
+        self.question_numbers = numbers_in(question)
+        self.weight = weight or (lambda term: 1.0)
 
-    def best_source(self, claim: set[str]) -> tuple[int | None, float, float]:
+    def claim(self, text: str) -> Claim:
+        return Claim(set(content_terms(text)), numbers_in(text) - self.question_numbers)
+
+    def support(self, number: int, claim: Claim) -> float:
+        """IDF-weighted share of the claim's terms found in source ``number``; 0 if it lacks a stated number."""
+        source = self.sources[number]
+        if not claim.terms or not claim.numbers <= source.numbers:
+            return 0.0
+        total = sum(self.weight(t) for t in claim.terms)
+        return sum(self.weight(t) for t in claim.terms & source.terms) / total if total else 0.0
+
+    def best_source(self, claim: Claim) -> tuple[int | None, float, float]:
         """The best supporting source number, its support, and the runner-up's support."""
-        ranked = sorted(((st.support(claim), n) for n, st in self.sources.items()), reverse=True)
+        ranked = sorted(((self.support(n, claim), n) for n in self.sources), reverse=True)
         if not ranked:
             return None, 0.0, 0.0
         runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
         return ranked[0][1], ranked[0][0], runner_up
 
-    def check_markers(self, numbers: list[int], claim: set[str]) -> list[int]:
+    def check_markers(self, numbers: list[int], claim: Claim) -> list[int]:
         """Keep the markers whose source supports the claim; otherwise substitute the one that does."""
         valid = [n for n in dict.fromkeys(numbers) if n in self.sources]
-        if len(claim) < MIN_CLAIM_TERMS:
+        if len(claim.terms) < MIN_CLAIM_TERMS and not claim.numbers:
             return valid  # too little content to judge; in-range markers stand
-        kept = [n for n in valid if self.sources[n].support(claim) >= self.threshold]
+        kept = [n for n in valid if self.support(n, claim) >= self.threshold]
         if len(valid) > 1:
             # a claim drawing on several papers: each must support part of it, together enough
-            partial = [n for n in valid if self.sources[n].support(claim) >= self.threshold / 2]
-            union = set().union(*(claim & self.sources[n].terms for n in partial))
-            if len(union) / len(claim) >= self.threshold:
+            partial = [n for n in valid if self.support(n, claim) >= self.threshold / 2]
+            union = Claim(set().union(*(claim.terms & self.sources[n].terms for n in partial)), set())
+            covered = sum(self.weight(t) for t in union.terms) / max(1e-9, sum(self.weight(t) for t in claim.terms))
+            if covered >= self.threshold and claim.numbers <= set().union(*(self.sources[n].numbers for n in partial)):
                 kept = partial
         if not kept:
             best, support, _ = self.best_source(claim)
@@ -99,39 +134,65 @@ class CitationChecker:
                 kept = [best]
         return kept
 
+    def listing(self, numbers: list[int]) -> list[str]:
+        """A reply of bare markers answers "which papers": one sentence per source that matches the question."""
+        asked = Claim(set(content_terms(self.question)), set())
+        return [f"{self.sources[n].source.title} [{n}]." for n in dict.fromkeys(numbers)
+                if n in self.sources and self.support(n, asked) >= self.threshold]
+
+    def sentences(self, answer: str) -> list[str]:
+        """The reply's sentences with markers next to their claims (see the module docstring)."""
+        out: list[str] = []
+        orphans: list[int] = []
+        for sentence in split_sentences(answer) or [answer.strip()]:
+            markers, rest = split_leading_markers(sentence)
+            if markers and content_terms(MARKER_GROUP.sub(" ", rest)):
+                sentence = attach_marker(rest, markers)
+            if content_terms(MARKER_GROUP.sub(" ", sentence)):
+                out.append(sentence)
+                continue
+            markers = [n for group in MARKER_GROUP.findall(sentence) for n in parse_numbers(group)]
+            if out and markers:
+                out[-1] = attach_marker(out[-1], " ".join(f"[{n}]" for n in markers))
+            else:
+                orphans.extend(markers)
+        return out or self.listing(orphans)
+
     def check(self, answer: str) -> CheckedAnswer:
         """The answer with repaired markers, and one `Citation` per cited source (first use's quote)."""
         quotes: dict[int, str] = {}
         sentences_out: list[str] = []
         claims = supported = 0
-        for sentence in split_sentences(answer) or [answer.strip()]:
-            sentence_terms = set(content_terms(MARKER_GROUP.sub(" ", sentence)))
-            if not sentence_terms and MARKER_GROUP.search(sentence):
-                continue  # a stray marker with no claim of its own, e.g. a trailing "[1]"
+        for sentence in self.sentences(answer):
+            sentence_claim = self.claim(MARKER_GROUP.sub(" ", sentence))
             pieces: list[str] = []
             position = 0
+            in_sentence: set[int] = set()
             for match in MARKER_GROUP.finditer(sentence):
                 text = sentence[position : match.start()]
-                claim = set(content_terms(text))
-                if len(claim) < MIN_CLAIM_TERMS:
-                    claim = sentence_terms
+                claim = self.claim(text)
+                if len(claim.terms) < MIN_CLAIM_TERMS:
+                    claim = sentence_claim
                 kept = self.check_markers(parse_numbers(match.group(1)), claim)
+                if not content_terms(text):
+                    kept = [n for n in kept if n not in in_sentence]  # "[1] [1]": once is enough
+                in_sentence.update(kept)
                 claims += 1
                 supported += bool(kept)
                 for n in kept:
-                    quotes.setdefault(n, self.sources[n].quote(claim))
+                    quotes.setdefault(n, self.sources[n].quote(claim.terms))
                 pieces.append(text + "".join(f" [{n}]" for n in kept))
                 position = match.end()
             tail = sentence[position:]
-            tail_claim = set(content_terms(tail))
-            if len(tail_claim) >= MIN_CLAIM_TERMS + 1:
+            tail_claim = self.claim(tail)
+            if len(tail_claim.terms) >= MIN_CLAIM_TERMS + 1:
                 claims += 1
                 best, support, runner_up = self.best_source(tail_claim)
                 if best is not None and support >= self.threshold:
                     supported += 1
                     if not pieces and support >= self.threshold + CLEAR_MARGIN and support > runner_up:
-                        quotes.setdefault(best, self.sources[best].quote(tail_claim))
-                        tail = attach_marker(tail, best)
+                        quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
+                        tail = attach_marker(tail, f"[{best}]")
             pieces.append(tail)
             sentences_out.append(re.sub(r"\s+([.,;:!?])", r"\1", "".join(pieces)).strip())
         citations = [
@@ -142,9 +203,17 @@ class CitationChecker:
         return CheckedAnswer(" ".join(s for s in sentences_out if s), citations, supported, claims)
 
 
-def attach_marker(text: str, number: int) -> str:
-    """Put ``[n]`` before the sentence's final punctuation."""
+def split_leading_markers(sentence: str) -> tuple[str, str]:
+    """``"[1] [2] Claim."`` -> ``("[1] [2]", "Claim.")``."""
+    position = 0
+    while match := MARKER_GROUP.match(sentence, position):
+        position = match.end()
+    return sentence[:position].strip(), sentence[position:].strip()
+
+
+def attach_marker(text: str, markers: str) -> str:
+    """Put markers such as ``"[2]"`` before the sentence's final punctuation."""
     stripped = text.rstrip()
     if stripped and stripped[-1] in ".!?":
-        return f"{stripped[:-1]} [{number}]{stripped[-1]}"
-    return f"{stripped} [{number}]"
+        return f"{stripped[:-1]} {markers}{stripped[-1]}"
+    return f"{stripped} {markers}"

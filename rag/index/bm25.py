@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
+from math import log
 from pathlib import Path
 
 import bm25s
@@ -63,6 +64,16 @@ class Bm25Index:
 
     def __len__(self) -> int:
         return len(self.paper_ids)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term (BM25's formula; unseen terms weigh most)."""
+        n = len(self.paper_ids)
+        frequency = 0
+        if self.retriever is not None and term in self.retriever.vocab_dict:
+            column = self.retriever.vocab_dict[term]
+            indptr = self.retriever.scores["indptr"]
+            frequency = int(indptr[column + 1] - indptr[column])
+        return log(1 + (n - frequency + 0.5) / (frequency + 0.5))
 
     def search(self, query: str, k: int, source: str | None = None) -> list[tuple[str, float]]:
         """The best ``k`` papers for ``query`` as ``(paper_id, score)``, optionally from one source file."""
