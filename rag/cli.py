@@ -161,6 +161,31 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 app.command("eval")(eval_command)
 
 
+@app.command()
+def ui(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1: this machine only).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to serve on (default 7860).")] = None,
+) -> None:
+    """Open the chat UI in the browser (the seeds are ingested first if the collection is empty)."""
+    settings = load_settings(ui_host=host, ui_port=port)
+    try:
+        assistant = Assistant(settings)
+        err.print(f"opening collection {settings.collection!r} (an empty one is filled from the seeds first)")
+        err.print(f"{settings.collection}: {assistant.index().paper_count()} papers")
+        try:
+            chosen = assistant.llm
+            err.print(f"LLM {chosen.provider}:{chosen.model} ({chosen.reason})", highlight=False)
+        except ModelUnavailable as error:
+            err.print(f"[yellow]warning:[/] {error}", highlight=False)
+        from ui.app import build_app, launch
+
+        launch(build_app(assistant), settings)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    except OSError as error:  # typically: the port is taken
+        fail(f"cannot serve on {settings.ui_host}:{settings.ui_port}: {error}; pick another with --port")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

@@ -88,12 +88,18 @@ class Settings(BaseSettings):
     # --- answering -----------------------------------------------------------------------
     support_threshold: float = Field(
         0.5, ge=0.0, le=1.0,
-        description="Share of a sentence's content words a source sentence must contain to support it.",
+        description="IDF-weighted share of a claim's content words its source must contain to support it.",
     )
     abstain_threshold: float = Field(
-        0.3, ge=0.0, le=1.0,
-        description="Abstain without asking the LLM when the best source covers less of the question than this.",
+        0.35, ge=0.0, le=1.0,
+        description="Abstain without asking the LLM when the best source covers less of the question "
+        "(IDF-weighted) than this.",
     )
+
+    # --- chat UI -------------------------------------------------------------------------
+    ui_host: str = Field("127.0.0.1", description="Interface the chat UI binds (127.0.0.1 = this machine only).")
+    ui_port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
+    upload_max_mb: int = Field(50, ge=1, le=10240, description="Largest file the chat UI accepts for upload (MB).")
 
     @model_validator(mode="after")
     def expand_paths(self) -> Settings:

@@ -1,8 +1,10 @@
 """Test doubles. `ScriptedLLM` is a deterministic fake LLM for fast tests: it streams a fixed reply
-word by word and records the prompts it was given. It never runs a model."""
+word by word (optionally waiting ``delay`` seconds before each word, so a browser test can press
+Stop mid-answer) and records the prompts it was given. It never runs a model."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -22,6 +24,7 @@ class ScriptedLLM(CustomLLM):
     """Deterministic fake LLM: replies with ``reply`` (streamed in word pieces), records prompts."""
 
     reply: str = ""
+    delay: float = 0.0  # seconds before each streamed word
     _prompts: list[str] = PrivateAttr(default_factory=list)
 
     @property
@@ -40,6 +43,8 @@ class ScriptedLLM(CustomLLM):
         self._prompts.append(prompt)
         text = ""
         for piece in self.reply.split(" "):
+            if self.delay:
+                time.sleep(self.delay)
             delta = piece if not text else " " + piece
             text += delta
             yield CompletionResponse(text=text, delta=delta)
@@ -52,5 +57,5 @@ class ScriptedLLM(CustomLLM):
             )
 
 
-def scripted(reply: str) -> ChosenLLM:
-    return ChosenLLM(ScriptedLLM(reply=reply), "scripted", "scripted", "test double")
+def scripted(reply: str, delay: float = 0.0) -> ChosenLLM:
+    return ChosenLLM(ScriptedLLM(reply=reply, delay=delay), "scripted", "scripted", "test double")

@@ -1,1 +1,1 @@
-"""The Gradio chat UI (calls only the public `rag` API)."""
+"""The browser chat UI (Gradio). Build it with `ui.app.build_app(assistant)`, serve it with `ui.app.launch`."""

@@ -1,0 +1,103 @@
+"""Fixtures for the chat UI: a small real collection, the app on a free loopback port, headless Chromium."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag import Assistant, Settings
+from rag.corpus import load_corpus
+from tests.conftest import SEEDS
+from tests.fakes import ScriptedLLM, scripted
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+SMALL_SEED_FILE = SEEDS / "000_3499132bda6d8b8b.txt"
+SMALL_COLLECTION_SIZE = 30
+REPLY = (
+    "The Reversal Curse is a manifestation of the long-standing binding problem in cognitive science [1]. "
+    "The authors identify the inconsistency and entanglements of concept representations as its two causes [1]."
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def small_settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, seeds_dir=data_dir / "no-seeds", collection="papers", top_k=6)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def small_data_dir(tmp_path_factory, embedder) -> Path:
+    """A collection of the first 30 papers of one seed page (real MiniLM embeddings), ingested once."""
+    data_dir = tmp_path_factory.mktemp("ui-data")
+    assistant = Assistant(small_settings(data_dir), llm=scripted(REPLY), embedder=embedder, progress=False)
+    papers = load_corpus([SMALL_SEED_FILE]).papers[:SMALL_COLLECTION_SIZE]
+    assistant.index().ingest(papers, total=len(papers), progress=False)
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def ui_assistant(small_data_dir, embedder) -> Assistant:
+    return Assistant(small_settings(small_data_dir), llm=scripted(REPLY, delay=0.08), embedder=embedder,
+                     progress=False)
+
+
+@pytest.fixture
+def fake_llm(ui_assistant) -> Iterator[ScriptedLLM]:
+    """The scripted LLM behind the app; a test may change its reply or delay (restored afterwards)."""
+    llm = ui_assistant.llm.llm
+    assert isinstance(llm, ScriptedLLM)
+    reply, delay = llm.reply, llm.delay
+    yield llm
+    llm.reply, llm.delay = reply, delay
+
+
+@pytest.fixture(scope="module")
+def ui_url(ui_assistant) -> Iterator[str]:
+    """The app served on a free loopback port in this process (background thread)."""
+    from ui.app import build_app, launch
+
+    app = build_app(ui_assistant)
+    url = launch(app, ui_assistant.settings, host="127.0.0.1", port=free_port(), block=False)
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, ui_url):
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(ui_url)
+    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#status p")  # the load event has filled the side panel
+    yield page
+    context.close()

@@ -1,0 +1,167 @@
+"""One chat turn: the question in, streamed UI updates out (sources, answer words, checked answer).
+
+Only the public API is used: `Assistant.stream` yields `SourcesFound`, `Token`s and `Done`. When
+the browser stops a turn, Gradio closes this generator; the ``finally`` closes the assistant's
+stream, which releases its generation lock, so the next question runs at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+from rag import Assistant, Done, QuestionError, SourcesFound, Token, Turn
+from rag.index import StoreError
+from rag.models.files import ModelUnavailable
+from ui import render
+from ui.render import TurnSources
+from ui.status import check_collection_name
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+Update = tuple[list[Message], str, str, list[TurnSources]]
+
+
+def message_text(message: Message) -> str:
+    """The text of a chat message, whether its content is a string or Gradio's list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def pending_question(history: list[Message]) -> str | None:
+    """The last message's text when it is a user question not yet answered."""
+    if history and history[-1].get("role") == "user":
+        text = message_text(history[-1]).strip()
+        return text or None
+    return None
+
+
+def conversation(turns: list[TurnSources]) -> list[Turn]:
+    """Earlier questions and their plain answers, for follow-up retrieval."""
+    out: list[Turn] = []
+    for entry in turns:
+        out.append(Turn("user", entry.question))
+        if entry.answer:
+            out.append(Turn("assistant", entry.answer))
+    return out
+
+
+def add_question(question: str, history: list[Message]) -> tuple[str, list[Message]]:
+    """Show the question in the chat at once (before the queue), and empty the input box."""
+    question = " ".join((question or "").split())
+    if not question:
+        return "", history
+    return "", [*history, {"role": "user", "content": question}]
+
+
+def with_reply(history: list[Message], content: str) -> list[Message]:
+    """The history with its last assistant message replaced (or one appended)."""
+    if history and history[-1].get("role") == "assistant":
+        history = history[:-1]
+    return [*history, {"role": "assistant", "content": content}]
+
+
+def mark_stopped(history: list[Message]) -> list[Message]:
+    """After Stop: the streamed text stays, the cursor goes, and the message says it was stopped."""
+    if not history or history[-1].get("role") != "assistant":
+        if history and history[-1].get("role") == "user":
+            return [*history, {"role": "assistant", "content": render.STOPPED_NOTE}]
+        return history
+    text = message_text(history[-1])
+    if not text.endswith(render.CURSOR):
+        return history
+    return with_reply(history, f"{text.removesuffix(render.CURSOR).rstrip()} {render.STOPPED_NOTE}".strip())
+
+
+class ChatTurn:
+    """Runs one question against the assistant and renders each step for the browser."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+
+    def empty_collection_problem(self, collection: str) -> str | None:
+        """A message when the collection cannot answer anything (bad name, empty), else None."""
+        problem = check_collection_name(collection)
+        if problem:
+            return problem
+        if self.assistant.index(collection).paper_count() == 0:
+            return (f"The collection “{collection}” is empty. Add papers in the side panel "
+                    "(Add papers: JSONL, CSV or a listing page), or pick another collection.")
+        return None
+
+    def respond(self, history: list[Message], turns: list[TurnSources], top_k: float | None,
+                collection: str | None, source: str | None) -> Iterator[Update]:
+        """Yield (chat, sources panel, detail line, turns) after each event of the assistant's stream."""
+        question = pending_question(history)
+        if question is None:
+            yield history, render.sources_panel(turns), "", turns
+            return
+        collection = (collection or "").strip() or self.assistant.settings.collection
+        entry = TurnSources(turn=len(turns) + 1, question=question, sources=[])
+        earlier, turns = turns, [*turns, entry]
+        history = with_reply(history, f"*Searching the collection…*{render.CURSOR}")
+        yield history, render.sources_panel(turns), "", turns
+
+        detail = ""
+        stream = None
+        try:
+            problem = self.empty_collection_problem(collection)
+            if problem:
+                yield with_reply(history, render.error_message(problem)), render.sources_panel(turns), "", turns
+                return
+            stream = self.assistant.stream(
+                question, top_k=int(top_k) if top_k else None, collection=collection,
+                source=source or None, history=conversation(earlier),
+            )
+            raw = ""
+            ranks: list[int] = []
+            for event in stream:
+                if isinstance(event, SourcesFound):
+                    entry = replace(entry, sources=event.sources)
+                    turns = [*earlier, entry]
+                    ranks = [s.rank for s in event.sources]
+                    detail = render.detail_line(question, event.retrieval_query)
+                    history = with_reply(history, render.waiting_message(len(event.sources)))
+                    yield history, render.sources_panel(turns), detail, turns
+                elif isinstance(event, Token):
+                    raw += event.text
+                    history = with_reply(history, render.streaming_message(raw, entry.turn, ranks))
+                    yield history, render.sources_panel(turns), detail, turns
+                elif isinstance(event, Done):
+                    answer = event.answer
+                    entry = replace(entry, sources=answer.sources, citations=answer.citations, done=True,
+                                    answer=answer.answer)
+                    turns = [*earlier, entry]
+                    detail = render.detail_line(question, answer.retrieval_query, answer.timings,
+                                                f"{answer.llm_provider}:{answer.llm_model}")
+                    history = with_reply(history, render.answer_message(answer, entry.turn))
+                    yield history, render.sources_panel(turns), detail, turns
+        except Exception as error:  # shown as a readable message; the chat stays usable
+            message = self.explain(error, started=bool(entry.sources))
+            yield with_reply(history, render.error_message(message)), render.sources_panel(turns), detail, turns
+        finally:
+            if stream is not None:
+                stream.close()
+
+    def explain(self, error: Exception, started: bool) -> str:
+        """A sentence for the reader; the traceback goes to the server log only."""
+        if isinstance(error, QuestionError):
+            return f"That question cannot be asked: {error}."
+        if isinstance(error, ModelUnavailable):
+            return f"The language model is not available. {error}"
+        if isinstance(error, StoreError):
+            return f"The collection cannot be used. {error}"
+        log.exception("answering failed")
+        settings = self.assistant.settings
+        where = (f" If you use Ollama, check that its server is running at {settings.ollama_host}."
+                 if settings.llm_provider in ("auto", "ollama") else "")
+        stage = "The language model failed while answering" if started else "The question could not be answered"
+        listed = " The sources found are still listed." if started else ""
+        return f"{stage} ({type(error).__name__}: {error}).{where}{listed}"

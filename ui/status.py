@@ -1,0 +1,75 @@
+"""Read-only status for the side panel: collections, their source files, the active models."""
+
+from __future__ import annotations
+
+import logging
+import re
+from html import escape
+
+from rag import Assistant
+from rag.index import StoreError, list_collections
+from rag.models.files import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+ALL_FILES = "All files"
+
+
+def check_collection_name(name: str) -> str | None:
+    """None when ``name`` is a usable collection name, else the reason it is not."""
+    if COLLECTION_NAME.match(name or ""):
+        return None
+    return f"“{name}” is not a valid collection name: use 3-63 letters, digits, “.”, “_” or “-”."
+
+
+def collection_choices(assistant: Assistant) -> list[str]:
+    """Collections built with the active embedding model (others cannot be searched), default first."""
+    default = assistant.settings.collection
+    try:
+        client = assistant.index().client
+        names = [name for name, row in list_collections(client).items()
+                 if row.get("embed_model") in (None, assistant.embedder.model_name)]
+    except StoreError as error:
+        log.warning("cannot list collections: %s", error)
+        names = []
+    return [default, *sorted(n for n in names if n != default)]
+
+
+def source_choices(assistant: Assistant, collection: str) -> list[tuple[str, str]]:
+    """(label, value) pairs for the source-file filter; the empty value means every file."""
+    try:
+        counts = assistant.index(collection).store.sources()
+    except StoreError:
+        counts = {}
+    return [(ALL_FILES, ""), *((f"{name} ({count})", name) for name, count in counts.items())]
+
+
+def collection_status(assistant: Assistant, collection: str) -> str:
+    """One line on the collection: how many papers, or why it cannot be used."""
+    try:
+        count = assistant.index(collection).paper_count()
+    except StoreError as error:
+        return f'<p class="status-error">{escape(str(error))}</p>'
+    if count == 0:
+        return (f"<p><b>Collection</b> {escape(collection)} is empty: add papers below "
+                "(JSONL, CSV or a listing page).</p>")
+    return f"<p><b>Collection</b> {escape(collection)} · {count} papers</p>"
+
+
+def model_status(assistant: Assistant) -> str:
+    """Which LLM and embedding model are active, with a hint when Ollama is not in use."""
+    embed = f"<p><b>Embeddings</b> {escape(assistant.embedder.model_name)}</p>"
+    settings = assistant.settings
+    try:
+        chosen = assistant.llm
+    except ModelUnavailable as error:
+        return (f'<p class="status-error"><b>LLM</b> not available: {escape(str(error))}</p>{embed}')
+    kind = {"ollama": "Ollama server", "llamacpp": "embedded llama.cpp"}.get(chosen.provider, chosen.provider)
+    line = f"<p><b>LLM</b> {escape(chosen.model)} <span class='muted'>({escape(kind)})</span></p>"
+    hint = ""
+    if chosen.provider != "ollama" and settings.llm_provider == "auto":
+        hint = (f'<p class="hint">{escape(chosen.reason)}. To use Ollama, start <code>ollama serve</code>, '
+                f"run <code>ollama pull {escape(settings.ollama_model)}</code> and set <code>OLLAMA_HOST</code> "
+                "if it runs elsewhere; then restart.</p>")
+    return line + hint + embed

@@ -1,0 +1,101 @@
+"""Adding papers from the browser: uploaded JSONL / CSV / listing pages -> the index, with a report."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+from rag import Assistant
+from rag.corpus import BadRecord, load_corpus
+from rag.index import IngestReport
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+MAX_BAD_SHOWN = 50
+
+
+@dataclass
+class UploadResult:
+    """What an upload did: counts, the bad records (file:line: problem), or an error."""
+
+    collection: str
+    files: list[str] = field(default_factory=list)
+    records: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    bad: list[BadRecord] = field(default_factory=list)
+    error: str | None = None
+    papers_now: int | None = None
+
+    def add(self, report: IngestReport) -> None:
+        self.added += report.added
+        self.updated += report.updated
+        self.unchanged += report.unchanged
+
+
+def ingest_files(assistant: Assistant, paths: Sequence[str | Path], collection: str | None,
+                 progress: Progress | None = None) -> UploadResult:
+    """Read the files (bad records are skipped and listed) and upsert their papers into ``collection``."""
+    name = collection or assistant.settings.collection
+    result = UploadResult(collection=name, files=[Path(p).name for p in paths])
+    if not paths:
+        result.error = "No file was uploaded."
+        return result
+    try:
+        corpus = load_corpus([Path(p) for p in paths], skip_bad=True)
+        result.records, result.bad = corpus.records, corpus.bad
+        if not corpus.papers:
+            if not corpus.bad:
+                result.error = "No papers were found in the file (expected JSONL, CSV or a listing page)."
+            return result
+        index = assistant.index(name)
+        total = len(corpus.papers)
+        step = max(32, total // 20)
+        if progress:
+            progress(0, total)
+        for start in range(0, total, step):
+            batch = corpus.papers[start : start + step]
+            result.add(index.ingest(batch, total=len(batch), progress=False))
+            if progress:
+                progress(min(start + step, total), total)
+        result.papers_now = index.paper_count()
+    except (ValueError, OSError, RuntimeError) as error:  # unsupported type, unreadable file, store errors
+        log.warning("upload failed: %s", error)
+        result.error = str(error)
+    except Exception as error:  # never a stack trace in the browser; the log keeps it
+        log.exception("upload failed")
+        result.error = f"{type(error).__name__}: {error}"
+    return result
+
+
+def bad_line(record: BadRecord) -> str:
+    return f"{Path(record.file).name}:{record.line}: {record.problem}"
+
+
+def upload_report(result: UploadResult) -> str:
+    """The HTML report shown under the upload box."""
+    files = escape(", ".join(result.files)) or "the upload"
+    parts: list[str] = []
+    if result.error:
+        parts.append(f'<p class="upload-error"><strong>Could not add {files}.</strong> {escape(result.error)}</p>')
+    elif result.records:
+        parts.append(
+            f'<p class="upload-ok"><strong>{escape(result.collection)}</strong>: '
+            f'<span class="count-added">{result.added} added</span>, '
+            f'<span class="count-updated">{result.updated} updated</span>, '
+            f'<span class="count-skipped">{result.unchanged} skipped (unchanged)</span>'
+            + (f" · {result.papers_now} papers in the collection" if result.papers_now is not None else "")
+            + "</p>"
+        )
+    if result.bad:
+        shown = "".join(f"<li>{escape(bad_line(b))}</li>" for b in result.bad[:MAX_BAD_SHOWN])
+        more = f"<li>… and {len(result.bad) - MAX_BAD_SHOWN} more</li>" if len(result.bad) > MAX_BAD_SHOWN else ""
+        head = (f"{len(result.bad)} bad record{'s' if len(result.bad) != 1 else ''} skipped"
+                if result.records else f"Nothing was added: {len(result.bad)} bad record(s)")
+        parts.append(f'<div class="upload-bad"><p>{head}:</p><ul>{shown}{more}</ul></div>')
+    return "".join(parts)
