@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from eval.metrics import aggregate_by_type
-from eval.questions import load_questions
+from eval.questions import QuestionSetError, load_questions
 from eval.report import write_report
 from eval.runner import ResumeMismatch, run
 from rag.assistant import Assistant
@@ -25,7 +25,7 @@ from rag.models.embedding import make_embedding
 from rag.models.files import ModelUnavailable
 from rag.settings import Settings
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def eval_command(
     except ValidationError as error:
         err.print(f"[bold red]error:[/] invalid settings:\n{error}", highlight=False)
         raise typer.Exit(1) from None
-    except (CorpusError, StoreError, ModelUnavailable, ResumeMismatch) as error:
+    except (QuestionSetError, CorpusError, StoreError, ModelUnavailable, ResumeMismatch) as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(1) from None
     kind = "retrieval-only" if retrieval_only else "full"

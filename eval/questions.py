@@ -7,8 +7,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from rag.corpus import CorpusError
 from rag.corpus.paper import normalize_title
+
+
+class QuestionSetError(ValueError):
+    """The question file cannot be used; the message lists every ``file:line: problem``."""
 
 
 class Question(BaseModel):
@@ -36,9 +39,9 @@ def paper_keys(paper_id: str, title: str) -> set[str]:
 
 
 def load_questions(path: Path) -> list[Question]:
-    """Read a JSONL question set; raises `CorpusError` listing ``file:line: problem`` for bad lines."""
+    """Read a JSONL question set; raises `QuestionSetError` listing ``file:line: problem`` for bad lines."""
     if not path.is_file():
-        raise CorpusError(f"{path}: no such question file")
+        raise QuestionSetError(f"{path}: no such question file")
     questions: list[Question] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
@@ -65,7 +68,7 @@ def load_questions(path: Path) -> list[Question]:
         except UnicodeDecodeError:
             problems.append(f"{path}:{number + 1}: not UTF-8 text")
     if problems:
-        raise CorpusError("bad question file:\n  " + "\n  ".join(problems))
+        raise QuestionSetError("bad question file:\n  " + "\n  ".join(problems))
     if not questions:
-        raise CorpusError(f"{path}: no questions")
+        raise QuestionSetError(f"{path}: no questions")
     return questions
