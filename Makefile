@@ -4,7 +4,7 @@ setup:
 	./scripts/setup.sh
 
 run: setup
-	.venv/bin/rag ask "Which papers adapt diffusion models with parameter-efficient fine-tuning?"
+	.venv/bin/rag ui
 
 test: setup
 	.venv/bin/ruff check .

@@ -93,11 +93,15 @@ def browser():
 
 @pytest.fixture
 def page(browser, ui_url):
+    """A fresh browser session on the app; afterwards, checks the page fetched nothing from elsewhere."""
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     page = context.new_page()
+    elsewhere: list[str] = []
+    page.on("request", lambda request: None if request.url.startswith(ui_url) else elsewhere.append(request.url))
     page.set_default_timeout(30_000)
     page.goto(ui_url)
     page.wait_for_selector("#question textarea")
     page.wait_for_selector("#status p")  # the load event has filled the side panel
     yield page
     context.close()
+    assert not elsewhere, f"the page made requests outside the app: {elsewhere[:5]}"

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from tests.fakes import ScriptedLLM
 from tests.ui.conftest import REPLY
 
 QUESTION = "What does the Reversal Curse paper conjecture is the cause of the curse?"
 BOT = "#chat [data-testid='bot']"
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # pandas deprecations in Gradio
 
 
 def ask(page, question: str) -> float:

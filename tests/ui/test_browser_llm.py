@@ -1,0 +1,58 @@
+"""The chat UI over all the seeds with the real embedded model (llama.cpp, Qwen2.5-Coder-1.5B).
+
+Prints (does not assert) the time from pressing Enter to the first source card and to the first
+answer word, as a user sees them in the browser.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from rag import Assistant
+from tests.ui.conftest import free_port
+from tests.ui.test_browser import BOT, ask, wait_for_answers
+
+pytestmark = [pytest.mark.llm, pytest.mark.slow]
+
+FIRST_WORD = """() => { const bots = document.querySelectorAll("#chat [data-testid='bot']");
+  const text = bots.length ? bots[bots.length - 1].innerText : "";
+  return text.length > 0 && !text.includes("Searching the collection") && !text.includes("writing the answer"); }"""
+
+
+def test_real_model_answer_and_abstention_in_the_browser(seed_settings, seed_index, embedder, browser, artifacts):
+    from ui.app import build_app, launch
+
+    assistant = Assistant(seed_settings, embedder=embedder, progress=False)
+    assert assistant.llm.provider == "llamacpp"  # loaded before serving, as `rag ui` does
+    app = build_app(assistant)
+    url = launch(app, seed_settings, host="127.0.0.1", port=free_port(), block=False)
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(180_000)
+        page.goto(url)
+        page.wait_for_selector("#status p")
+
+        started = ask(page, "What does the Reversal Curse paper conjecture is the cause of the curse?")
+        page.wait_for_selector("#sources .card")
+        to_card = time.perf_counter() - started
+        page.wait_for_function(FIRST_WORD)
+        to_word = time.perf_counter() - started
+        wait_for_answers(page, 1)
+        total = time.perf_counter() - started
+        page.screenshot(path=str(artifacts / "real-model-answer.png"))
+        print(f"\nembedded model in the browser: Enter -> first source card {to_card * 1000:.0f} ms, "
+              f"-> first answer word {to_word:.1f} s, -> checked answer {total:.1f} s")
+        print("detail line:", page.inner_text("#detail"))
+        print("answer:", page.locator(BOT).last.inner_text())
+        assert page.locator("#sources .card").count() == seed_settings.top_k
+
+        ask(page, "Which protein language model was trained on the Martian genome dataset?")
+        wait_for_answers(page, 2)
+        page.screenshot(path=str(artifacts / "real-model-abstention.png"))
+        print("abstention:", page.locator(BOT).last.inner_text())
+    finally:
+        context.close()
+        app.close()

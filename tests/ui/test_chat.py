@@ -1,0 +1,98 @@
+"""The chat and upload handlers without a browser: errors become messages, closing releases the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Assistant
+from tests.fakes import scripted
+from tests.ui.conftest import REPLY, small_settings
+from ui import render
+from ui.chat import ChatTurn, add_question, mark_stopped, message_text
+from ui.upload import ingest_files
+
+QUESTION = "What does the Reversal Curse paper conjecture is the cause of the curse?"
+
+
+@pytest.fixture
+def assistant(small_data_dir, embedder) -> Assistant:
+    return Assistant(small_settings(small_data_dir), llm=scripted(REPLY), embedder=embedder, progress=False)
+
+
+def last_reply(updates) -> str:
+    history = list(updates)[-1][0]
+    return message_text(history[-1])
+
+
+def test_a_turn_yields_sources_then_words_then_the_checked_answer(assistant):
+    _, history = add_question(f"  {QUESTION} ", [])
+    updates = list(ChatTurn(assistant).respond(history, [], 6, "papers", ""))
+    assert "Searching" in message_text(updates[0][0][-1])
+    assert 'id="q1-s1"' in updates[1][1] and "searched for" in updates[1][2]  # cards before any word
+    assert any(render.CURSOR in message_text(u[0][-1]) and "Reversal" in message_text(u[0][-1]) for u in updates)
+    final = message_text(updates[-1][0][-1])
+    assert 'class="citations"' in final and render.CURSOR not in final
+    assert updates[-1][3][0].answer and updates[-1][3][0].done
+
+
+@pytest.mark.parametrize(("collection", "expected"), [("empty-one", "is empty"), ("x!", "not a valid collection")])
+def test_unusable_collection_is_explained(assistant, collection, expected):
+    _, history = add_question(QUESTION, [])
+    reply = last_reply(ChatTurn(assistant).respond(history, [], 6, collection, ""))
+    assert expected in reply and 'class="chat-error"' in reply
+
+
+def test_llm_error_is_a_readable_message(assistant, monkeypatch):
+    def broken(self, messages, **kwargs):
+        raise TimeoutError("the model did not answer within 120 s")
+        yield
+
+    monkeypatch.setattr(type(assistant.llm.llm), "stream_chat", broken)
+    _, history = add_question(QUESTION, [])
+    reply = last_reply(ChatTurn(assistant).respond(history, [], 6, "papers", ""))
+    assert "The language model failed while answering (TimeoutError: the model did not answer" in reply
+    assert "Traceback" not in reply
+
+
+def test_closing_a_turn_mid_answer_releases_the_generation_lock(assistant):
+    _, history = add_question(QUESTION, [])
+    turn = ChatTurn(assistant).respond(history, [], 6, "papers", "")
+    for update in turn:
+        if "Reversal" in message_text(update[0][-1]):
+            break
+    assert Assistant.generation_lock.locked()
+    turn.close()  # what Gradio does when Stop is pressed
+    assert not Assistant.generation_lock.locked()
+    stopped = mark_stopped(update[0])
+    assert message_text(stopped[-1]).endswith(render.STOPPED_NOTE) and render.CURSOR not in message_text(stopped[-1])
+
+
+def test_follow_up_is_folded_with_the_previous_question(assistant):
+    chat = ChatTurn(assistant)
+    _, history = add_question(QUESTION, [])
+    *_, (history, _, _, turns) = chat.respond(history, [], 6, "papers", "")
+    _, history = add_question("What datasets did it use?", history)
+    *_, (history, _, detail, turns) = chat.respond(history, turns, 6, "papers", "")
+    assert "Reversal Curse" in detail and "with the earlier question" in detail
+    assert turns[1].sources[0].title.startswith("Is the Reversal Curse")
+
+
+def test_upload_of_unsupported_or_empty_files_is_an_error(assistant, tmp_path):
+    pdf = tmp_path / "paper.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+    assert "unsupported file type" in ingest_files(assistant, [pdf], "uploads").error
+    empty = tmp_path / "empty.csv"
+    empty.write_text("title,abstract\n")
+    assert "No papers were found" in ingest_files(assistant, [empty], "uploads").error
+
+
+def test_csv_upload_goes_into_the_named_collection_with_progress(assistant, tmp_path):
+    table = tmp_path / "mine.csv"
+    table.write_text('title,abstract\n"Tidal forecasting","We forecast tides with boosting."\n'
+                     '"Reef acoustics","We listen to coral reefs."\n')
+    seen: list[tuple[int, int]] = []
+    result = ingest_files(assistant, [table], "csv-uploads", lambda done, total: seen.append((done, total)))
+    assert (result.added, result.unchanged, result.papers_now, result.error) == (2, 0, 2, None)
+    assert seen[0] == (0, 2) and seen[-1] == (2, 2)
+    again = ingest_files(assistant, [table], "csv-uploads")
+    assert (again.added, again.unchanged) == (0, 2)
