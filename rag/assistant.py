@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answering.abstention import model_refused, retrieval_is_weak
+from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
 from rag.answering.citations import CitationChecker
 from rag.answering.context import fit_sources
 from rag.answering.models import Answer, Done, Source, SourcesFound, StreamEvent, Timings, Token
@@ -152,7 +152,7 @@ class Assistant:
         if not abstained:
             checker = CitationChecker(sources, self.settings.support_threshold, question=question,
                                       weight=index.bm25.idf)
-            checked = checker.check(raw)
+            checked = checker.check(without_refusals(raw))
             if checked.citations:
                 text, citations = checked.text, checked.citations
             else:

@@ -22,7 +22,7 @@ from rag.settings import Settings
 
 app = typer.Typer(help="Local question answering over research-paper abstracts, with checked citations.",
                   no_args_is_help=True, add_completion=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 KNOWN_ERRORS = (ModelUnavailable, StoreError, CorpusError, QuestionError, FileNotFoundError, ValidationError)

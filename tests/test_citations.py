@@ -99,3 +99,8 @@ def test_rare_terms_weigh_more_than_common_ones():
     result = checker.check("Martian cats prefer warm mats [1].")
     assert result.citations == []
     assert CitationChecker(SOURCES, threshold=0.5).check("Martian cats prefer warm mats [1].").citations
+
+
+def test_pointer_sentence_gives_its_marker_to_the_previous_claim():
+    result = check("Dogs tunnel through quantum barriers at low temperature. This is stated in [2].")
+    assert result.text == "Dogs tunnel through quantum barriers at low temperature [2]."

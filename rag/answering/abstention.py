@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from rag.retrieval import RetrievedPaper
+from rag.text import split_sentences
 
 REFUSAL = re.compile(
     r"(collection|sources?|abstracts?|papers?|context)\s+(does|do)\s+not\s+(answer|contain|mention|provide|say)"
@@ -16,9 +17,14 @@ REFUSAL = re.compile(
 
 
 def model_refused(text: str) -> bool:
-    """True when the reply says the sources do not answer (in its first sentence or as a whole)."""
-    head = text.strip()[:200]
-    return bool(REFUSAL.search(head))
+    """True when the reply opens by saying the sources do not answer."""
+    sentences = split_sentences(text)
+    return bool(sentences and REFUSAL.search(sentences[0]))
+
+
+def without_refusals(text: str) -> str:
+    """The reply without sentences saying the sources do not answer (small models append one to an answer)."""
+    return " ".join(s for s in split_sentences(text) if not REFUSAL.search(s))
 
 
 def retrieval_is_weak(question: str, papers: list[RetrievedPaper], min_coverage: float,

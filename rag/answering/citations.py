@@ -28,6 +28,9 @@ MARKER_GROUP = re.compile(
 )
 MIN_CLAIM_TERMS = 3
 CLEAR_MARGIN = 0.15
+# Words of sentences that only point at a source ("This is stated in [1].", "as mentioned in [2]").
+POINTER_TERMS = frozenset(content_terms("this is stated mentioned described reported presented discussed noted "
+                                        "explained found given see refer according source abstract information"))
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 
 
@@ -148,7 +151,7 @@ class CitationChecker:
             markers, rest = split_leading_markers(sentence)
             if markers and content_terms(MARKER_GROUP.sub(" ", rest)):
                 sentence = attach_marker(rest, markers)
-            if content_terms(MARKER_GROUP.sub(" ", sentence)):
+            if set(content_terms(MARKER_GROUP.sub(" ", sentence))) - POINTER_TERMS:
                 out.append(sentence)
                 continue
             markers = [n for group in MARKER_GROUP.findall(sentence) for n in parse_numbers(group)]
