@@ -39,6 +39,8 @@ PLACEHOLDER = (
     "Then follow up: <i>what datasets did it use?</i></p></div>"
 )
 UPLOAD_TYPES = [".jsonl", ".csv", ".txt", ".md"]
+ASK_HERE = "Ask about the papers…  (Enter to send)"
+ANSWERING = "Answering…  (Stop interrupts)"
 # Gradio opens the sidebar over the whole page on a phone; start it closed there.
 CLOSE_SIDEBAR_WHEN_NARROW = """() => {
   if (window.innerWidth < 760) document.querySelector('#settings.open .toggle-button')?.click();
@@ -80,7 +82,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     buttons=["copy"], feedback_options=None, latex_delimiters=[], layout="panel",
                 )
                 detail = gr.HTML(elem_id="detail", js_on_load=None)
-                question = gr.Textbox(placeholder="Ask about the papers…  (Enter to send)", show_label=False,
+                question = gr.Textbox(placeholder=ASK_HERE, show_label=False,
                                       lines=1, max_lines=4, autofocus=True, elem_id="question")
                 with gr.Row(elem_id="chat-buttons"):
                     ask = gr.Button("Ask", variant="primary", elem_id="ask-btn", scale=2)
@@ -90,31 +92,36 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 sources = gr.HTML(render.sources_panel([]), elem_id="sources", js_on_load=None)
 
         # --- asking: show the question at once, then queue the answer (one generation at a time)
-        def begin(text: str, history: list) -> tuple[Any, ...]:
-            box, history = add_question(text, history)
-            return box, history, gr.update(visible=False), gr.update(visible=True)
+        # While an answer is being written the input is locked (as in gr.ChatInterface) and Stop replaces Ask.
+        def busy(answering: bool) -> tuple[Any, ...]:
+            box = gr.update(interactive=not answering, placeholder=ANSWERING if answering else ASK_HERE)
+            return box, gr.update(visible=not answering), gr.update(visible=answering)
 
-        started = gr.on([question.submit, ask.click], begin, [question, chatbot], [question, chatbot, ask, stop],
+        def begin(text: str, history: list) -> tuple[Any, ...]:
+            emptied, history = add_question(text, history)
+            _, ask_button, stop_button = busy(True)
+            return history, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), ask_button, stop_button
+
+        started = gr.on([question.submit, ask.click], begin, [question, chatbot], [chatbot, question, ask, stop],
                         queue=False, api_visibility="private")
         answering = started.then(turn.respond, [chatbot, turns, top_k, collection, source],
                                  [chatbot, sources, detail, turns], concurrency_limit=1,
                                  concurrency_id=GENERATION, show_progress="full", show_progress_on=[detail, sources],
                                  api_visibility="private")
-        answering.then(lambda: (gr.update(visible=True), gr.update(visible=False)), None, [ask, stop],
-                       queue=False, api_visibility="private")
+        answering.then(lambda: busy(False), None, [question, ask, stop], queue=False, api_visibility="private")
 
         def stopped(history: list) -> tuple[Any, ...]:
-            return mark_stopped(history), gr.update(visible=True), gr.update(visible=False)
+            return mark_stopped(history), *busy(False)
 
-        stop.click(stopped, [chatbot], [chatbot, ask, stop], cancels=[answering], queue=False,
+        stop.click(stopped, [chatbot], [chatbot, question, ask, stop], cancels=[answering], queue=False,
                    api_visibility="private")
 
         def cleared() -> tuple[Any, ...]:
-            return [], render.sources_panel([]), "", [], gr.update(visible=True), gr.update(visible=False)
+            return [], render.sources_panel([]), "", [], *busy(False)
 
         for trigger in (clear.click, chatbot.clear):
-            trigger(cleared, None, [chatbot, sources, detail, turns, ask, stop], cancels=[answering], queue=False,
-                    api_visibility="private")
+            trigger(cleared, None, [chatbot, sources, detail, turns, question, ask, stop], cancels=[answering],
+                    queue=False, api_visibility="private")
 
         # --- side panel: status, collection and file filters, uploads
         def refresh(name: str | None, progress: gr.Progress = TRACK_TQDM) -> tuple[Any, ...]:

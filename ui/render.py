@@ -75,7 +75,7 @@ def answer_message(answer: Answer, turn: int) -> str:
 
 def error_message(text: str) -> str:
     """A readable error in the chat (never a stack trace)."""
-    return f'<div class="chat-error"><p><strong>Something went wrong.</strong> {escape(text)}</p></div>'
+    return f'<div class="chat-error"><p>{escape(text)}</p></div>'
 
 
 def highlight(abstract: str, quotes: Iterable[str]) -> str:

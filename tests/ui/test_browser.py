@@ -168,6 +168,23 @@ def test_upload_counts_papers_and_reports_bad_lines(page, tmp_path, artifacts):
     assert "broken.jsonl:2: invalid JSON" in report and "broken.jsonl:3: missing or empty field(s): abstract" in report
     page.screenshot(path=str(artifacts / "upload-report.png"))
 
+    page.click("#source-filter input")  # the uploaded file is a filter choice, and searchable at once
+    page.locator("[role=option]", has_text="tidal.jsonl (2)").click()
+    ask(page, "How is tidal stream energy forecast?")
+    wait_for_answers(page, 1)
+    titles = page.locator("#sources .card-title").all_inner_texts()
+    assert sorted(titles) == ["Forecasting tidal stream energy with gradient boosting",
+                              "Seagrass meadow mapping from drone imagery"], titles
+
+
+def test_empty_collection_is_explained(page):
+    page.fill("#collection input", "brand-new")
+    page.press("#collection input", "Enter")
+    page.wait_for_function("document.querySelector('#status').innerText.includes('brand-new is empty')")
+    ask(page, QUESTION)
+    wait_for_answers(page, 1)
+    assert "The collection “brand-new” is empty" in page.inner_text("#chat .chat-error")
+
 
 def test_second_tab_waits_in_the_queue(browser, page, ui_url, fake_llm):
     fake_llm.delay = 0.15
