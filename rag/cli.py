@@ -183,7 +183,7 @@ def ui(
     except KNOWN_ERRORS as error:
         fail(str(error))
     except OSError as error:  # typically: the port is taken
-        fail(f"cannot serve on {settings.ui_host}:{settings.ui_port}: {error}; pick another with --port")
+        fail(f"cannot serve on {settings.ui_host}:{settings.ui_port} ({error}). Pick another port with --port.")
 
 
 def main() -> None:
