@@ -66,13 +66,15 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 label="Collection", info="Type a new name to start a collection with an upload.",
                 elem_id="collection",
             )
+            collection_box = gr.HTML(elem_id="collection-status", js_on_load=None)
             source = gr.Dropdown(choices=[(status.ALL_FILES, "")], value="", label="Only papers from",
                                  elem_id="source-filter")
-            status_box = gr.HTML(elem_id="status", js_on_load=None)
             gr.HTML("<h2 class='side-head'>Add papers</h2>", js_on_load=None)
             upload = gr.File(label="JSONL, CSV or a listing page (.txt)", file_count="multiple",
-                             file_types=UPLOAD_TYPES, elem_id="upload", height=120)
+                             file_types=UPLOAD_TYPES, elem_id="upload", height=150)
             report = gr.HTML(elem_id="upload-report", js_on_load=None)
+            gr.HTML("<h2 class='side-head'>Models</h2>", js_on_load=None)
+            models_box = gr.HTML(elem_id="status", js_on_load=None)
 
         gr.HTML(HEADER, js_on_load=None)
         with gr.Row(equal_height=False, elem_id="main"):
@@ -128,27 +130,28 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             name = (name or "").strip() or settings.collection
             problem = status.check_collection_name(name)
             if problem:
-                return (f'<p class="status-error">{problem}</p>' + status.model_status(assistant),
-                        gr.update(), gr.update(choices=[(status.ALL_FILES, "")], value=""))
-            text = status.collection_status(assistant, name) + status.model_status(assistant)
-            return (text, gr.update(choices=status.collection_choices(assistant), value=name),
+                return (f'<p class="status-error">{problem}</p>', status.model_status(assistant), gr.update(),
+                        gr.update(choices=[(status.ALL_FILES, "")], value=""))
+            return (status.collection_status(assistant, name), status.model_status(assistant),
+                    gr.update(choices=status.collection_choices(assistant), value=name),
                     gr.update(choices=status.source_choices(assistant, name), value=""))
 
-        app.load(refresh, [collection], [status_box, collection, source], api_visibility="private")
+        side_outputs = [collection_box, models_box, collection, source]
+        app.load(refresh, [collection], side_outputs, api_visibility="private")
         app.load(None, js=CLOSE_SIDEBAR_WHEN_NARROW)
-        collection.input(refresh, [collection], [status_box, collection, source], api_visibility="private")
+        collection.input(refresh, [collection], side_outputs, api_visibility="private")
 
         def uploaded(files: list[str] | None, name: str | None,
                      progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
             name = (name or "").strip() or settings.collection
             problem = status.check_collection_name(name)
             if problem:
-                return None, f'<p class="upload-error">{problem}</p>', gr.update(), gr.update(), gr.update()
+                return None, f'<p class="upload-error">{problem}</p>', *(gr.update() for _ in side_outputs)
             result = ingest_files(assistant, files or [], name,
                                   lambda done, total: progress((done, total), desc="Embedding papers", unit="papers"))
             return None, upload_report(result), *refresh(name)  # the box empties: each upload is read once
 
-        upload.upload(uploaded, [upload, collection], [upload, report, status_box, collection, source],
+        upload.upload(uploaded, [upload, collection], [upload, report, *side_outputs],
                       concurrency_limit=1, concurrency_id="ingest", api_visibility="private")
 
         # --- the API: gradio_client.Client(url).predict("question", api_name="/ask")

@@ -52,9 +52,8 @@ def collection_status(assistant: Assistant, collection: str) -> str:
     except StoreError as error:
         return f'<p class="status-error">{escape(str(error))}</p>'
     if count == 0:
-        return (f"<p><b>Collection</b> {escape(collection)} is empty: add papers below "
-                "(JSONL, CSV or a listing page).</p>")
-    return f"<p><b>Collection</b> {escape(collection)} · {count} papers</p>"
+        return f"<p>{escape(collection)} is empty: add papers below (JSONL, CSV or a listing page).</p>"
+    return f"<p>{escape(collection)} · {count} papers</p>"
 
 
 def model_status(assistant: Assistant) -> str:

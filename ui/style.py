@@ -65,6 +65,8 @@ CSS = """
 #sources details.earlier summary { cursor: pointer; font-size: 0.85rem; color: var(--body-text-color-subdued); }
 
 /* side panel */
+#collection-status p { margin: -4px 2px 4px; font-size: 0.8rem; color: var(--body-text-color-subdued); }
+#collection-status .status-error { color: #c2410c; }
 #status p { margin: 0.25em 0; font-size: 0.88rem; }
 #status .muted { color: var(--body-text-color-subdued); }
 #status .hint { font-size: 0.8rem; color: var(--body-text-color-subdued); }

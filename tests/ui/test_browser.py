@@ -4,6 +4,7 @@ collection (30 seed papers, MiniLM embeddings) with a scripted LLM that streams 
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -155,7 +156,7 @@ def test_upload_counts_papers_and_reports_bad_lines(page, tmp_path, artifacts):
     page.wait_for_selector("#upload-report .upload-ok")
     report = page.inner_text("#upload-report")
     assert "2 added, 0 updated, 0 skipped" in report, report
-    assert "32 papers" in page.inner_text("#status")
+    assert "32 papers" in page.inner_text("#collection-status")
 
     bad = tmp_path / "broken.jsonl"
     bad.write_text(json.dumps({"id": "up-3", "title": "Coral reef sound monitoring",
@@ -180,7 +181,7 @@ def test_upload_counts_papers_and_reports_bad_lines(page, tmp_path, artifacts):
 def test_empty_collection_is_explained(page):
     page.fill("#collection input", "brand-new")
     page.press("#collection input", "Enter")
-    page.wait_for_function("document.querySelector('#status').innerText.includes('brand-new is empty')")
+    page.wait_for_function("document.querySelector('#collection-status').innerText.includes('brand-new is empty')")
     ask(page, QUESTION)
     wait_for_answers(page, 1)
     assert "The collection “brand-new” is empty" in page.inner_text("#chat .chat-error")
@@ -205,7 +206,8 @@ def test_second_tab_waits_in_the_queue(browser, page, ui_url, fake_llm):
 
 def test_settings_panel_shows_models_and_top_k_applies(page):
     status = page.inner_text("#status")
-    assert "papers" in status and "LLM" in status and "all-MiniLM-L6-v2" in status
+    assert re.fullmatch(r"papers · \d+ papers", page.inner_text("#collection-status").strip())
+    assert "LLM" in status and "all-MiniLM-L6-v2" in status
     assert "To use Ollama" in status  # the hint: the active LLM is not an Ollama server
     page.locator("#top-k input[type=number]").fill("3")
     page.locator("#top-k input[type=number]").press("Enter")
