@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import gradio as gr
@@ -16,8 +15,6 @@ from ui import render, status
 from ui.chat import ChatTurn, add_question, mark_stopped
 from ui.style import CSS
 from ui.upload import ingest_files, upload_report
-
-log = logging.getLogger(__name__)
 
 THEME = gr.themes.Soft(
     primary_hue="teal",

@@ -193,6 +193,7 @@ def test_second_tab_waits_in_the_queue(browser, page, ui_url, fake_llm):
     try:
         other.goto(ui_url)
         other.wait_for_selector("#question textarea")
+        other.wait_for_function("!document.querySelector('#settings.open')")  # the side panel starts closed
         ask(page, QUESTION)
         page.wait_for_selector("#sources .card")
         ask(other, "What causes the Reversal Curse?")
