@@ -104,3 +104,7 @@ def test_rare_terms_weigh_more_than_common_ones():
 def test_pointer_sentence_gives_its_marker_to_the_previous_claim():
     result = check("Dogs tunnel through quantum barriers at low temperature. This is stated in [2].")
     assert result.text == "Dogs tunnel through quantum barriers at low temperature [2]."
+
+
+def test_punctuation_is_tidied_around_markers():
+    assert check("Dogs tunnel through quantum barriers, [2].").text == "Dogs tunnel through quantum barriers [2]."

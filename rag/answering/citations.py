@@ -197,13 +197,19 @@ class CitationChecker:
                         quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
                         tail = attach_marker(tail, f"[{best}]")
             pieces.append(tail)
-            sentences_out.append(re.sub(r"\s+([.,;:!?])", r"\1", "".join(pieces)).strip())
+            sentences_out.append(tidy("".join(pieces)))
         citations = [
             Citation(number=n, paper_id=self.sources[n].source.paper_id, title=self.sources[n].source.title,
                      quote=quote)
             for n, quote in quotes.items()
         ]
         return CheckedAnswer(" ".join(s for s in sentences_out if s), citations, supported, claims)
+
+
+def tidy(sentence: str) -> str:
+    """No space before punctuation, no comma before a marker: ``"on ImageNet, [1] ."`` -> ``"on ImageNet [1]."``."""
+    sentence = re.sub(r"\s*[,;:]\s*(?=\[\d)", " ", sentence)
+    return re.sub(r"\s+([.,;:!?])", r"\1", sentence).strip()
 
 
 def split_leading_markers(sentence: str) -> tuple[str, str]:
