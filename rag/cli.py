@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -104,12 +105,14 @@ def ingest(
     paths = paths or [settings.seeds_dir]
     try:
         corpus = load_corpus(paths, skip_bad=skip_bad)
-        assistant = Assistant(settings)
+        client = connect(settings)  # first: a store another process owns is refused before any model loads
         if rebuild:
-            client = connect(settings)
             if settings.collection in list_collections(client):
                 client.delete_collection(settings.collection)
-        index = PaperIndex(settings, assistant.embedder, settings.collection)
+            shutil.rmtree(settings.bm25_dir / settings.collection, ignore_errors=True)
+        assistant = Assistant(settings)
+        # opening checks the store: half-written papers and a BM25 index out of step are reported and repaired
+        index = PaperIndex(settings, assistant.embedder, settings.collection, client=client)
         err.print(f"read {corpus.records} records: {len(corpus.papers)} unique papers, "
                   f"{corpus.duplicates} duplicates merged")
         report = index.ingest(corpus.papers, total=len(corpus.papers))

@@ -8,7 +8,16 @@ from collections.abc import Iterable
 from rag.corpus import Paper
 from rag.index.bm25 import Bm25Index
 from rag.index.ingest import IngestReport, ingest_papers
-from rag.index.store import EmbeddingMismatch, PaperStore, StoredPaper, StoreError, connect, list_collections
+from rag.index.store import (
+    EmbeddingMismatch,
+    PaperStore,
+    StoreBusy,
+    StoredPaper,
+    StoreError,
+    connect,
+    disconnect,
+    list_collections,
+)
 from rag.settings import Settings
 
 __all__ = [
@@ -17,9 +26,11 @@ __all__ = [
     "IngestReport",
     "PaperIndex",
     "PaperStore",
+    "StoreBusy",
     "StoreError",
     "StoredPaper",
     "connect",
+    "disconnect",
     "list_collections",
 ]
 
@@ -27,15 +38,72 @@ log = logging.getLogger(__name__)
 
 
 class PaperIndex:
-    """Chroma (dense) and BM25 (lexical) over one collection, always describing the same papers."""
+    """Chroma (dense) and BM25 (lexical) over one collection, always describing the same papers.
 
-    def __init__(self, settings: Settings, embedder, collection: str | None = None, client=None):
+    Opening it runs `check`: papers an interrupted ingest left half-written are removed (embedded
+    store only: with a Chroma server another process may be writing them right now) and a BM25
+    index that is missing, unreadable or out of step with Chroma is rebuilt from Chroma. What was
+    found is logged as a warning (the ``rag`` command prints those) and kept in `notices`.
+    Afterwards every use of `bm25` first compares a cheap stamp of the collection (chunk count and
+    the generation token each write bumps) and resynchronizes when another process changed it.
+    """
+
+    def __init__(self, settings: Settings, embedder, collection: str | None = None, client=None,
+                 check: bool = True):
         self.settings = settings
         self.embedder = embedder
         self.name = collection or settings.collection
+        self._owns_client = client is None
         self.client = client or connect(settings)
-        self.store = PaperStore(self.client, self.name, embedder.model_name, embedder.dimension)
+        try:
+            self.store = PaperStore(self.client, self.name, embedder.model_name, embedder.dimension)
+        except BaseException:
+            self.close()
+            raise
         self._bm25: Bm25Index | None = None
+        self._stamp: tuple[int, str | None] | None = None
+        self.notices: list[str] = []
+        if check:
+            self.check()
+
+    # --- lifetime ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the Chroma client this index opened (releasing the embedded store's lock)."""
+        if self._owns_client and self.client is not None:
+            disconnect(self.client, self.settings)
+            self.client = None
+
+    def __enter__(self) -> PaperIndex:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- consistency -----------------------------------------------------------------------
+    def notice(self, message: str) -> None:
+        log.warning("%s", message)
+        self.notices.append(message)
+
+    def check(self) -> list[str]:
+        """Find (and, on an embedded store, remove) half-written papers; bring BM25 in step with Chroma."""
+        before = len(self.notices)
+        broken = self.store.incomplete_papers()
+        if broken:
+            shown = ", ".join(state.describe() for state in broken[:5]) + (" ..." if len(broken) > 5 else "")
+            if self.settings.chroma_host:
+                self.notice(
+                    f"{len(broken)} paper(s) in {self.name!r} are incomplete ({shown}); another process may be "
+                    "writing them now; if not, `rag ingest` of their file repairs them"
+                )
+            else:
+                self.store.delete_papers([state.paper_id for state in broken])
+                self.store.touch()
+                self.notice(
+                    f"removed {len(broken)} incomplete paper(s) from {self.name!r} left by an interrupted ingest "
+                    f"({shown}); ingest their file again to restore them"
+                )
+        self._bm25 = self.sync_bm25()
+        return self.notices[before:]
 
     @property
     def bm25_dir(self):
@@ -43,35 +111,51 @@ class PaperIndex:
 
     @property
     def bm25(self) -> Bm25Index:
-        """The BM25 index, loaded once; rebuilt from Chroma if missing or out of step with it."""
-        if self._bm25 is None:
-            self._bm25 = self.sync_bm25()
+        """The BM25 index, resynchronized from Chroma whenever the collection changed since it was loaded."""
+        stamp = self.store.stamp()
+        if self._bm25 is None or stamp != self._stamp:
+            self._bm25 = self.sync_bm25(stamp)
         return self._bm25
 
-    def sync_bm25(self) -> Bm25Index:
-        """Load the saved BM25 index, rebuilding it from Chroma when its fingerprint differs."""
-        fingerprint = self.store.fingerprint()
-        saved = Bm25Index.load(self.bm25_dir)
-        if saved is not None and saved.fingerprint == fingerprint:
-            return saved
-        if saved is not None:
-            log.warning(
-                "BM25 index of %r disagreed with Chroma (%d vs %d papers); rebuilt it from Chroma",
-                self.name, len(saved), self.store.paper_count(),
-            )
-        return self.rebuild_bm25(fingerprint)
+    def sync_bm25(self, stamp: tuple[int, str | None] | None = None, *, announce: bool = True) -> Bm25Index:
+        """Load the saved BM25 index, rebuilding it from Chroma when it is missing, damaged or out of step.
 
-    def rebuild_bm25(self, fingerprint: str | None = None) -> Bm25Index:
-        """Rebuild and save the BM25 index from the papers stored in Chroma."""
-        papers = sorted(self.store.papers().values(), key=lambda p: p.paper_id)
-        index = Bm25Index.build(
-            [(p.paper_id, f"{p.title}\n{p.abstract}", p.sources) for p in papers],
-            fingerprint or self.store.fingerprint(),
-        )
-        index.save(self.bm25_dir)
-        self._bm25 = index
+        A rebuild is announced (`notices`, log warning) when this process had no index in memory
+        yet, i.e. at start-up; later ones follow changes made by other processes and are expected.
+        """
+        stamp = stamp or self.store.stamp()  # read before the data, so a later write always shows
+        fingerprint = self.store.fingerprint()
+        current = self._bm25
+        if current is not None and current.fingerprint == fingerprint:
+            self._stamp = stamp
+            return current
+        saved, state = Bm25Index.read(self.bm25_dir)
+        if saved is not None and saved.fingerprint == fingerprint:
+            self._bm25, self._stamp = saved, stamp
+            return saved
+        index = self.rebuild_bm25(stamp)
+        if announce and current is None:
+            if saved is not None:
+                self.notice(
+                    f"BM25 index of {self.name!r} was out of step with Chroma ({len(saved)} papers saved, "
+                    f"{len(index)} in Chroma); rebuilt it from Chroma"
+                )
+            elif len(index):
+                self.notice(f"BM25 index of {self.name!r} was {state}; rebuilt it from Chroma ({len(index)} papers)")
         return index
 
+    def rebuild_bm25(self, stamp: tuple[int, str | None] | None = None) -> Bm25Index:
+        """Rebuild and save the BM25 index from the papers stored in Chroma."""
+        stamp = stamp or self.store.stamp()
+        stored, fingerprint = self.store.snapshot()
+        papers = sorted(stored.values(), key=lambda p: p.paper_id)
+        index = Bm25Index.build([(p.paper_id, f"{p.title}\n{p.abstract}", p.sources) for p in papers], fingerprint)
+        index.save(self.bm25_dir)
+        self._bm25 = index
+        self._stamp = stamp
+        return index
+
+    # --- writing and reading -----------------------------------------------------------------
     def ingest(self, papers: Iterable[Paper], *, total: int | None = None, progress: bool = True) -> IngestReport:
         """Upsert papers into Chroma, then bring BM25 in step."""
         report = ingest_papers(
@@ -83,7 +167,7 @@ class PaperIndex:
             total=total,
             progress=progress,
         )
-        if report.added or report.updated:
+        if self._bm25 is None or self._bm25.fingerprint != self.store.fingerprint():
             self.rebuild_bm25()
         return report
 

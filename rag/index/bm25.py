@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from math import log
 from pathlib import Path
 
 import bm25s
 import numpy as np
+from filelock import FileLock
 
 from rag.text import content_terms
 
 MANIFEST = "manifest.json"
+
+
+def lock_for(folder: Path) -> FileLock:
+    """The lock serializing saves and loads of one BM25 folder across processes."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder.with_name(folder.name + ".lock"), timeout=60)
 
 
 @dataclass
@@ -35,32 +44,52 @@ class Bm25Index:
         return cls(retriever, [p[0] for p in papers], [p[2] for p in papers], fingerprint)
 
     def save(self, folder: Path) -> None:
-        """Write atomically: build in a sibling folder, then swap it in."""
-        staging = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        if self.retriever is not None:
-            self.retriever.save(str(staging), show_progress=False)
-        manifest = {"fingerprint": self.fingerprint, "paper_ids": self.paper_ids, "sources": self.sources}
-        (staging / MANIFEST).write_text(json.dumps(manifest))
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        staging.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        """Write atomically: build in a private sibling folder, then swap it in under a lock file.
+
+        Several processes may share one data folder (e.g. UI replicas in front of one Chroma
+        server); the lock keeps their swaps from interleaving and readers from seeing a half swap.
+        """
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging = folder.with_name(f"{folder.name}.tmp-{tag}")
+        staging.mkdir()
+        try:
+            if self.retriever is not None:
+                self.retriever.save(str(staging), show_progress=False)
+            manifest = {"fingerprint": self.fingerprint, "paper_ids": self.paper_ids, "sources": self.sources}
+            (staging / MANIFEST).write_text(json.dumps(manifest))
+            with lock_for(folder):
+                old = folder.with_name(f"{folder.name}.old-{tag}")
+                if folder.exists():
+                    folder.rename(old)
+                staging.rename(folder)
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path) -> Bm25Index | None:
         """The saved index, or None if there is none (or it is unreadable)."""
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text())
-            retriever = (
-                bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if manifest["paper_ids"] else None
-            )
-        except (OSError, ValueError, KeyError):
-            return None
-        return cls(retriever, manifest["paper_ids"], manifest["sources"], manifest["fingerprint"])
+        return cls.read(folder)[0]
+
+    @classmethod
+    def read(cls, folder: Path) -> tuple[Bm25Index | None, str]:
+        """The saved index and "ok", or None and why not ("missing" or "unreadable (...)")."""
+        with lock_for(folder):
+            if not (folder / MANIFEST).exists():
+                return None, "missing"
+            try:
+                manifest = json.loads((folder / MANIFEST).read_text())
+                paper_ids, sources, fingerprint = manifest["paper_ids"], manifest["sources"], manifest["fingerprint"]
+                retriever = None
+                if paper_ids:
+                    # no mmap: another process may swap the folder out from under a mapped file
+                    retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+                    if int(retriever.scores["num_docs"]) != len(paper_ids) or len(sources) != len(paper_ids):
+                        raise ValueError(f"{retriever.scores['num_docs']} documents for {len(paper_ids)} papers")
+            except Exception as error:  # any damage (truncated arrays, bad JSON, missing files) means rebuild
+                return None, f"unreadable ({type(error).__name__}: {error})"
+        return cls(retriever, paper_ids, sources, fingerprint), "ok"
 
     def __len__(self) -> int:
         return len(self.paper_ids)

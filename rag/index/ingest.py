@@ -1,4 +1,9 @@
-"""Ingestion: papers -> chunks -> embeddings -> Chroma upserts by stable id, idempotent."""
+"""Ingestion: papers -> chunks -> embeddings -> Chroma upserts by stable id, idempotent and crash-safe.
+
+A paper counts as stored only when all its chunks are (see `PaperStore.write_chunks`); a paper an
+interrupted run left half-written is never "unchanged": the next run deletes its chunks and writes
+it again (counted as ``repaired``).
+"""
 
 from __future__ import annotations
 
@@ -24,14 +29,16 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    repaired: int = 0  # papers found half-written (by an interrupted run) and written again
     chunks: int = 0
     seconds: float = 0.0
     bad: list[BadRecord] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
-            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged "
-            f"({self.chunks} chunks embedded in {self.seconds:.1f} s)"
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged"
+            + (f", {self.repaired} repaired (left incomplete by an interrupted ingest)" if self.repaired else "")
+            + f" ({self.chunks} chunks embedded in {self.seconds:.1f} s)"
         )
         if self.bad:
             text += f"; {len(self.bad)} bad record(s) skipped:\n" + "\n".join(f"  {b}" for b in self.bad)
@@ -94,29 +101,35 @@ def ingest_papers(
 ) -> IngestReport:
     """Upsert papers into the store: new ones added, changed ones replaced, unchanged ones skipped.
 
-    A paper already stored under the same id with the same title and abstract is left alone
-    (its source list is extended if it came from another file); a changed one has its old
-    chunks deleted and new ones written. Safe to re-run after an interruption.
+    A paper already stored whole under the same id with the same title and abstract is left alone
+    (its source list is extended if it came from another file); a changed or half-written one has
+    its old chunks deleted and new ones written, heads last. Safe to re-run after an interruption,
+    including ``kill -9``: each batch is visible paper by paper, whole or not at all.
     """
     report = IngestReport()
     started = time.perf_counter()
     with tqdm(total=total, unit="paper", desc=f"ingest {store.name}", disable=not progress) as bar:
         for batch in batches(papers, PAPERS_PER_BATCH):
-            stored = store.paper_states([p.id for p in batch])
+            stored = store.chunk_states([p.id for p in batch])
             nodes: list[TextNode] = []
-            replaced: list[str] = []
+            rewrite: list[str] = []
+            touched = False
             for paper in batch:
                 old = stored.get(paper.id)
-                old_sources = list(old.get("sources") or []) if old else []
+                old_sources = list(old.sources) if old else []
                 sources = old_sources + [s for s in paper.sources if s not in old_sources]
-                if old and old["content_hash"] == paper.content_hash():
+                if old and old.complete and old.head["content_hash"] == paper.content_hash():
                     report.unchanged += 1
                     if sources != old_sources:
-                        store.set_sources(paper.id, int(old["n_chunks"]), sources)
+                        store.set_sources(paper.id, int(old.head["n_chunks"]), sources)
+                        touched = True
                     continue
                 if old:
-                    report.updated += 1
-                    replaced.append(paper.id)
+                    rewrite.append(paper.id)
+                    if old.complete:
+                        report.updated += 1
+                    else:
+                        report.repaired += 1
                 else:
                     report.added += 1
                 nodes.extend(paper_nodes(paper, sources, embedder, max_tokens, overlap))
@@ -124,9 +137,12 @@ def ingest_papers(
                 texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
                 for node, vector in zip(nodes, embedder.get_text_embedding_batch(texts), strict=True):
                     node.embedding = vector
-                store.delete_papers(replaced)
-                store.vector_store.add(nodes)
+                store.delete_papers(rewrite)
+                store.write_chunks(nodes)
                 report.chunks += len(nodes)
+                touched = True
+            if touched:
+                store.touch()
             bar.update(len(batch))
     report.seconds = time.perf_counter() - started
     return report

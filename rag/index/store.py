@@ -1,14 +1,35 @@
-"""The Chroma side of the index: client, collections stamped with their embedding model, paper rows."""
+"""The Chroma side of the index: client, collections stamped with their embedding model, paper rows.
+
+Reliability rules kept here:
+
+* One process owns an embedded store: `connect` takes an exclusive lock file beside the Chroma
+  folder (``<data_dir>/chroma.lock``) for as long as a client is open, and a second process gets
+  `StoreBusy` at once, naming the owner's pid and the fix (a Chroma server).
+* A paper's chunks appear atomically for readers: `PaperStore.write_chunks` writes every chunk but
+  the first, then the first ("head") chunks in a second call. Readers only count papers that have a
+  head, so an interrupted write leaves at most head-less chunks, which `incomplete_papers` finds.
+* Every write bumps a generation token in the collection's metadata, so another process holding a
+  BM25 index of the same collection (through a Chroma server) notices and resynchronizes.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import threading
+import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from filelock import FileLock, Timeout
+from llama_index.core.schema import MetadataMode, TextNode
+from llama_index.core.vector_stores.utils import node_to_metadata_dict
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from rag.settings import Settings
@@ -20,6 +41,10 @@ class StoreError(RuntimeError):
 
 class EmbeddingMismatch(StoreError):
     """A collection was built with another embedding model than the one configured now."""
+
+
+class StoreBusy(StoreError):
+    """Another process has the embedded Chroma store open (one process owns it)."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +61,75 @@ class StoredPaper:
         return list(self.metadata.get("sources") or [])
 
 
+# --- the single-owner lock of an embedded store ---------------------------------------------
+_owner_locks: dict[Path, list[Any]] = {}  # chroma folder -> [FileLock, open clients in this process]
+_owner_guard = threading.Lock()
+
+
+def owner_lock_file(settings: Settings) -> Path:
+    """The lock file held while this process has the embedded store open."""
+    return settings.data_dir / "chroma.lock"
+
+
+def store_owner(settings: Settings) -> int | None:
+    """The pid recorded by the process that holds (or last held) the embedded store's lock."""
+    try:
+        return int(owner_lock_file(settings).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def busy_message(settings: Settings, pid: int | None) -> str:
+    folder = settings.chroma_dir.resolve()
+    who = f"pid {pid}" if pid else "pid unknown"
+    return (
+        f"another process ({who}) is using {folder}; stop it or run a Chroma server: "
+        f"chroma run --path {folder} --host 127.0.0.1 --port 8000 and set RAG_CHROMA_HOST=127.0.0.1 "
+        f"(and RAG_CHROMA_PORT=8000) for every process that uses it"
+    )
+
+
+def acquire_store(settings: Settings) -> None:
+    """Take (or re-enter) the embedded store's lock; `StoreBusy` at once if another process holds it."""
+    folder = settings.chroma_dir.resolve()
+    with _owner_guard:
+        held = _owner_locks.get(folder)
+        if held is not None:
+            held[1] += 1
+            return
+        path = owner_lock_file(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path, thread_local=False)
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            raise StoreBusy(busy_message(settings, store_owner(settings))) from None
+        # The flock lives on the inode; the text only tells a refused process who the owner is.
+        with open(path, "r+") as file:
+            file.write(f"{os.getpid()} {' '.join(sys.argv)[:300]}\n")
+            file.truncate()
+        _owner_locks[folder] = [lock, 1]
+
+
+def release_store(settings: Settings) -> None:
+    """Give back one hold on the embedded store's lock; the last one releases it."""
+    folder = settings.chroma_dir.resolve()
+    with _owner_guard:
+        held = _owner_locks.get(folder)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] <= 0:
+            del _owner_locks[folder]
+            held[0].release()
+
+
 def connect(settings: Settings) -> chromadb.ClientAPI:
-    """A Chroma server client when ``chroma_host`` is set, else the embedded store under ``data_dir``."""
+    """A Chroma server client when ``chroma_host`` is set, else the embedded store under ``data_dir``.
+
+    The embedded store is locked for this process until `disconnect` (or the process's exit);
+    another process gets `StoreBusy` right away instead of a second client on the same files.
+    """
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_host:
         try:
@@ -49,7 +141,21 @@ def connect(settings: Settings) -> chromadb.ClientAPI:
                 "to use the embedded store"
             ) from error
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    acquire_store(settings)
+    try:
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    except BaseException:
+        release_store(settings)
+        raise
+
+
+def disconnect(client: chromadb.ClientAPI, settings: Settings) -> None:
+    """Close a client from `connect`; the embedded store's lock goes with the last one."""
+    try:
+        client.close()
+    finally:
+        if not settings.chroma_host:
+            release_store(settings)
 
 
 def reassemble(chunks: list[tuple[int, int, str]]) -> str:
@@ -60,11 +166,36 @@ def reassemble(chunks: list[tuple[int, int, str]]) -> str:
     return text
 
 
+@dataclass
+class PaperChunks:
+    """What the store holds of one paper: its head (chunk 0) metadata, if any, and every chunk's position."""
+
+    paper_id: str
+    head: dict[str, Any] | None = None
+    positions: list[int] = field(default_factory=list)
+    hashes: set[str] = field(default_factory=set)
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Head present, chunks 0..n-1 each exactly once, all from the same version of the paper."""
+        if self.head is None:
+            return False
+        n = int(self.head["n_chunks"])
+        return sorted(self.positions) == list(range(n)) and self.hashes == {self.head["content_hash"]}
+
+    def describe(self) -> str:
+        n = f"of {self.head['n_chunks']}" if self.head else "without its first chunk"
+        return f"{self.paper_id} ({len(self.positions)} chunk(s) {n})"
+
+
 class PaperStore:
     """One Chroma collection of abstract chunks, checked against the embedding model on open."""
 
     def __init__(self, client: chromadb.ClientAPI, name: str, embed_model: str, embed_dim: int, create: bool = True):
         self.name = name
+        self.client = client
+        self.stamp_metadata = {"embed_model": embed_model, "embed_dim": embed_dim}
         existing = {c.name for c in client.list_collections()}
         if name not in existing and not create:
             raise StoreError(f"collection {name!r} does not exist; ingest papers into it first with `rag ingest`")
@@ -106,18 +237,19 @@ class PaperStore:
         return len(self.paper_states())
 
     def fingerprint(self) -> str:
-        """A digest of every stored paper's id and content hash: equal iff the same papers are stored."""
-        states = self.paper_states()
-        lines = sorted(f"{pid}:{meta['content_hash']}" for pid, meta in states.items())
-        return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+        """A digest of every stored paper's id, content hash and sources: equal iff the same papers are stored."""
+        return fingerprint_of(self.paper_states())
 
-    def papers(self, paper_ids: list[str] | None = None, batch: int = 5000) -> dict[str, StoredPaper]:
-        """Whole papers, reassembled from their chunks; all of them when ``paper_ids`` is None."""
+    def stamp(self) -> tuple[int, str | None]:
+        """A cheap change detector: chunk count and the generation token every write through `rag` bumps."""
+        count = self.collection.count()
+        metadata = self.client.get_collection(self.name, embedding_function=None).metadata or {}
+        return count, metadata.get("generation")
+
+    def _read(self, paper_ids: list[str] | None, batch: int) -> tuple[dict[str, list], dict[str, dict]]:
         parts: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
         heads: dict[str, dict[str, Any]] = {}
         where = {"paper_id": {"$in": paper_ids}} if paper_ids is not None else None
-        if paper_ids == []:
-            return {}
         offset = 0
         while True:
             rows = self.collection.get(where=where, include=["metadatas", "documents"], limit=batch, offset=offset)
@@ -129,11 +261,68 @@ class PaperStore:
             if len(rows["ids"]) < batch:
                 break
             offset += batch
-        return {
-            pid: StoredPaper(pid, heads[pid]["title"], reassemble(parts[pid]), paper_metadata(heads[pid]))
-            for pid in parts
-            if pid in heads
+        return parts, heads
+
+    def papers(self, paper_ids: list[str] | None = None, batch: int = 5000) -> dict[str, StoredPaper]:
+        """Whole papers, reassembled from their chunks; all of them when ``paper_ids`` is None."""
+        return self.snapshot(paper_ids, batch)[0]
+
+    def snapshot(self, paper_ids: list[str] | None = None, batch: int = 5000) -> tuple[dict[str, StoredPaper], str]:
+        """Papers (those with a head chunk) and the fingerprint of exactly what was read.
+
+        Paging can race a concurrent writer (Chroma has no snapshot reads); a paper whose chunks
+        came back short is read again by id, so what is returned is whole and self-consistent.
+        """
+        if paper_ids == []:
+            return {}, fingerprint_of({})
+        parts, heads = self._read(paper_ids, batch)
+        short = [pid for pid, head in heads.items() if len(parts[pid]) != int(head["n_chunks"])]
+        if short:
+            again_parts, again_heads = self._read(short, batch)
+            for pid in short:
+                parts[pid] = again_parts.get(pid, [])
+                if pid in again_heads:
+                    heads[pid] = again_heads[pid]
+                else:
+                    heads.pop(pid, None)
+        papers = {
+            pid: StoredPaper(pid, head["title"], reassemble(parts[pid]), paper_metadata(head))
+            for pid, head in heads.items()
         }
+        return papers, fingerprint_of(heads)
+
+    def chunk_states(self, paper_ids: list[str] | None = None, batch: int = 5000) -> dict[str, PaperChunks]:
+        """Every stored chunk's bookkeeping, grouped by paper (all papers when ``paper_ids`` is None)."""
+        if paper_ids == []:
+            return {}
+        where = {"paper_id": {"$in": paper_ids}} if paper_ids is not None else None
+        states: dict[str, PaperChunks] = {}
+        offset = 0
+        while True:
+            rows = self.collection.get(where=where, include=["metadatas"], limit=batch, offset=offset)
+            for meta in rows["metadatas"]:
+                pid = meta["paper_id"]
+                state = states.setdefault(pid, PaperChunks(pid, sources=list(meta.get("sources") or [])))
+                state.positions.append(int(meta["chunk"]))
+                state.hashes.add(meta["content_hash"])
+                if meta["chunk"] == 0:
+                    state.head = meta
+                    state.sources = list(meta.get("sources") or [])
+            if len(rows["ids"]) < batch:
+                break
+            offset += batch
+        return states
+
+    def looks_complete(self) -> bool:
+        """Cheap check: the chunk count equals the sum of the heads' chunk counts (no stray or missing chunks)."""
+        heads = self.paper_states()
+        return self.chunk_count() == sum(int(meta["n_chunks"]) for meta in heads.values())
+
+    def incomplete_papers(self) -> list[PaperChunks]:
+        """Papers whose chunks are not all there (or mix two versions): what an interrupted write leaves."""
+        if self.looks_complete():
+            return []
+        return [state for state in self.chunk_states().values() if not state.complete]
 
     def sources(self) -> dict[str, int]:
         """Source file names with how many papers came from each."""
@@ -153,7 +342,35 @@ class PaperStore:
         ids = [chunk_id(paper_id, i) for i in range(n_chunks)]
         rows = self.collection.get(ids=ids, include=["metadatas"])
         metadatas = [{**meta, "sources": sources} for meta in rows["metadatas"]]
-        self.collection.update(ids=rows["ids"], metadatas=metadatas)
+        # heads last, like `write_chunks`
+        order = sorted(range(len(rows["ids"])), key=lambda i: metadatas[i]["chunk"] == 0)
+        self.collection.update(ids=[rows["ids"][i] for i in order], metadatas=[metadatas[i] for i in order])
+
+    def write_chunks(self, nodes: Iterable[TextNode]) -> None:
+        """Upsert embedded chunk nodes: all non-head chunks first, then the heads.
+
+        Readers count a paper only once its head is stored, so a paper becomes visible whole or
+        not at all; a crash in between leaves head-less chunks that the next ingest replaces.
+        """
+        nodes = list(nodes)
+        size = max(1, self.client.get_max_batch_size())
+        for group in ([n for n in nodes if n.metadata["chunk"] != 0], [n for n in nodes if n.metadata["chunk"] == 0]):
+            for start in range(0, len(group), size):
+                part = group[start : start + size]
+                metadatas = []
+                for node in part:
+                    meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=False)
+                    metadatas.append({k: ("" if v is None else v) for k, v in meta.items()})
+                self.collection.upsert(
+                    ids=[n.node_id for n in part],
+                    embeddings=[n.get_embedding() for n in part],
+                    metadatas=metadatas,
+                    documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
+                )
+
+    def touch(self) -> None:
+        """Bump the collection's generation token so other processes' BM25 indexes resynchronize."""
+        self.collection.modify(metadata={**self.stamp_metadata, "generation": uuid.uuid4().hex})
 
 
 INTERNAL_KEYS = {"paper_id", "title", "chunk", "n_chunks", "start_char", "end_char", "content_hash"}
@@ -163,6 +380,12 @@ def paper_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     """The user-facing metadata of a paper, without index bookkeeping and LlamaIndex internals."""
     return {k: v for k, v in meta.items() if k not in INTERNAL_KEYS and not k.startswith("_") and k not in (
         "document_id", "doc_id", "ref_doc_id")}
+
+
+def fingerprint_of(heads: dict[str, dict[str, Any]]) -> str:
+    """Digest of papers' ids, content hashes and source lists, from their head chunks' metadata."""
+    lines = sorted(f"{pid}:{meta['content_hash']}:{'|'.join(meta.get('sources') or [])}" for pid, meta in heads.items())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
 def chunk_id(paper_id: str, index: int) -> str:
