@@ -313,16 +313,30 @@ class PaperStore:
             offset += batch
         return states
 
-    def looks_complete(self) -> bool:
-        """Cheap check: the chunk count equals the sum of the heads' chunk counts (no stray or missing chunks)."""
-        heads = self.paper_states()
-        return self.chunk_count() == sum(int(meta["n_chunks"]) for meta in heads.values())
+    def incomplete_papers(self, batch: int = 20000) -> list[PaperChunks]:
+        """Papers whose chunks 0..n-1 are not all there: what an interrupted write leaves behind.
 
-    def incomplete_papers(self) -> list[PaperChunks]:
-        """Papers whose chunks are not all there (or mix two versions): what an interrupted write leaves."""
-        if self.looks_complete():
-            return []
-        return [state for state in self.chunk_states().values() if not state.complete]
+        Reads only chunk ids (``paper#i``) and the heads' metadata, so it is cheap enough to run at
+        every open; two versions mixed in one paper (racing writers) are found by `chunk_states`,
+        which ingest uses for the papers it is given.
+        """
+        heads = self.paper_states()
+        positions: dict[str, list[int]] = defaultdict(list)
+        offset = 0
+        while True:
+            ids = self.collection.get(include=[], limit=batch, offset=offset)["ids"]
+            for cid in ids:
+                pid, _, index = cid.rpartition("#")
+                positions[pid].append(int(index))
+            if len(ids) < batch:
+                break
+            offset += batch
+        broken = [
+            pid for pid, found in positions.items()
+            if pid not in heads or sorted(found) != list(range(int(heads[pid]["n_chunks"])))
+        ]
+        states = self.chunk_states(broken)
+        return [states[pid] for pid in broken if pid in states and not states[pid].complete]
 
     def sources(self) -> dict[str, int]:
         """Source file names with how many papers came from each."""
