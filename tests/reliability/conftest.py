@@ -173,9 +173,11 @@ class ChromaServer:
         return {"RAG_CHROMA_HOST": self.host, "RAG_CHROMA_PORT": str(self.port)}
 
 
-@pytest.fixture
-def chroma_server(tmp_path) -> Iterator[ChromaServer]:
-    """``chroma run --path DIR --host 127.0.0.1 --port P`` on a free port, up once its heartbeat answers."""
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory) -> Iterator[ChromaServer]:
+    """``chroma run --path DIR --host 127.0.0.1 --port P`` on a free port, up once its heartbeat answers
+    (one per test module; tests use their own collections)."""
+    tmp_path = tmp_path_factory.mktemp("chroma-server")
     path = tmp_path / "chroma-server"
     port = free_port()
     log = (tmp_path / "chroma-server.log").open("w")
