@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -17,12 +18,27 @@ from filelock import FileLock
 from rag.text import content_terms
 
 MANIFEST = "manifest.json"
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG, so `rag` printed "Building index from tokens"
 
 
 def lock_for(folder: Path) -> FileLock:
     """The lock serializing saves and loads of one BM25 folder across processes."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(folder.with_name(folder.name + ".lock"), timeout=60)
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Delete what saves killed midway left beside ``folder`` (call with its lock held)."""
+    for path in folder.parent.glob(f"{folder.name}.old-*"):  # only exist inside a locked swap
+        shutil.rmtree(path, ignore_errors=True)
+    for path in folder.parent.glob(f"{folder.name}.tmp-*"):
+        try:
+            pid = int(path.name.rsplit(".tmp-", 1)[1].split("-")[0])
+            os.kill(pid, 0)  # still running: its save is in progress
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass
 
 
 @dataclass
@@ -64,6 +80,7 @@ class Bm25Index:
                     folder.rename(old)
                 staging.rename(folder)
                 shutil.rmtree(old, ignore_errors=True)
+                remove_leftovers(folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
