@@ -51,7 +51,7 @@ def test_second_process_on_an_embedded_store_is_refused_at_once_naming_the_owner
     expected = (f"error: another process (pid {owner.pid}) is using {folder}; stop it or run a Chroma server: "
                 f"chroma run --path {folder} --host 127.0.0.1 --port 8000 and set RAG_CHROMA_HOST=127.0.0.1")
     assert expected in refused.stderr, refused.stderr
-    assert "ingest locked" not in refused.stderr  # refused before reading or embedding anything
+    assert "ingest locked" not in refused.stderr  # refused before embedding anything
     assert owner.returncode == 0 and "locked now holds 1000 papers" in owner_out, owner_out
 
     after = run_rag(["ingest", str(small), "--collection", "locked"], env)  # the lock went with the owner
