@@ -108,3 +108,22 @@ def test_pointer_sentence_gives_its_marker_to_the_previous_claim():
 
 def test_punctuation_is_tidied_around_markers():
     assert check("Dogs tunnel through quantum barriers, [2].").text == "Dogs tunnel through quantum barriers [2]."
+
+
+def test_listed_titles_are_kept_only_when_their_paper_answers_the_question():
+    checker = CitationChecker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
+    result = checker.check("[1] Cats on Mats [2] Quantum Dogs")
+    assert result.text == "Quantum Dogs [2]."
+    assert [c.paper_id for c in result.citations] == ["dogs"]
+
+
+def test_marker_as_subject_is_replaced_by_the_title():
+    checker = CitationChecker(SOURCES, threshold=0.5, question="Which paper measures how fast dogs tunnel?")
+    expected = "Quantum Dogs measures the tunnelling rate of dogs at low temperature [2]."
+    assert checker.check("[2] measures the tunnelling rate of dogs at low temperature.").text == expected
+    assert checker.check("[2] Measures the tunnelling rate of dogs at low temperature.").text == expected
+
+
+def test_a_listed_title_under_the_wrong_number_cites_its_own_paper():
+    checker = CitationChecker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
+    assert checker.check("[1] Quantum Dogs").text == "Quantum Dogs [2]."

@@ -28,6 +28,9 @@ MARKER_GROUP = re.compile(
 )
 MIN_CLAIM_TERMS = 3
 CLEAR_MARGIN = 0.15
+LIST_FLOOR = 0.6  # a listed paper must cover this share of the support threshold of the question ...
+LIST_RELATIVE = 0.75  # ... and this share of the best source's coverage
+TITLE_SHARE = 0.6  # text naming at least this share of a title's terms (and nothing else) names that paper
 # Words of sentences that only point at a source ("This is stated in [1].", "as mentioned in [2]").
 POINTER_TERMS = frozenset(content_terms("this is stated mentioned described reported presented discussed noted "
                                         "explained found given see refer according source abstract information"))
@@ -98,6 +101,7 @@ class CitationChecker:
         self.question = question
         self.question_numbers = numbers_in(question)
         self.weight = weight or (lambda term: 1.0)
+        self._coverage: dict[int, float] | None = None
 
     def claim(self, text: str) -> Claim:
         return Claim(set(content_terms(text)), numbers_in(text) - self.question_numbers)
@@ -137,14 +141,26 @@ class CitationChecker:
                 kept = [best]
         return kept
 
+    def answers_question(self, number: int) -> bool:
+        """Whether a paper named in a list fits the question: it covers the question's (weighted) terms
+        nearly as well as the best source does, and not too little. A question paraphrases, so this is
+        more lenient than the support of a claim copied from an abstract."""
+        if not self.question or number not in self.sources:
+            return False
+        if self._coverage is None:
+            asked = Claim(set(content_terms(self.question)), set())
+            self._coverage = {n: self.support(n, asked) for n in self.sources}
+        best = max(self._coverage.values())
+        return self._coverage[number] >= max(LIST_FLOOR * self.threshold, LIST_RELATIVE * best)
+
     def listing(self, numbers: list[int]) -> list[str]:
-        """A reply of bare markers answers "which papers": one sentence per source that matches the question."""
-        asked = Claim(set(content_terms(self.question)), set())
-        return [f"{self.sources[n].source.title} [{n}]." for n in dict.fromkeys(numbers)
-                if n in self.sources and self.support(n, asked) >= self.threshold]
+        """A reply of bare markers answers "which papers": one sentence per source that fits the question."""
+        return [f"{self.sources[n].source.title} [{n}]." for n in dict.fromkeys(numbers) if self.answers_question(n)]
 
     def sentences(self, answer: str) -> list[str]:
         """The reply's sentences with markers next to their claims (see the module docstring)."""
+        if MARKER_GROUP.match(answer.strip()):
+            return self.marker_first_items(answer.strip())
         out: list[str] = []
         orphans: list[int] = []
         for sentence in split_sentences(answer) or [answer.strip()]:
@@ -161,6 +177,45 @@ class CitationChecker:
                 orphans.extend(markers)
         return out or self.listing(orphans)
 
+    def marker_first_items(self, answer: str) -> list[str]:
+        """A reply written as ``[1] Claim or title. [2] ...``: each marker belongs to the text after it.
+
+        When the marker is the grammatical subject (``[1] trains a U-Net ...``), the paper's title takes its place.
+        """
+        items: list[str] = []
+        orphans: list[int] = []
+        matches = list(MARKER_GROUP.finditer(answer))
+        for i, match in enumerate(matches):
+            numbers = parse_numbers(match.group(1))
+            text = answer[match.end() : matches[i + 1].start() if i + 1 < len(matches) else len(answer)].strip()
+            if not set(content_terms(text)) - POINTER_TERMS:
+                orphans.extend(numbers)
+                continue
+            if len(numbers) == 1 and numbers[0] in self.sources and self.marker_is_subject(text):
+                text = f"{self.sources[numbers[0]].source.title} {text[0].lower()}{text[1:]}"
+            text = text if text[-1] in ".!?" else f"{text}."
+            items.append(attach_marker(text, " ".join(f"[{n}]" for n in [*orphans, *numbers])))
+            orphans = []
+        return items or self.listing(orphans)
+
+    def marker_is_subject(self, text: str) -> bool:
+        """``trains a U-Net ...`` or the question's own verb (``Which paper traces ...`` -> ``Traces ...``)."""
+        first = text.split()[0]
+        asked = re.match(r"\s*(?:which|what)\s+papers?\s+(\w+)", self.question, re.IGNORECASE)
+        return first[:1].islower() or bool(asked and first.casefold() == asked.group(1).casefold())
+
+    def titled_source(self, text: str, numbers: list[int]) -> int | None:
+        """The source whose title ``text`` is (most of), preferring the cited ones: then the claim is only
+        "this paper answers the question". Small models often list titles under the wrong number."""
+        terms = set(content_terms(text))
+        if not terms:
+            return None
+        for n in [*numbers, *self.sources]:
+            title = set(content_terms(self.sources[n].source.title)) if n in self.sources else set()
+            if terms <= title and len(terms) >= TITLE_SHARE * len(title):
+                return n
+        return None
+
     def check(self, answer: str) -> CheckedAnswer:
         """The answer with repaired markers, and one `Citation` per cited source (first use's quote)."""
         quotes: dict[int, str] = {}
@@ -173,10 +228,17 @@ class CitationChecker:
             in_sentence: set[int] = set()
             for match in MARKER_GROUP.finditer(sentence):
                 text = sentence[position : match.start()]
+                numbers = parse_numbers(match.group(1))
                 claim = self.claim(text)
-                if len(claim.terms) < MIN_CLAIM_TERMS:
-                    claim = sentence_claim
-                kept = self.check_markers(parse_numbers(match.group(1)), claim)
+                titled = self.titled_source(text, numbers) if self.question else None
+                if titled is not None:  # a listed title: keep it if that paper fits the question
+                    kept = [titled] if self.answers_question(titled) else []
+                    claim = Claim(set(content_terms(self.question)), set())
+                    text = text if kept else ""
+                else:
+                    if len(claim.terms) < MIN_CLAIM_TERMS:
+                        claim = sentence_claim
+                    kept = self.check_markers(numbers, claim)
                 if not content_terms(text):
                     kept = [n for n in kept if n not in in_sentence]  # "[1] [1]": once is enough
                 in_sentence.update(kept)
@@ -197,13 +259,14 @@ class CitationChecker:
                         quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
                         tail = attach_marker(tail, f"[{best}]")
             pieces.append(tail)
-            sentences_out.append(tidy("".join(pieces)))
+            sentences_out.append(tidy("".join(pieces)))  # empty when a listed title was dropped
         citations = [
             Citation(number=n, paper_id=self.sources[n].source.paper_id, title=self.sources[n].source.title,
                      quote=quote)
             for n, quote in quotes.items()
         ]
-        return CheckedAnswer(" ".join(s for s in sentences_out if s), citations, supported, claims)
+        text = " ".join(s for s in sentences_out if re.search(r"\w", s))
+        return CheckedAnswer(text, citations, supported, claims)
 
 
 def tidy(sentence: str) -> str:
