@@ -3,7 +3,7 @@ API endpoint the UI exposes, over a small real collection (real MiniLM, real Chr
 that takes a fixed time per answer (`tests.fakes.ScriptedLLM` with a per-word delay). The queue
 runs one generation at a time, so most requests wait: every one must be answered (or wait in the
 queue and then be answered), none may fail. Latencies are recorded in
-``benchmarks/results/ui_load.json``; nothing is asserted about speed."""
+``test-artifacts/ui_load.json``; nothing is asserted about speed."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ REPLY = (
     "The authors identify the inconsistency and entanglements of concept representations as its two causes [1]."
 )
 WORD_DELAY = 0.03  # seconds per streamed word: about 0.9 s per answer
-RESULTS = REPO / "benchmarks" / "results" / "ui_load.json"
+RESULTS = REPO / "test-artifacts" / "ui_load.json"
 
 
 @pytest.fixture(scope="module")
