@@ -11,6 +11,8 @@ import threading
 
 from rag.answering.models import Answer, Citation, Done, Source, SourcesFound, StreamEvent, Timings, Token
 from rag.assistant import Assistant, QuestionError, Turn
+from rag.models.files import ModelUnavailable
+from rag.models.llm import LLMError
 from rag.settings import Settings, get_settings
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "Assistant",
     "Citation",
     "Done",
+    "LLMError",
+    "ModelUnavailable",
     "QuestionError",
     "Settings",
     "Source",

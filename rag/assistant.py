@@ -10,14 +10,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
+from rag.answering.budget import fit_prompt, llm_context_window, llm_token_counter
 from rag.answering.citations import CitationChecker
-from rag.answering.context import fit_sources
 from rag.answering.models import Answer, Done, Source, SourcesFound, StreamEvent, Timings, Token
-from rag.answering.prompt import ABSTAIN_TEXT, build_messages
+from rag.answering.prompt import ABSTAIN_TEXT, echoes_rules
+from rag.answering.question import QuestionError, clean_question, truncate
 from rag.corpus import load_corpus
 from rag.index import PaperIndex
 from rag.models.embedding import make_embedding
-from rag.models.llm import ChosenLLM, choose_llm
+from rag.models.llm import ChosenLLM, choose_llm, llm_failure
 from rag.retrieval import HybridRetriever, RetrievedPaper
 from rag.settings import Settings, get_settings
 from rag.text import content_terms
@@ -29,10 +30,8 @@ FOLLOW_UP_WORDS = re.compile(
     re.IGNORECASE,
 )
 UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
-
-
-class QuestionError(ValueError):
-    """The question cannot be asked as given (empty, for instance)."""
+WITHHELD_NOTE = " (The model's reply repeated the assistant's instructions and was withheld.)"
+MAX_TOP_K = 50
 
 
 @dataclass(frozen=True)
@@ -43,16 +42,18 @@ class Turn:
     content: str
 
 
-def fold_history(question: str, history: Sequence[Turn | dict] | None) -> str:
-    """The retrieval query: a follow-up ("what data did it use?") is joined to the previous question."""
+def fold_history(question: str, history: Sequence[Turn | dict] | None, max_chars: int | None = None) -> str:
+    """The retrieval query: a follow-up ("what data did it use?") is joined to the previous question
+    (cut to ``max_chars`` characters, like any question)."""
     if not history:
         return question
     turns = [t if isinstance(t, Turn) else Turn(t["role"], t["content"]) for t in history]
-    previous = [t.content for t in turns if t.role == "user" and t.content.strip()]
+    previous = [" ".join(str(t.content).split()) for t in turns if t.role == "user" and str(t.content).strip()]
     if not previous:
         return question
     if FOLLOW_UP_WORDS.search(question) or len(content_terms(question)) < 3:
-        return f"{previous[-1]} {question}"
+        earlier = truncate(previous[-1], max_chars) if max_chars else previous[-1]
+        return f"{earlier} {question}"
     return question
 
 
@@ -118,12 +119,18 @@ class Assistant:
         mode: str | None = None,
         history: Sequence[Turn | dict] | None = None,
     ) -> Iterator[StreamEvent]:
-        """Yield `SourcesFound` at once, then `Token`s as the LLM writes, then `Done` with the checked answer."""
-        question = " ".join(question.split())
-        if not question:
-            raise QuestionError("the question is empty")
+        """Yield `SourcesFound` at once, then `Token`s as the LLM writes, then `Done` with the checked answer.
+
+        Raises `QuestionError` for a question that cannot be asked (empty, no words, bad ``top_k``) and
+        `LLMError` / `ModelUnavailable` when the LLM cannot answer. A question longer than
+        ``max_question_chars`` is cut, and the prompt always fits the model's context window; the
+        Answer's ``notices`` say when either happened.
+        """
+        question, notices = clean_question(question, self.settings.max_question_chars)
+        if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= MAX_TOP_K):
+            raise QuestionError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, not {top_k!r}")
         started = time.perf_counter()
-        query = fold_history(question, history)
+        query = fold_history(question, history, self.settings.max_question_chars)
         papers = self.retrieve(query, top_k=top_k, collection=collection, source=source, mode=mode)
         sources = [Source(rank=p.rank, paper_id=p.paper_id, title=p.title, score=p.score, abstract=p.abstract)
                    for p in papers]
@@ -134,22 +141,47 @@ class Assistant:
         first_token_ms: float | None = None
         raw = ""
         pieces = 0
+        withheld = False
         index = self.index(collection)
         if not retrieval_is_weak(query, papers, self.settings.abstain_threshold, index.bm25.idf):
             with self.generation_lock:
-                prompt_sources = fit_sources(sources, query, self.settings.context_tokens, self.embedder.count_tokens)
-                for chunk in chosen.llm.stream_chat(build_messages(question, prompt_sources)):
-                    delta = chunk.delta or ""
-                    if delta:
-                        if first_token_ms is None:
-                            first_token_ms = (time.perf_counter() - started) * 1000
-                        raw += delta
-                        pieces += 1
-                        yield Token(text=delta)
+                count, counted_with = llm_token_counter(chosen.llm)
+                prompt = fit_prompt(
+                    question, sources, query, context_tokens=self.settings.context_tokens,
+                    window=llm_context_window(chosen.llm, self.settings.llamacpp_n_ctx),
+                    answer_tokens=self.settings.max_answer_tokens, count=count,
+                    count_sources=self.embedder.count_tokens, counted_with=counted_with,
+                )
+                notices += prompt.notices
+                deadline = time.perf_counter() + self.settings.request_timeout
+                reply = None
+                try:
+                    reply = chosen.llm.stream_chat(prompt.messages)
+                    for chunk in reply:
+                        delta = chunk.delta or ""
+                        if delta:
+                            if first_token_ms is None:
+                                first_token_ms = (time.perf_counter() - started) * 1000
+                            raw += delta
+                            pieces += 1
+                            if echoes_rules(raw):  # asked to reveal its prompt: stop, withhold the reply
+                                withheld = True
+                                break
+                            yield Token(text=delta)
+                        if time.perf_counter() > deadline:
+                            raise TimeoutError(f"no complete answer within {self.settings.request_timeout:g} s")
+                except Exception as error:  # connection, timeout, HTTP errors: one typed, actionable error
+                    raise llm_failure(error, chosen.provider, chosen.model, self.settings) from error
+                finally:
+                    close = getattr(reply, "close", None)
+                    if close is not None:
+                        close()
 
-        abstained = not raw.strip() or model_refused(raw)
+        abstained = withheld or not raw.strip() or model_refused(raw)
         text, citations = ABSTAIN_TEXT, []
-        if not abstained:
+        if withheld:
+            text, raw = ABSTAIN_TEXT + WITHHELD_NOTE, ""
+        elif not abstained:
             checker = CitationChecker(sources, self.settings.support_threshold, question=question,
                                       weight=index.bm25.idf)
             checked = checker.check(without_refusals(raw))
@@ -179,6 +211,7 @@ class Assistant:
                 embed_model=self.embedder.model_name,
                 retrieval_query=query,
                 raw_answer=raw,
+                notices=notices,
             )
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import shutil
@@ -19,21 +20,36 @@ from rag.assistant import Assistant, QuestionError
 from rag.corpus import CorpusError, load_corpus
 from rag.index import PaperIndex, StoreError, connect, list_collections
 from rag.models.files import ModelUnavailable
-from rag.settings import Settings
+from rag.models.llm import LLMError
+from rag.settings import Settings, describe_invalid
 
 app = typer.Typer(help="Local question answering over research-paper abstracts, with checked citations.",
                   no_args_is_help=True, add_completion=False)
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
-KNOWN_ERRORS = (ModelUnavailable, StoreError, CorpusError, QuestionError, FileNotFoundError, ValidationError)
+KNOWN_ERRORS = (ModelUnavailable, LLMError, StoreError, CorpusError, QuestionError, FileNotFoundError,
+                ValidationError)
 
 
 def load_settings(**overrides) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as error:
-        fail(f"invalid settings:\n{error}")
+        fail(f"invalid settings (environment RAG_*, options or rag.toml):\n{describe_invalid(error)}\n"
+             "See the Configuration table in README.md for each setting's range.")
+    except (OSError, ValueError) as error:  # an unreadable or malformed rag.toml
+        fail(f"cannot read the settings file: {error}")
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def fail(message: str, code: int = 1):
@@ -44,6 +60,8 @@ def fail(message: str, code: int = 1):
 def print_answer(answer: Answer, streamed: bool) -> None:
     if streamed:
         out.print("\n[dim]checked answer:[/]")
+    for notice in answer.notices:
+        err.print(f"[yellow]note:[/] {notice}", highlight=False)
     out.print(answer.answer, highlight=False)
     if answer.citations:
         out.print("\n[bold]Sources[/]")
@@ -104,7 +122,7 @@ def ingest(
     settings = load_settings(collection=collection)
     paths = paths or [settings.seeds_dir]
     try:
-        corpus = load_corpus(paths, skip_bad=skip_bad)
+        corpus = load_corpus(paths, skip_bad=skip_bad, max_bytes=settings.ingest_max_mb * 2**20)
         client = connect(settings)  # first: a store another process owns is refused before any model loads
         if rebuild:
             if settings.collection in list_collections(client):
@@ -168,9 +186,25 @@ app.command("eval")(eval_command)
 def ui(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1: this machine only).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to serve on (default 7860).")] = None,
+    allow_remote: Annotated[bool, typer.Option(
+        "--allow-remote", help="Allow a --host other than loopback (other machines can connect; set "
+        "RAG_UI_PASSWORD to require a login).")] = False,
 ) -> None:
     """Open the chat UI in the browser (the seeds are ingested first if the collection is empty)."""
-    settings = load_settings(ui_host=host, ui_port=port)
+    settings = load_settings(ui_host=host, ui_port=port, ui_allow_remote=allow_remote or None)
+    if not is_loopback(settings.ui_host) and not settings.ui_allow_remote:
+        fail(f"refusing to serve on {settings.ui_host}: other machines could reach the chat UI. Pass "
+             "--allow-remote (or set RAG_UI_ALLOW_REMOTE=true) to do it on purpose, and set RAG_UI_PASSWORD "
+             "(and RAG_UI_USERNAME) to require a login; or keep the default --host 127.0.0.1.")
+    password = settings.ui_password.get_secret_value() if settings.ui_password else ""
+    if not is_loopback(settings.ui_host):
+        if password:
+            err.print(f"serving on {settings.ui_host}: login required (user {settings.ui_username!r})",
+                      highlight=False)
+        else:
+            err.print(f"[yellow]warning:[/] serving on {settings.ui_host} without a login: anyone who can reach "
+                      "this port can use the chat UI and add papers; set RAG_UI_PASSWORD to require one",
+                      highlight=False)
     try:
         assistant = Assistant(settings)
         err.print(f"opening collection {settings.collection!r} (an empty one is filled from the seeds first)")

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MIN_PROMPT_TOKENS = 512  # the context window must leave at least this much room for the prompt
 
 
 def config_file() -> Path:
@@ -83,6 +84,10 @@ class Settings(BaseSettings):
         description="Token budget for the abstracts in the prompt; longer ones keep their most relevant sentences.",
     )
     max_answer_tokens: int = Field(320, ge=16, le=4096, description="Upper bound on generated tokens.")
+    max_question_chars: int = Field(
+        2000, ge=50, le=20000,
+        description="Longer questions are cut to this many characters (the Answer carries a notice).",
+    )
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
 
     # --- answering -----------------------------------------------------------------------
@@ -99,12 +104,36 @@ class Settings(BaseSettings):
     # --- chat UI -------------------------------------------------------------------------
     ui_host: str = Field("127.0.0.1", description="Interface the chat UI binds (127.0.0.1 = this machine only).")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
-    upload_max_mb: int = Field(50, ge=1, le=10240, description="Largest file the chat UI accepts for upload (MB).")
+    upload_max_mb: int = Field(10, ge=1, le=1024, description="Largest file the chat UI accepts for upload (MB).")
+    ui_allow_remote: bool = Field(
+        False, description="Allow the chat UI to bind an interface other than loopback (also: rag ui --allow-remote).",
+    )
+    ui_username: str = Field("rag", min_length=1, description="User name for the chat UI's login (with ui_password).")
+    ui_password: SecretStr | None = Field(
+        None, description="Password for the chat UI's login; unset = no login (never printed or logged).",
+    )
+
+    # --- ingestion -----------------------------------------------------------------------
+    ingest_max_mb: int = Field(
+        20, ge=1, le=4096,
+        description="Largest corpus file `rag ingest` reads (MB); larger files are refused before anything is read.",
+    )
 
     @model_validator(mode="after")
     def expand_paths(self) -> Settings:
         self.data_dir = self.data_dir.expanduser()
         self.seeds_dir = self.seeds_dir.expanduser()
+        return self
+
+    @model_validator(mode="after")
+    def answer_fits_the_context(self) -> Settings:
+        for name, window in (("llamacpp_n_ctx", self.llamacpp_n_ctx), ("ollama_num_ctx", self.ollama_num_ctx)):
+            if self.max_answer_tokens > window - MIN_PROMPT_TOKENS:
+                raise ValueError(
+                    f"max_answer_tokens ({self.max_answer_tokens}) leaves less than {MIN_PROMPT_TOKENS} tokens "
+                    f"of the {name} context window ({window}) for the prompt: lower RAG_MAX_ANSWER_TOKENS or "
+                    f"raise RAG_{name.upper()}"
+                )
         return self
 
     @classmethod
@@ -129,6 +158,24 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """One line per invalid setting, named as its environment variable: ``RAG_TOP_K=0: Input should be ...``."""
+    lines = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem.get("loc", ()))
+        value = problem.get("input")
+        shown = "" if not field or isinstance(value, dict) else f"={value}"
+        if field in SECRET_FIELDS:
+            shown = "=**********"
+        name = f"RAG_{field.upper()}{shown}" if field else "settings"
+        message = problem.get("msg", "invalid").removeprefix("Value error, ")
+        lines.append(f"  {name} ({field or 'model'}): {message}")
+    return "\n".join(lines)
+
+
+SECRET_FIELDS = frozenset({"ui_password"})
 
 
 @lru_cache(maxsize=1)

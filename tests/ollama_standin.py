@@ -1,23 +1,36 @@
 """A local HTTP stand-in for an Ollama server, speaking the documented API: ``GET /api/tags``,
 ``POST /api/chat`` (NDJSON stream or one JSON object) and ``POST /api/embed``. It answers a chat by
 quoting the first sentence of source [1] from the prompt, with a ``[1]`` marker, and records every
-request so tests can check what the client sent (``num_ctx``, model, stream flag)."""
+request so tests can check what the client sent (``num_ctx``, model, stream flag).
+
+Fault modes (attributes, may be changed while it runs), for the reliability tests:
+``chat_delay`` seconds of silence before a chat reply (a slow or stuck server); ``chat_status``
+answers every chat with that HTTP status and ``{"error": chat_error}`` (Ollama's error body, e.g. 500);
+``unpulled`` models are listed by ``/api/tags`` but a chat with them gets Ollama's 404
+``model '...' not found`` (removed after the client looked)."""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
 
 class OllamaStandIn:
-    def __init__(self, models: list[str], reply: str | None = None, dimension: int = 8):
+    def __init__(self, models: list[str], reply: str | None = None, dimension: int = 8, *, chat_delay: float = 0.0,
+                 chat_status: int | None = None, chat_error: str = "llama runner process has terminated",
+                 unpulled: tuple[str, ...] = ()):
         self.models = models
         self.reply = reply
         self.dimension = dimension
+        self.chat_delay = chat_delay
+        self.chat_status = chat_status
+        self.chat_error = chat_error
+        self.unpulled = unpulled
         self.requests: list[tuple[str, dict]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -37,7 +50,7 @@ class OllamaStandIn:
     def answer_for(self, messages: list[dict]) -> str:
         if self.reply is not None:
             return self.reply
-        match = re.search(r"\[1\] Title: .*\nAbstract: (.+?\.)\s", messages[-1]["content"])
+        match = re.search(r"<paper>\n\[1\] [^\n]*\n(.+?\.)\s", messages[-1]["content"])
         return f"{match.group(1)[:-1]} [1]." if match else "The collection does not answer this question."
 
     def handler(self):
@@ -77,7 +90,14 @@ class OllamaStandIn:
                     vectors = [self.vector(t) for t in texts]
                     self.send_json({"model": body["model"], "embeddings": vectors})
                 elif self.path == "/api/chat":
-                    self.chat(body)
+                    if standin.chat_delay:
+                        time.sleep(standin.chat_delay)
+                    if body.get("model") in standin.unpulled:
+                        self.send_json({"error": f"model '{body['model']}' not found, try pulling it first"}, 404)
+                    elif standin.chat_status:
+                        self.send_json({"error": standin.chat_error}, standin.chat_status)
+                    else:
+                        self.chat(body)
                 else:
                     self.send_json({"error": "not found"}, 404)
 

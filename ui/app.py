@@ -172,9 +172,12 @@ def launch(app: gr.Blocks, settings: Settings, *, host: str | None = None, port:
     With ``block=False`` the server runs in a background thread (tests); stop it with ``app.close()``.
     """
     app.queue(default_concurrency_limit=1)
+    password = settings.ui_password.get_secret_value() if settings.ui_password else ""
     app.launch(
         server_name=host or settings.ui_host,
         server_port=port or settings.ui_port,
+        auth=(settings.ui_username, password) if password else None,  # RAG_UI_USERNAME / RAG_UI_PASSWORD
+        auth_message="Log in to ask the papers." if password else None,
         theme=THEME,
         css=CSS,
         max_file_size=f"{settings.upload_max_mb}mb",

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
+from html import escape
 from typing import Any
 
-from rag import Assistant, Done, QuestionError, SourcesFound, Token, Turn
+from rag import Assistant, Done, LLMError, QuestionError, SourcesFound, Token, Turn
 from rag.index import StoreError
 from rag.models.files import ModelUnavailable
 from ui import render
@@ -59,6 +60,14 @@ def add_question(question: str, history: list[Message]) -> tuple[str, list[Messa
     if not question:
         return "", history
     return "", [*history, {"role": "user", "content": question}]
+
+
+def notices_html(notices: list[str]) -> str:
+    """Notes on how the question was handled (shortened question, sources cut to fit), under the answer."""
+    if not notices:
+        return ""
+    items = "".join(f"<li>{escape(n)}</li>" for n in notices)
+    return f'<div class="notices"><ul>{items}</ul></div>'
 
 
 def with_reply(history: list[Message], content: str) -> list[Message]:
@@ -141,7 +150,8 @@ class ChatTurn:
                     turns = [*earlier, entry]
                     detail = render.detail_line(question, answer.retrieval_query, answer.timings,
                                                 f"{answer.llm_provider}:{answer.llm_model}")
-                    history = with_reply(history, render.answer_message(answer, entry.turn))
+                    history = with_reply(history, render.answer_message(answer, entry.turn)
+                                         + notices_html(answer.notices))
                     yield history, render.sources_panel(turns), detail, turns
         except Exception as error:  # shown as a readable message; the chat stays usable
             message = self.explain(error, started=bool(entry.sources))
@@ -156,6 +166,9 @@ class ChatTurn:
             return f"That question cannot be asked: {error}."
         if isinstance(error, ModelUnavailable):
             return f"The language model is not available. {error}"
+        if isinstance(error, LLMError):
+            listed = " The sources found are still listed." if started else ""
+            return f"The language model failed while answering: {error}{listed}"
         if isinstance(error, StoreError):
             return f"The collection cannot be used. {error}"
         log.exception("answering failed")

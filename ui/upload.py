@@ -40,11 +40,23 @@ class UploadResult:
 
 def ingest_files(assistant: Assistant, paths: Sequence[str | Path], collection: str | None,
                  progress: Progress | None = None) -> UploadResult:
-    """Read the files (bad records are skipped and listed) and upsert their papers into ``collection``."""
+    """Read the files (bad records are skipped and listed) and upsert their papers into ``collection``.
+
+    ``paths`` are the temporary files Gradio saved the upload to: only they are opened, and only their
+    base names are shown. Files are parsed as text (JSON lines, CSV, listing pages), never executed or
+    unpickled. A file over ``upload_max_mb`` is refused before it is read.
+    """
     name = collection or assistant.settings.collection
     result = UploadResult(collection=name, files=[Path(p).name for p in paths])
     if not paths:
         result.error = "No file was uploaded."
+        return result
+    limit_mb = assistant.settings.upload_max_mb
+    too_large = [p for p in map(Path, paths) if p.is_file() and p.stat().st_size > limit_mb * 2**20]
+    if too_large:
+        sizes = ", ".join(f"{p.name} ({p.stat().st_size / 2**20:.1f} MB)" for p in too_large)
+        result.error = (f"{sizes}: larger than the {limit_mb} MB upload limit (RAG_UPLOAD_MAX_MB); nothing was "
+                        "added. Split the file, or use `rag ingest` on the command line.")
         return result
     try:
         corpus = load_corpus([Path(p) for p in paths], skip_bad=True)

@@ -48,6 +48,10 @@ class Answer(BaseModel):
     embed_model: str
     retrieval_query: str
     raw_answer: str = Field("", description="The model's reply before citation checking.")
+    notices: list[str] = Field(
+        default_factory=list,
+        description="Things the reader should know about how the question was handled (e.g. it was shortened).",
+    )
 
 
 class SourcesFound(BaseModel):

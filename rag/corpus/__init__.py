@@ -51,10 +51,30 @@ def corpus_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def iter_records(paths: Iterable[Path]) -> Iterator[Paper | BadRecord]:
-    """Every record of every file, in order, streamed (no de-duplication)."""
-    for path in corpus_files(paths):
-        yield from reader_for(path)(path)
+def size_problem(path: Path, max_bytes: int | None) -> BadRecord | None:
+    """A `BadRecord` for a file larger than ``max_bytes`` (it is then not read at all), else None."""
+    if max_bytes is None:
+        return None
+    size = path.stat().st_size
+    if size <= max_bytes:
+        return None
+    return BadRecord(
+        file=path.name, line=1,
+        problem=f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB limit for one corpus file "
+        "(RAG_INGEST_MAX_MB); split it into smaller files or raise the limit",
+    )
+
+
+def iter_records(paths: Iterable[Path], max_bytes: int | None = None) -> Iterator[Paper | BadRecord]:
+    """Every record of every file, in order, streamed (no de-duplication). Files over ``max_bytes``
+    are checked first, before anything is read, and each yields one `BadRecord`."""
+    files = corpus_files(paths)
+    too_large = {path: problem for path in files if (problem := size_problem(path, max_bytes))}
+    for path in files:
+        if path in too_large:
+            yield too_large[path]
+        else:
+            yield from reader_for(path)(path)
 
 
 @dataclass
@@ -77,15 +97,21 @@ def merge_duplicate(kept: Paper, again: Paper) -> None:
             kept.metadata["sources"].append(source)  # type: ignore[union-attr]
 
 
-def load_corpus(paths: Iterable[Path], *, skip_bad: bool = False) -> LoadedCorpus:
+def load_corpus(paths: Iterable[Path], *, skip_bad: bool = False, max_bytes: int | None = None) -> LoadedCorpus:
     """Load and de-duplicate papers from files or folders.
 
     With ``skip_bad=False`` any bad record raises `CorpusError` (listing all of them) before the
-    caller writes anything; with ``skip_bad=True`` the bad records are returned in ``bad``.
+    caller writes anything; with ``skip_bad=True`` the bad records are returned in ``bad``. A file
+    larger than ``max_bytes`` is not read: it counts as one bad record naming the limit.
     """
     corpus = LoadedCorpus()
     by_id: dict[str, Paper] = {}
-    for item in iter_records(paths):
+    paths = list(paths)
+    if max_bytes is not None and not skip_bad:
+        too_large = [problem for path in corpus_files(paths) if (problem := size_problem(path, max_bytes))]
+        if too_large:  # refused up front: nothing else is read
+            raise CorpusError(too_large)
+    for item in iter_records(paths, max_bytes):
         if isinstance(item, BadRecord):
             corpus.bad.append(item)
             continue

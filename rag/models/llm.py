@@ -15,6 +15,57 @@ from rag.settings import Settings
 OLLAMA_PROBE_SECONDS = 2.0
 
 
+class LLMError(RuntimeError):
+    """A call to the LLM failed (server down, timeout, server error, model missing); the message says what
+    to do. ``kind`` is one of ``unreachable``, ``timeout``, ``missing_model``, ``server_error``, ``failed``."""
+
+    def __init__(self, message: str, kind: str = "failed"):
+        super().__init__(message)
+        self.kind = kind
+
+
+def is_timeout(error: BaseException) -> bool:
+    import httpx
+
+    return isinstance(error, (TimeoutError, httpx.TimeoutException))
+
+
+def llm_failure(error: BaseException, provider: str, model: str, settings: Settings) -> LLMError:
+    """An actionable `LLMError` for an exception raised while the LLM was answering."""
+    import httpx
+    import ollama
+
+    if isinstance(error, LLMError):
+        return error
+    timeout = f"{settings.request_timeout:g} s"
+    if provider == "ollama":
+        host = settings.ollama_host
+        if is_timeout(error):
+            return LLMError(
+                f"the Ollama server at {host} did not answer within {timeout} (RAG_REQUEST_TIMEOUT). It may be "
+                f"busy or loading {model}: try again, or raise RAG_REQUEST_TIMEOUT.", "timeout")
+        if isinstance(error, (ConnectionError, httpx.ConnectError, httpx.RemoteProtocolError)):
+            return LLMError(
+                f"cannot reach the Ollama server at {host} ({error.__class__.__name__}). Start it with "
+                "`ollama serve`, set OLLAMA_HOST / RAG_OLLAMA_HOST to where it runs, or set "
+                "RAG_LLM_PROVIDER=llamacpp for the embedded model.", "unreachable")
+        if isinstance(error, ollama.ResponseError):
+            detail = str(error.error).strip() or "no detail"
+            if error.status_code == 404 or "not found" in detail.lower():
+                return LLMError(
+                    f"the Ollama server at {host} does not have the model {model!r} ({detail}). Run "
+                    f"`ollama pull {model}`, or set RAG_OLLAMA_MODEL to a model it has.", "missing_model")
+            status = f"HTTP {error.status_code}" if error.status_code > 0 else "an error in its reply stream"
+            return LLMError(
+                f"the Ollama server at {host} failed while answering ({status}: {detail}). Check the server's "
+                "log (it may be out of memory); try again or use a smaller model.", "server_error")
+    elif is_timeout(error):
+        return LLMError(f"the model {model} did not finish within {timeout} (RAG_REQUEST_TIMEOUT); raise it, or "
+                        "use the smaller model (RAG_LLAMACPP_MODEL=qwen2.5-coder-0.5b).", "timeout")
+    return LLMError(f"the language model ({provider}:{model}) failed while answering "
+                    f"({type(error).__name__}: {error})", "failed")
+
+
 @dataclass(frozen=True)
 class ChosenLLM:
     """The LLM in use, with a human-readable note on why it was chosen."""

@@ -50,7 +50,7 @@ def test_llm_error_is_a_readable_message(assistant, monkeypatch):
     monkeypatch.setattr(type(assistant.llm.llm), "stream_chat", broken)
     _, history = add_question(QUESTION, [])
     reply = last_reply(ChatTurn(assistant).respond(history, [], 6, "papers", ""))
-    assert "The language model failed while answering (TimeoutError: the model did not answer" in reply
+    assert "The language model failed while answering: the model scripted did not finish within 120 s" in reply
     assert "Traceback" not in reply
 
 
