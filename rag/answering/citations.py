@@ -28,7 +28,7 @@ MARKER_GROUP = re.compile(
 )
 MIN_CLAIM_TERMS = 3
 CLEAR_MARGIN = 0.15
-LIST_FLOOR = 0.6  # a listed paper must cover this share of the support threshold of the question ...
+LIST_FLOOR = 0.85  # a listed paper must cover this share of the support threshold of the question ...
 LIST_RELATIVE = 0.75  # ... and this share of the best source's coverage
 TITLE_SHARE = 0.6  # text naming at least this share of a title's terms (and nothing else) names that paper
 # Words of sentences that only point at a source ("This is stated in [1].", "as mentioned in [2]").
@@ -102,6 +102,7 @@ class CitationChecker:
         self.question_numbers = numbers_in(question)
         self.weight = weight or (lambda term: 1.0)
         self._coverage: dict[int, float] | None = None
+        self.subject_items: set[str] = set()
 
     def claim(self, text: str) -> Claim:
         return Claim(set(content_terms(text)), numbers_in(text) - self.question_numbers)
@@ -180,7 +181,8 @@ class CitationChecker:
     def marker_first_items(self, answer: str) -> list[str]:
         """A reply written as ``[1] Claim or title. [2] ...``: each marker belongs to the text after it.
 
-        When the marker is the grammatical subject (``[1] trains a U-Net ...``), the paper's title takes its place.
+        When the marker is the grammatical subject (``[1] trains a U-Net ...``), the item is noted in
+        `subject_items`: `check` keeps it only if that paper fits the question, and writes its title in front.
         """
         items: list[str] = []
         orphans: list[int] = []
@@ -191,10 +193,11 @@ class CitationChecker:
             if not set(content_terms(text)) - POINTER_TERMS:
                 orphans.extend(numbers)
                 continue
-            if len(numbers) == 1 and numbers[0] in self.sources and self.marker_is_subject(text):
-                text = f"{self.sources[numbers[0]].source.title} {text[0].lower()}{text[1:]}"
             text = text if text[-1] in ".!?" else f"{text}."
-            items.append(attach_marker(text, " ".join(f"[{n}]" for n in [*orphans, *numbers])))
+            item = attach_marker(text, " ".join(f"[{n}]" for n in [*orphans, *numbers]))
+            if len(numbers) == 1 and numbers[0] in self.sources and self.marker_is_subject(text):
+                self.subject_items.add(item)
+            items.append(item)
             orphans = []
         return items or self.listing(orphans)
 
@@ -235,6 +238,10 @@ class CitationChecker:
                     kept = [titled] if self.answers_question(titled) else []
                     claim = Claim(set(content_terms(self.question)), set())
                     text = text if kept else ""
+                elif sentence in self.subject_items:  # "[n] trains ...": paper n must fit the question
+                    kept = [n for n in numbers if self.answers_question(n) or (
+                        n in self.sources and self.support(n, claim) >= self.threshold)][:1]
+                    text = f"{self.sources[kept[0]].source.title} {text[0].lower()}{text[1:]}" if kept else ""
                 else:
                     if len(claim.terms) < MIN_CLAIM_TERMS:
                         claim = sentence_claim
