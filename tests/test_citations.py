@@ -127,3 +127,9 @@ def test_marker_as_subject_is_replaced_by_the_title():
 def test_a_listed_title_under_the_wrong_number_cites_its_own_paper():
     checker = CitationChecker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
     assert checker.check("[1] Quantum Dogs").text == "Quantum Dogs [2]."
+
+
+def test_marker_as_subject_of_an_unfitting_paper_is_dropped():
+    checker = CitationChecker(SOURCES, threshold=0.5, question="Which paper proposes a watermark for generated text?")
+    result = checker.check("[1] proposes a watermark for generated text.")
+    assert result.citations == [] and result.text == ""
