@@ -104,13 +104,19 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, context_toke
     kept = list(sources)
     fitted = fit_sources(kept, query, budget, count_sources)
     tokens = size(question, fitted)
+    base = size(question, [])  # everything but the sources
     shortened = False
     while tokens > limit and kept:
-        if budget > MIN_SOURCE_BUDGET * len(kept):
-            budget = int(budget * SHRINK)
+        # scale the abstracts' budget by the share of the sources' tokens that fits; below a useful
+        # minimum per source, keep only as many top-ranked sources as that share allows
+        ratio = max(0.0, limit - base) / max(1, tokens - base)
+        used = sum(count_sources(s.title) + count_sources(s.abstract) for s in fitted)
+        scaled = int(min(budget, used) * min(ratio * 0.9, SHRINK))
+        if scaled > MIN_SOURCE_BUDGET * len(kept):
+            budget = scaled
             shortened = True
         else:
-            kept = kept[:-1]
+            kept = kept[: min(len(kept) - 1, int(len(kept) * ratio))]
         fitted = fit_sources(kept, query, budget, count_sources)
         tokens = size(question, fitted)
     if len(kept) < len(sources):
