@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -12,25 +13,43 @@ from rag.corpus.text_files import read_lines
 
 REQUIRED_FIELDS = ("title", "abstract")
 OPTIONAL_FIELDS = ("url", "authors", "published")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: object) -> str:
+    """Text of a field with control characters removed and whitespace collapsed."""
+    return " ".join(CONTROL_CHARS.sub(" ", str(value)).split())
+
+
+def metadata_value(value: object) -> str | int | float | bool:
+    """A value Chroma can store as metadata: scalars as they are, lists of scalars joined, anything
+    else (objects, nested lists) as compact JSON text."""
+    if isinstance(value, (str, int, float, bool)):
+        return clean_text(value) if isinstance(value, str) else value
+    if isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value):
+        return ", ".join(clean_text(v) for v in value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def record_to_paper(record: dict, source: str, line: int) -> Paper | BadRecord:
     """Validate one parsed record; a given ``id`` is kept, otherwise derived from the title."""
     if not isinstance(record, dict):
         return BadRecord(file=source, line=line, problem=f"expected a JSON object, got {type(record).__name__}")
-    missing = [name for name in REQUIRED_FIELDS if not str(record.get(name) or "").strip()]
+    not_text = [name for name in (*REQUIRED_FIELDS, "id") if isinstance(record.get(name), (dict, list, bool))]
+    if not_text:
+        return BadRecord(file=source, line=line, problem=f"field(s) {', '.join(not_text)} must be text, "
+                         f"not {type(record[not_text[0]]).__name__}")
+    missing = [name for name in REQUIRED_FIELDS if not clean_text(record.get(name) or "")]
     if missing:
         return BadRecord(file=source, line=line, problem=f"missing or empty field(s): {', '.join(missing)}")
-    title = " ".join(str(record["title"]).split())
-    abstract = " ".join(str(record["abstract"]).split())
-    given_id = str(record.get("id") or "").strip()
+    title = clean_text(record["title"])
+    abstract = clean_text(record["abstract"])
+    given_id = clean_text(record.get("id") or "")
     extras = {
-        key: value
+        str(key): metadata_value(value)
         for key, value in record.items()
-        if key not in ("id", "title", "abstract") and value not in (None, "", [])
+        if key not in ("id", "title", "abstract") and value not in (None, "", [], {})
     }
-    if isinstance(extras.get("authors"), list):
-        extras["authors"] = ", ".join(str(author) for author in extras["authors"])
     return Paper(
         id=given_id or paper_id_from_title(title),
         title=title,

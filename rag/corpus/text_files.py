@@ -21,6 +21,9 @@ def read_lines(path: Path) -> Iterator[tuple[int, str] | BadRecord]:
         if not head.strip():
             yield BadRecord(file=path.name, line=1, problem="file is empty")
             return
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            yield BadRecord(file=path.name, line=1, problem="UTF-16 text; save the file as UTF-8")
+            return
         if b"\x00" in head:
             yield BadRecord(file=path.name, line=1, problem="binary file (NUL bytes), not a text corpus")
             return
