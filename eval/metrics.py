@@ -117,8 +117,10 @@ def mean(values: Iterable[float | None]) -> float | None:
 
 
 def aggregate(rows: Sequence[dict]) -> dict:
-    """The metrics.json block for a set of per-question results (see `eval.runner` for their shape)."""
-    metrics: dict = {"questions": len(rows)}
+    """The metrics.json block for a set of per-question results (see `eval.runner` for their shape).
+    Questions that failed (an ``error`` row, e.g. an LLM timeout) are counted, not scored."""
+    metrics: dict = {"questions": len(rows), "errors": sum(1 for row in rows if "error" in row)}
+    rows = [row for row in rows if "error" not in row]
     for key in (*RETRIEVAL_KEYS, "must_mention", "citation_validity", "citation_precision", "citation_recall"):
         metrics[key] = mean(row["metrics"].get(key) for row in rows)
     answered = [row for row in rows if "abstained" in row]

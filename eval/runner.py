@@ -19,6 +19,7 @@ from eval.metrics import (
 from eval.questions import Question, paper_keys
 from rag.answering.models import Answer, Done
 from rag.assistant import Assistant
+from rag.models.llm import LLMError
 
 RETRIEVAL_DEPTH = 10  # the @10 metrics need ten ranked papers whatever the answer's top_k
 RUN_FILE = "run.json"
@@ -114,7 +115,7 @@ def answer_fields(answer: Answer, question: Question, gold: list[set[str]], gold
 
 
 def read_results(path: Path) -> dict[str, dict]:
-    """Finished rows by question id (a torn last line from an interrupted run is ignored)."""
+    """Finished rows by question id (a torn last line from an interrupted run, and failed questions, are left out)."""
     rows: dict[str, dict] = {}
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -122,7 +123,8 @@ def read_results(path: Path) -> dict[str, dict]:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            rows[row["id"]] = row
+            if "error" not in row:  # failed questions are asked again
+                rows[row["id"]] = row
     return rows
 
 
@@ -153,7 +155,12 @@ def run(
         total=len(questions), initial=len(questions) - len(todo), desc=label_text, unit="q", disable=not progress
     ) as bar:
         for question in todo:
-            row = evaluate_question(assistant, question, collection, retrieval_only)
+            try:
+                row = evaluate_question(assistant, question, collection, retrieval_only)
+            except LLMError as error:  # recorded, retried by the next run into this folder
+                row = {"id": question.id, "question": question.question, "type": question.type,
+                       "gold": question.gold_ids or question.gold_titles, "error": str(error)}
+                bar.write(f"{question.id}: {error}")
             results.write(json.dumps(row, ensure_ascii=False) + "\n")
             results.flush()
             done[question.id] = row

@@ -7,7 +7,14 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from eval.metrics import aggregate
+from eval.questions import load_questions
+from eval.runner import run
+from rag import Assistant
 from rag.cli import app
+from rag.corpus import load_corpus
+from rag.models.llm import ChosenLLM
+from tests.fakes import scripted
 
 runner = CliRunner()
 
@@ -124,3 +131,35 @@ def test_short_full_run_with_the_embedded_model(tmp_path, seed_settings, seed_in
     assert overall["first_token_ms_p50"] > 0 and overall["tokens_per_s"] > 0
     rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert rows[0]["citations"] and rows[0]["llm"].startswith("llamacpp:")
+
+
+class FailingOnce:
+    """A stand-in LLM (test double) whose first answer fails with a timeout, then replies normally."""
+
+    def __init__(self, reply: str):
+        self.calls = 0
+        self.reply = scripted(reply).llm
+
+    def stream_chat(self, messages, **kwargs):
+        self.calls += 1
+        if self.calls == 1:
+            raise TimeoutError("timed out")
+        return self.reply.stream_chat(messages, **kwargs)
+
+
+def test_a_failed_question_is_recorded_and_retried_on_resume(tmp_path, settings, embedder):
+    questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS[:2])
+    papers = write_jsonl(tmp_path / "papers.jsonl", PAPERS)
+    failing = FailingOnce("Kernel ridge regression reaches 91.2% accuracy on Cora [1].")
+    assistant = Assistant(settings, llm=ChosenLLM(failing, "llamacpp", "fake", "test double"), embedder=embedder,
+                          progress=False)
+    assistant.index("tiny").ingest(load_corpus([papers]).papers, progress=False)
+    items = load_questions(questions)
+    rows = run(assistant, items, questions, tmp_path / "out", collection="tiny", retrieval_only=False,
+               progress=False)
+    assert "error" in rows[0] and "error" not in rows[1]
+    assert aggregate(rows)["errors"] == 1
+    again = run(assistant, items, questions, tmp_path / "out", collection="tiny", retrieval_only=False,
+                progress=False)
+    assert [("error" in r) for r in again] == [False, False]
+    assert again[0]["metrics"]["must_mention"] == 1.0
