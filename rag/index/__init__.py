@@ -6,8 +6,8 @@ import logging
 from collections.abc import Iterable
 
 from rag.corpus import Paper
-from rag.index.bm25 import Bm25Index
-from rag.index.ingest import IngestReport, ingest_papers
+from rag.index.bm25 import Bm25Builder, Bm25Index
+from rag.index.ingest import PAPERS_PER_BATCH, IngestReport, ingest_papers
 from rag.index.store import (
     EmbeddingMismatch,
     PaperStore,
@@ -145,19 +145,24 @@ class PaperIndex:
         return index
 
     def rebuild_bm25(self, stamp: tuple[int, str | None] | None = None) -> Bm25Index:
-        """Rebuild and save the BM25 index from the papers stored in Chroma."""
+        """Rebuild and save the BM25 index from the papers stored in Chroma.
+
+        Streams: each paper is reduced to term counts as soon as its chunks have been read, so
+        memory follows the index's size, not the collection's text.
+        """
         stamp = stamp or self.store.stamp()
-        stored, fingerprint = self.store.snapshot()
-        papers = sorted(stored.values(), key=lambda p: p.paper_id)
-        index = Bm25Index.build([(p.paper_id, f"{p.title}\n{p.abstract}", p.sources) for p in papers], fingerprint)
+        builder = Bm25Builder()
+        fingerprint = self.store.scan_papers(lambda p: builder.add(p.paper_id, f"{p.title}\n{p.abstract}", p.sources))
+        index = builder.finish(fingerprint)
         index.save(self.bm25_dir)
         self._bm25 = index
         self._stamp = stamp
         return index
 
     # --- writing and reading -----------------------------------------------------------------
-    def ingest(self, papers: Iterable[Paper], *, total: int | None = None, progress: bool = True) -> IngestReport:
-        """Upsert papers into Chroma, then bring BM25 in step."""
+    def ingest(self, papers: Iterable[Paper], *, total: int | None = None, progress: bool = True,
+               batch_papers: int = PAPERS_PER_BATCH) -> IngestReport:
+        """Upsert papers into Chroma (``batch_papers`` per step), then bring BM25 in step."""
         report = ingest_papers(
             papers,
             self.store,
@@ -166,6 +171,7 @@ class PaperIndex:
             overlap=self.settings.chunk_overlap_sentences,
             total=total,
             progress=progress,
+            batch_papers=batch_papers,
         )
         if self._bm25 is None or self._bm25.fingerprint != self.store.fingerprint():
             self.rebuild_bm25()

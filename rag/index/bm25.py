@@ -15,9 +15,10 @@ import bm25s
 import numpy as np
 from filelock import FileLock
 
-from rag.text import content_terms
+from rag.text import STOPWORDS, WORD, content_terms, stemmer
 
 MANIFEST = "manifest.json"
+MMAP_BYTES = 64 << 20  # saved score arrays larger than this are memory-mapped on load (POSIX), not read
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG, so `rag` printed "Building index from tokens"
 
 
@@ -52,12 +53,11 @@ class Bm25Index:
 
     @classmethod
     def build(cls, papers: list[tuple[str, str, list[str]]], fingerprint: str) -> Bm25Index:
-        """Index ``(paper_id, text, sources)`` triples."""
-        retriever = None
-        if papers:
-            retriever = bm25s.BM25()
-            retriever.index([content_terms(text) for _, text, _ in papers], show_progress=False)
-        return cls(retriever, [p[0] for p in papers], [p[2] for p in papers], fingerprint)
+        """Index ``(paper_id, text, sources)`` triples (rows in paper-id order; see `Bm25Builder`)."""
+        builder = Bm25Builder()
+        for paper_id, text, sources in papers:
+            builder.add(paper_id, text, sources)
+        return builder.finish(fingerprint)
 
     def save(self, folder: Path) -> None:
         """Write atomically: build in a private sibling folder, then swap it in under a lock file.
@@ -90,8 +90,15 @@ class Bm25Index:
         return cls.read(folder)[0]
 
     @classmethod
-    def read(cls, folder: Path) -> tuple[Bm25Index | None, str]:
-        """The saved index and "ok", or None and why not ("missing" or "unreadable (...)")."""
+    def read(cls, folder: Path, mmap: bool | None = None) -> tuple[Bm25Index | None, str]:
+        """The saved index and "ok", or None and why not ("missing" or "unreadable (...)").
+
+        ``mmap=None`` memory-maps the score arrays when they are large (over `MMAP_BYTES`) on a POSIX
+        system: loading is then instant and processes sharing a data folder share the pages. Saves
+        never write into a loaded folder (they swap a new folder in by rename), and on POSIX a mapped
+        file stays readable after it is renamed or deleted, so a concurrent save cannot change or
+        break a mapped index. Small indexes are read into memory as before.
+        """
         with lock_for(folder):
             if not (folder / MANIFEST).exists():
                 return None, "missing"
@@ -100,8 +107,10 @@ class Bm25Index:
                 paper_ids, sources, fingerprint = manifest["paper_ids"], manifest["sources"], manifest["fingerprint"]
                 retriever = None
                 if paper_ids:
-                    # no mmap: another process may swap the folder out from under a mapped file
-                    retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+                    if mmap is None:
+                        arrays = sum(f.stat().st_size for f in folder.glob("*.csc.index.npy"))
+                        mmap = os.name == "posix" and arrays > MMAP_BYTES
+                    retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
                     if int(retriever.scores["num_docs"]) != len(paper_ids) or len(sources) != len(paper_ids):
                         raise ValueError(f"{retriever.scores['num_docs']} documents for {len(paper_ids)} papers")
             except Exception as error:  # any damage (truncated arrays, bad JSON, missing files) means rebuild
@@ -138,3 +147,104 @@ class Bm25Index:
             for doc, score in zip(docs[0], scores[0], strict=True)
             if score > 0
         ]
+
+
+class Bm25Builder:
+    """Builds a `Bm25Index` from papers streamed one at a time, in memory proportional to the index.
+
+    Equivalent to ``bm25s.BM25().index([content_terms(text) ...])`` with bm25s's defaults (Lucene
+    BM25, k1=1.5, b=0.75): the same terms and the same float32 scores, bit for bit (tested), but
+    each paper is reduced to its term ids and counts as it arrives (no token lists are kept, stems
+    are cached per word), and the score matrix is computed with a few vectorized numpy passes
+    instead of a Python loop per paper. Rows come out in paper-id order, as before.
+    """
+
+    K1, B = 1.5, 0.75
+    BLOCK = 4096  # papers per concatenated block
+    MAX_WORD_CACHE = 2_000_000
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.paper_ids: list[str] = []
+        self.sources: list[list[str]] = []
+        self._words: dict[str, int] = {}  # word -> term id, or -1 for a stopword
+        self._lengths: list[int] = []  # terms per paper (with repeats)
+        self._unique: list[int] = []  # distinct terms per paper
+        self._pending: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        self._terms: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return len(self.paper_ids)
+
+    def term_ids(self, text: str) -> np.ndarray:
+        """`content_terms` of ``text`` as term ids (new terms join the vocabulary)."""
+        found = WORD.findall(text.casefold())
+        lookup = self._words.get
+        ids = [lookup(word) for word in found]
+        if None in ids:
+            if len(self._words) >= self.MAX_WORD_CACHE:
+                self._words.clear()
+            for word in found:
+                if word not in self._words:
+                    stop = word in STOPWORDS or (len(word) <= 1 and not word.isdigit())
+                    self._words[word] = -1 if stop else self.vocab.setdefault(stemmer().stemWord(word), len(self.vocab))
+            ids = [self._words[word] for word in found]
+        array = np.array(ids, dtype=np.int32)
+        return array[array >= 0]
+
+    def add(self, paper_id: str, text: str, sources: list[str]) -> None:
+        ids = self.term_ids(text)
+        terms, counts = np.unique(ids, return_counts=True)
+        self.paper_ids.append(paper_id)
+        self.sources.append(list(sources))
+        self._lengths.append(len(ids))
+        self._unique.append(len(terms))
+        self._pending[0].append(terms)
+        self._pending[1].append(counts.astype(np.int32))
+        if len(self._pending[0]) >= self.BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        terms, counts = self._pending
+        if terms:
+            self._terms.append(np.concatenate(terms))
+            self._counts.append(np.concatenate(counts))
+            self._pending = ([], [])
+
+    def finish(self, fingerprint: str) -> Bm25Index:
+        """The index over every paper added, rows sorted by paper id."""
+        if not self.paper_ids:
+            return Bm25Index(None, [], [], fingerprint)
+        self._flush()
+        terms = np.concatenate(self._terms)
+        tf = np.concatenate(self._counts).astype(np.float64)
+        self._terms, self._counts = [], []
+        n_docs, n_vocab = len(self.paper_ids), len(self.vocab)
+        lengths = np.array(self._lengths)  # int64, as bm25s computes the average
+        # rows: papers in paper-id order
+        order = sorted(range(n_docs), key=self.paper_ids.__getitem__)
+        row_of = np.empty(n_docs, dtype=np.int64)
+        row_of[np.array(order, dtype=np.int64)] = np.arange(n_docs, dtype=np.int64)
+        doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.array(self._unique, dtype=np.int64))
+        # Lucene BM25 exactly as bm25s computes it: idf in float64 stored as float32, tf part in float64
+        df = np.bincount(terms, minlength=n_vocab)
+        idf = np.array([log(1 + (n_docs - d + 0.5) / (d + 0.5)) if d else 0.0 for d in df.tolist()],
+                       dtype=np.float32)
+        avg = lengths.mean()
+        norm = self.K1 * ((1 - self.B) + self.B * lengths.astype(np.float64) / avg)
+        scores = (idf[terms].astype(np.float64) * (tf / (norm[doc] + tf))).astype(np.float32)
+        del tf, norm
+        rows = row_of[doc]
+        del doc
+        sorter = np.argsort((terms.astype(np.int64) << 32) | rows, kind="stable")
+        data, indices = scores[sorter], rows[sorter].astype(np.int32)
+        del scores, sorter, rows
+        indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        retriever = bm25s.BM25()
+        retriever.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
+        retriever.vocab_dict = {**self.vocab, "": n_vocab}
+        retriever.unique_token_ids_set = set(retriever.vocab_dict.values())
+        retriever.nonoccurrence_array = None
+        return Bm25Index(retriever, [self.paper_ids[i] for i in order], [self.sources[i] for i in order], fingerprint)

@@ -98,6 +98,7 @@ def ingest_papers(
     overlap: int,
     total: int | None = None,
     progress: bool = True,
+    batch_papers: int = PAPERS_PER_BATCH,
 ) -> IngestReport:
     """Upsert papers into the store: new ones added, changed ones replaced, unchanged ones skipped.
 
@@ -105,11 +106,14 @@ def ingest_papers(
     (its source list is extended if it came from another file); a changed or half-written one has
     its old chunks deleted and new ones written, heads last. Safe to re-run after an interruption,
     including ``kill -9``: each batch is visible paper by paper, whole or not at all.
+
+    ``batch_papers`` papers are checked, embedded and written per step (the upserts are split at
+    Chroma's maximum batch size); bulk loads with cheap or remote embeddings gain from larger steps.
     """
     report = IngestReport()
     started = time.perf_counter()
     with tqdm(total=total, unit="paper", desc=f"ingest {store.name}", disable=not progress) as bar:
-        for batch in batches(papers, PAPERS_PER_BATCH):
+        for batch in batches(papers, batch_papers):
             stored = store.chunk_states([p.id for p in batch])
             nodes: list[TextNode] = []
             rewrite: list[str] = []

@@ -20,7 +20,7 @@ import sys
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,6 +291,48 @@ class PaperStore:
         }
         return papers, fingerprint_of(heads)
 
+    def scan_papers(self, visit: Callable[[StoredPaper], None], batch: int = 5000) -> str:
+        """Call ``visit`` with every paper that has a head chunk, reading the collection page by page.
+
+        What `snapshot` returns, without holding the collection in memory: a paper is reassembled
+        and handed over as soon as all its chunks have been read, so only papers split across pages
+        are held. A paper still short at the end (a concurrent writer) is read again by id, as in
+        `snapshot`. Returns the fingerprint of exactly the papers visited.
+        """
+        parts: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        heads: dict[str, dict[str, Any]] = {}
+        lines: list[str] = []
+        done: set[str] = set()
+
+        def deliver(pid: str, head: dict[str, Any], chunks: list[tuple[int, int, str]]) -> None:
+            visit(StoredPaper(pid, head["title"], reassemble(chunks), paper_metadata(head)))
+            lines.append(fingerprint_line(pid, head))
+            done.add(pid)
+
+        offset = 0
+        while True:
+            rows = self.collection.get(include=["metadatas", "documents"], limit=batch, offset=offset)
+            for meta, document in zip(rows["metadatas"], rows["documents"], strict=True):
+                pid = meta["paper_id"]
+                if pid in done:
+                    continue
+                parts[pid].append((int(meta["start_char"]), int(meta["end_char"]), document))
+                if meta["chunk"] == 0:
+                    heads[pid] = meta
+                head = heads.get(pid)
+                if head is not None and len(parts[pid]) == int(head["n_chunks"]):
+                    deliver(pid, heads.pop(pid), parts.pop(pid))
+            if len(rows["ids"]) < batch:
+                break
+            offset += batch
+        short = sorted(heads)  # a head, but not (yet) all chunks: read them again, as `snapshot` does
+        if short:
+            again_parts, again_heads = self._read(short, batch)
+            for pid in short:
+                if pid in again_heads:
+                    deliver(pid, again_heads[pid], again_parts.get(pid, []))
+        return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
+
     def chunk_states(self, paper_ids: list[str] | None = None, batch: int = 5000) -> dict[str, PaperChunks]:
         """Every stored chunk's bookkeeping, grouped by paper (all papers when ``paper_ids`` is None)."""
         if paper_ids == []:
@@ -396,9 +438,13 @@ def paper_metadata(meta: dict[str, Any]) -> dict[str, Any]:
         "document_id", "doc_id", "ref_doc_id")}
 
 
+def fingerprint_line(paper_id: str, head: dict[str, Any]) -> str:
+    return f"{paper_id}:{head['content_hash']}:{'|'.join(head.get('sources') or [])}"
+
+
 def fingerprint_of(heads: dict[str, dict[str, Any]]) -> str:
     """Digest of papers' ids, content hashes and source lists, from their head chunks' metadata."""
-    lines = sorted(f"{pid}:{meta['content_hash']}:{'|'.join(meta.get('sources') or [])}" for pid, meta in heads.items())
+    lines = sorted(fingerprint_line(pid, meta) for pid, meta in heads.items())
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
