@@ -12,7 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from rag import Answer, Assistant, QuestionError
-from rag.answering.budget import TEMPLATE_MARGIN, chat_text, estimate_tokens, fit_prompt
+from rag.answering.budget import (
+    TEMPLATE_MARGIN,
+    chat_text,
+    estimate_tokens,
+    fit_prompt,
+    llm_context_window,
+    llm_token_counter,
+)
 from rag.answering.models import Source
 from rag.answering.prompt import SYSTEM
 from rag.cli import app
@@ -115,6 +122,31 @@ def test_prompt_for_a_huge_question_and_many_long_sources_fits_the_window(window
         assert fitted.question != question and "The question was cut" in fitted.notices[-1]
     else:
         assert fitted.question == question and 0 < len(fitted.sources) < 50
+
+
+class FakeLlama:
+    """What the budget uses of llama_cpp.Llama: ``tokenize(bytes, add_bos, special)`` and ``n_ctx()``."""
+
+    def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
+        return list(range(len(text.split()) * 2 + add_bos))  # 2 tokens per word, unlike the estimate
+
+    def n_ctx(self) -> int:
+        return 2048
+
+
+class FakeLlamaCPP:
+    _model = FakeLlama()
+
+
+def test_the_embedded_models_own_tokenizer_and_window_are_used():
+    count, counted_with = llm_token_counter(FakeLlamaCPP())
+    assert counted_with == "llama.cpp tokenizer" and count("three short words") == 7
+    assert llm_context_window(FakeLlamaCPP(), default=4096) == 2048
+    assert llm_token_counter(ScriptedLLM())[1] == "estimate"
+    fitted = fit_prompt("What is the binding problem?", long_sources(10, 400), "binding problem",
+                        context_tokens=30000, window=2048, answer_tokens=320, count=count,
+                        count_sources=lambda text: len(text.split()), counted_with=counted_with)
+    assert count(chat_text(fitted.messages)) == fitted.tokens <= 2048 - 320 - TEMPLATE_MARGIN
 
 
 def test_assistant_prompt_never_exceeds_the_llm_window(data_dir, embedder):
