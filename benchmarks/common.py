@@ -24,6 +24,7 @@ from pydantic import PrivateAttr
 
 from rag.models.embedding import VectorEmbedding
 from rag.settings import REPO_ROOT
+from rag.text import STOPWORDS
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 CHROMA = Path(sys.executable).parent / "chroma"
@@ -33,7 +34,7 @@ TOKENS_PER_WORD = 1.413  # MiniLM word pieces per whitespace word, measured on t
 
 class HashEmbedding(VectorEmbedding):
     """A cheap, deterministic stand-in for MiniLM (NOT a language model): a seeded random projection
-    of hashed word counts, L2-normalized, 384-d.
+    of hashed word counts (stopwords dropped), L2-normalized, 384-d.
 
     Texts that share words get similar vectors, so the HNSW graph sees clustered data like real
     embeddings do (uniform random vectors would be an unrealistic worst case); the vectors mean
@@ -46,7 +47,7 @@ class HashEmbedding(VectorEmbedding):
     _table: np.ndarray = PrivateAttr()
     _rows: dict = PrivateAttr()
 
-    def __init__(self, dimension: int = 384, buckets: int = 1 << 18, seed: int = 0, embed_batch_size: int = 256):
+    def __init__(self, dimension: int = 384, buckets: int = 1 << 16, seed: int = 0, embed_batch_size: int = 256):
         super().__init__(model_name=f"hash-projection-{dimension}", embed_batch_size=embed_batch_size)
         self.dimension = dimension
         rng = np.random.default_rng(seed)
@@ -60,17 +61,18 @@ class HashEmbedding(VectorEmbedding):
     def count_tokens(self, text: str) -> int:
         return int(len(text.split()) * TOKENS_PER_WORD) + 2
 
-    def _row(self, word: str) -> int:
-        row = self._rows.get(word)
-        if row is None:
-            row = self._rows[word] = zlib.crc32(word.encode()) % len(self._table)
-        return row
-
     def embed(self, texts: list[str]) -> np.ndarray:
+        table, rows = self._table, self._rows  # pydantic private attributes are slow to reach: bind once
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for i, text in enumerate(texts):
-            rows = [self._row(w) for w in WORD.findall(text.casefold())] or [0]
-            vector = self._table[rows].sum(axis=0)
+            words = [w for w in WORD.findall(text.casefold()) if w not in STOPWORDS]
+            found = [rows.get(w) for w in words]
+            if None in found:
+                for w in words:
+                    if w not in rows:
+                        rows[w] = zlib.crc32(w.encode()) % len(table)
+                found = [rows[w] for w in words]
+            vector = table[found or [0]].sum(axis=0)
             out[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
         return out
 

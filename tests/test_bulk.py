@@ -1,0 +1,123 @@
+"""The scale path: BM25 builder equal to bm25s, streaming rebuild equal to the snapshot, memory-mapped
+loading, the streaming corpus reader, and bulk ingestion that resumes after an interruption.
+
+Vectors come from the benchmarks' `HashEmbedding` (deterministic, instant): what is tested here
+does not depend on what the vectors mean."""
+
+from __future__ import annotations
+
+import json
+
+import bm25s
+import numpy as np
+import pytest
+
+from benchmarks.common import HashEmbedding
+from benchmarks.synthetic import synthetic_records, write_jsonl
+from rag.corpus import CorpusError, load_corpus
+from rag.corpus.stream import stream_corpus
+from rag.index import PaperIndex, bm25
+from rag.index.bm25 import Bm25Index
+from rag.index.bulk import bulk_ingest
+from rag.text import content_terms
+from tests.conftest import SEEDS
+
+
+@pytest.fixture(scope="module")
+def hashed() -> HashEmbedding:
+    return HashEmbedding(buckets=1 << 12)
+
+
+def test_builder_scores_are_bit_identical_to_bm25s():
+    papers = sorted((p.id, f"{p.title}\n{p.abstract}", p.sources) for p in load_corpus([SEEDS]).papers)
+    papers += [("empty", "the of and", ["x"]), ("tiny", "Graphs.", ["x"])]
+    papers.sort()
+    reference = bm25s.BM25()
+    reference.index([content_terms(text) for _, text, _ in papers], show_progress=False)
+    built = Bm25Index.build(papers, "fp")
+    assert built.paper_ids == [p[0] for p in papers]
+    assert set(built.retriever.vocab_dict) == set(reference.vocab_dict)
+
+    def column(retriever, term):
+        j, indptr = retriever.vocab_dict[term], retriever.scores["indptr"]
+        rows = retriever.scores["indices"][indptr[j] : indptr[j + 1]]
+        return dict(zip(rows.tolist(), retriever.scores["data"][indptr[j] : indptr[j + 1]].tolist(), strict=True))
+
+    assert all(column(built.retriever, t) == column(reference, t) for t in reference.vocab_dict if t)
+    old = Bm25Index(reference, built.paper_ids, built.sources, "fp")
+    for title in [p[1].split("\n")[0] for p in papers[:60]]:
+        assert built.search(title, 40) == old.search(title, 40)
+    assert built.idf("diffus") == old.idf("diffus")
+
+
+def test_large_saved_index_is_memory_mapped_and_answers_the_same(tmp_path, monkeypatch):
+    papers = [(r["id"], f"{r['title']}\n{r['abstract']}", ["s.jsonl"]) for r in synthetic_records(300)]
+    built = Bm25Index.build(papers, "fp")
+    built.save(tmp_path / "bm25")
+    small, _ = Bm25Index.read(tmp_path / "bm25")
+    assert not isinstance(small.retriever.scores["data"], np.memmap)  # small: read into memory as before
+    monkeypatch.setattr(bm25, "MMAP_BYTES", 1)
+    mapped, state = Bm25Index.read(tmp_path / "bm25")
+    assert state == "ok" and isinstance(mapped.retriever.scores["data"], np.memmap)
+    built.save(tmp_path / "bm25")  # a save swaps the folder under the mapped index: it keeps working
+    for _, text, _ in papers[:20]:
+        query = text.split("\n")[0]
+        assert mapped.search(query, 10) == built.search(query, 10) == small.search(query, 10)
+
+
+def test_streaming_reader_dedups_like_load_corpus(tmp_path):
+    records = list(synthetic_records(40))
+    write_jsonl(tmp_path / "a.jsonl", 30)
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[25:40] + records[:2]))
+    stream, found = stream_corpus([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
+    streamed = list(stream)
+    loaded = load_corpus([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
+    assert found.records == stream.records == loaded.records == 47
+    assert [p.id for p in streamed] == [p.id for p in loaded.papers] and stream.duplicates == 7
+    assert stream.extra_sources == {p.id: ["b.jsonl"] for p in loaded.papers if p.sources == ["a.jsonl", "b.jsonl"]}
+    (tmp_path / "c.jsonl").write_text('{"title": "no abstract"}\n')
+    with pytest.raises(CorpusError):  # like load_corpus: nothing to write when a record is bad
+        stream_corpus([tmp_path / "a.jsonl", tmp_path / "c.jsonl"])
+    stream, found = stream_corpus([tmp_path / "a.jsonl", tmp_path / "c.jsonl"], skip_bad=True)
+    assert len(list(stream)) == 30 and len(stream.bad) == len(found.bad) == 1
+
+
+def test_bulk_ingest_resumes_after_an_interruption(settings, hashed, tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", 300)
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in synthetic_records(5)))
+    files = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+
+    class Interrupted(Exception):
+        pass
+
+    def explode_after(count):
+        def embed(texts, _seen=[0]):  # noqa: B006 -- a counter shared by the calls of this run
+            _seen[0] += 1
+            if _seen[0] > count:
+                raise Interrupted
+            return original(texts)
+        return embed
+
+    with PaperIndex(settings, hashed, "bulk") as index:
+        original = hashed.embed
+        object.__setattr__(hashed, "embed", explode_after(2))  # dies in the third step of 64 papers
+        try:
+            with pytest.raises(Interrupted):
+                bulk_ingest(index, files, batch_papers=64, progress=False)
+        finally:
+            object.__delattr__(hashed, "embed")
+        assert index.paper_count() == 128
+        report = bulk_ingest(index, files, batch_papers=64, progress=False)
+        assert report.bm25_rebuilt
+        assert (report.ingest.unchanged, report.ingest.added, report.duplicates, report.sources_updated) == \
+            (128, 172, 5, 5)
+        stored, fingerprint = index.store.snapshot()
+        assert len(stored) == 300 and index.store.incomplete_papers() == []
+        assert stored["syn-0000002"].sources == ["a.jsonl", "b.jsonl"]
+        assert index.bm25.fingerprint == fingerprint and sorted(index.bm25.paper_ids) == sorted(stored)
+
+        visited = {}
+        assert index.store.scan_papers(lambda p: visited.setdefault(p.paper_id, p), batch=97) == fingerprint
+        assert visited == stored
+        again = bulk_ingest(index, files, batch_papers=64, progress=False)
+        assert (again.ingest.unchanged, again.sources_updated, again.bm25_rebuilt) == (300, 0, False)
