@@ -70,12 +70,24 @@ def cpu_seconds(pid: int) -> float:
 
 
 def corpus_file(work: Path, n: int) -> tuple[Path, float]:
-    """``syn-N.jsonl`` (generated once, then reused); the seconds generation took (0 if cached)."""
-    path = work / "corpora" / f"syn-{n}.jsonl"
+    """``syn-N.jsonl`` (made once, then reused); the seconds making it took (0 if cached).
+
+    Paper i depends only on (seed, i), so a smaller corpus is the first N lines of a larger one.
+    """
+    folder = work / "corpora"
+    path = folder / f"syn-{n}.jsonl"
     if path.exists():
         return path, 0.0
     started = time.perf_counter()
-    write_jsonl(path, n, seed=0)
+    larger = sorted((int(p.stem.split("-")[1]), p) for p in folder.glob("syn-*.jsonl") if int(p.stem.split("-")[1]) > n)
+    if larger:
+        tmp = path.with_name(path.name + ".part")
+        with larger[0][1].open("rb") as source, tmp.open("wb") as out:
+            for _, line in zip(range(n), source, strict=False):
+                out.write(line)
+        tmp.replace(path)
+    else:
+        write_jsonl(path, n, seed=0)
     return path, time.perf_counter() - started
 
 

@@ -16,6 +16,7 @@ from rag.index.store import (
     StoreError,
     connect,
     disconnect,
+    fingerprint_of,
     list_collections,
 )
 from rag.settings import Settings
@@ -87,7 +88,11 @@ class PaperIndex:
     def check(self) -> list[str]:
         """Find (and, on an embedded store, remove) half-written papers; bring BM25 in step with Chroma."""
         before = len(self.notices)
-        broken = self.store.incomplete_papers()
+        # one read of the heads serves both checks (it is what opening a large collection costs);
+        # the stamp is read first, as `sync_bm25` requires
+        stamp = self.store.stamp()
+        heads = self.store.paper_states()
+        broken = self.store.incomplete_papers(heads=heads)
         if broken:
             shown = ", ".join(state.describe() for state in broken[:5]) + (" ..." if len(broken) > 5 else "")
             if self.settings.chroma_host:
@@ -98,11 +103,12 @@ class PaperIndex:
             else:
                 self.store.delete_papers([state.paper_id for state in broken])
                 self.store.touch()
+                stamp = heads = None  # changed: `sync_bm25` reads them again
                 self.notice(
                     f"removed {len(broken)} incomplete paper(s) from {self.name!r} left by an interrupted ingest "
                     f"({shown}); ingest their file again to restore them"
                 )
-        self._bm25 = self.sync_bm25()
+        self._bm25 = self.sync_bm25(stamp, fingerprint=None if heads is None else fingerprint_of(heads))
         return self.notices[before:]
 
     @property
@@ -117,14 +123,16 @@ class PaperIndex:
             self._bm25 = self.sync_bm25(stamp)
         return self._bm25
 
-    def sync_bm25(self, stamp: tuple[int, str | None] | None = None, *, announce: bool = True) -> Bm25Index:
+    def sync_bm25(self, stamp: tuple[int, str | None] | None = None, *, announce: bool = True,
+                  fingerprint: str | None = None) -> Bm25Index:
         """Load the saved BM25 index, rebuilding it from Chroma when it is missing, damaged or out of step.
 
         A rebuild is announced (`notices`, log warning) when this process had no index in memory
         yet, i.e. at start-up; later ones follow changes made by other processes and are expected.
+        ``fingerprint``, if given, must have been computed from heads read after ``stamp``.
         """
         stamp = stamp or self.store.stamp()  # read before the data, so a later write always shows
-        fingerprint = self.store.fingerprint()
+        fingerprint = fingerprint or self.store.fingerprint()
         current = self._bm25
         if current is not None and current.fingerprint == fingerprint:
             self._stamp = stamp

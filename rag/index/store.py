@@ -355,14 +355,15 @@ class PaperStore:
             offset += batch
         return states
 
-    def incomplete_papers(self, batch: int = 20000) -> list[PaperChunks]:
+    def incomplete_papers(self, batch: int = 20000, heads: dict[str, dict[str, Any]] | None = None
+                          ) -> list[PaperChunks]:
         """Papers whose chunks 0..n-1 are not all there: what an interrupted write leaves behind.
 
-        Reads only chunk ids (``paper#i``) and the heads' metadata, so it is cheap enough to run at
-        every open; two versions mixed in one paper (racing writers) are found by `chunk_states`,
-        which ingest uses for the papers it is given.
+        Reads only chunk ids (``paper#i``) and the heads' metadata (``heads``, if the caller has just
+        read `paper_states`), so it is cheap enough to run at every open; two versions mixed in one
+        paper (racing writers) are found by `chunk_states`, which ingest uses for the papers it is given.
         """
-        heads = self.paper_states()
+        heads = self.paper_states() if heads is None else heads
         positions: dict[str, list[int]] = defaultdict(list)
         offset = 0
         while True:
