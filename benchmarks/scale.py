@@ -126,8 +126,13 @@ def time_retrieval(retriever, questions: list[str], repeat_warmup: int = 5) -> d
     return result
 
 
-def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: int) -> dict[str, Any]:
-    """One size, in this process: generate, serve, ingest, reopen, resume, query."""
+def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: int,
+                  budget_s: float | None = None) -> dict[str, Any]:
+    """One size, in this process: generate, serve, ingest, reopen, resume, query.
+
+    With ``budget_s``, ingestion stops after the step running when the budget runs out (then BM25
+    is rebuilt and everything is measured at the size reached: ``n`` is then below ``target_n``).
+    """
     from rag.index import PaperIndex
     from rag.index.bm25 import Bm25Index
     from rag.index.bulk import bulk_ingest
@@ -145,9 +150,13 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
                             chroma_host=server.host, chroma_port=server.port)
         client_cpu0, server_cpu0 = time.process_time(), cpu_seconds(server.process.pid)
         with RssSampler(server.process.pid) as server_rss, PaperIndex(settings, embedder) as index:
-            report = bulk_ingest(index, [corpus], batch_papers=batch, progress=sys.stderr.isatty())
+            report = bulk_ingest(index, [corpus], batch_papers=batch, progress=sys.stderr.isatty(),
+                                 stop_after_s=budget_s)
             client_cpu, server_cpu = time.process_time() - client_cpu0, cpu_seconds(server.process.pid) - server_cpu0
             chunks = index.store.chunk_count()
+        if report.stopped_early:
+            result.update(target_n=n, n=report.ingest.added, stopped_early=True)
+            n = report.ingest.added
         result["ingest"] = {
             "papers": report.ingest.added, "chunks": chunks, "survey_s": round(report.survey_seconds, 1),
             "write_s": round(report.write_seconds, 1), "bm25_build_s": round(report.bm25_seconds, 1),
@@ -167,9 +176,9 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
         index = PaperIndex(settings, embedder)
         opened = time.perf_counter() - started
         try:
-            parts = {}
-            for name, call in (("incomplete_check", index.store.incomplete_papers),
-                               ("fingerprint", index.store.fingerprint),
+            parts, heads = {}, {}
+            for name, call in (("heads_read", lambda: heads.update(index.store.paper_states())),
+                               ("chunk_ids_scan", lambda: index.store.incomplete_papers(heads=heads)),
                                ("bm25_load", lambda: Bm25Index.read(index.bm25_dir))):
                 started = time.perf_counter()
                 call()
@@ -289,17 +298,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=1024, help="papers per ingest step")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--resume-max", type=int, default=100_000, help="largest size that is also re-ingested")
+    parser.add_argument("--budget-min", type=float, default=None,
+                        help="stop ingesting after this many minutes and measure at the size reached")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)  # internal: one size, result on stdout
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.work.mkdir(parents=True, exist_ok=True)
     if args.point is not None:
-        value = measure_point(args.point, args.work, args.batch, args.queries, args.resume_max)
+        value = measure_point(args.point, args.work, args.batch, args.queries, args.resume_max,
+                              None if args.budget_min is None else args.budget_min * 60)
         print(json.dumps(value))
         return
     for n in args.sizes:
         command = [sys.executable, "-m", "benchmarks.scale", "--point", str(n), "--work", str(args.work),
-                   "--batch", str(args.batch), "--queries", str(args.queries), "--resume-max", str(args.resume_max)]
+                   "--batch", str(args.batch), "--queries", str(args.queries), "--resume-max", str(args.resume_max),
+                   *(["--budget-min", str(args.budget_min)] if args.budget_min else [])]
         started = time.perf_counter()
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
         if done.returncode != 0:

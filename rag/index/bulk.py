@@ -41,6 +41,7 @@ class BulkReport:
     bm25_seconds: float = 0.0
     sources_updated: int = 0
     bm25_rebuilt: bool = False
+    stopped_early: bool = False  # ``stop_after_s`` ran out before the end of the corpus
 
     def summary(self) -> str:
         return (f"{self.ingest.summary()}; {self.records} records ({self.duplicates} duplicates); survey "
@@ -67,12 +68,27 @@ def add_sources(index: PaperIndex, extra: dict[str, list[str]], batch: int = 100
 
 
 def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int = BULK_BATCH, skip_bad: bool = False,
-                progress: bool = True) -> BulkReport:
-    """Stream ``paths`` into ``index`` in steps of ``batch_papers``, then rebuild BM25 once."""
+                progress: bool = True, stop_after_s: float | None = None) -> BulkReport:
+    """Stream ``paths`` into ``index`` in steps of ``batch_papers``, then rebuild BM25 once.
+
+    ``stop_after_s`` ends the run cleanly after the step in progress when that many seconds have
+    passed (what an interruption leaves, minus the half-written step); the same call resumes it.
+    """
     started = time.perf_counter()
     stream, found = stream_corpus(paths, skip_bad=skip_bad)
     surveyed = time.perf_counter()
-    report = ingest_papers(stream, index.store, index.embedder, max_tokens=index.settings.chunk_tokens,
+    stopped = False
+
+    def papers():
+        nonlocal stopped
+        for count, paper in enumerate(stream):
+            if stop_after_s is not None and count % batch_papers == 0 and \
+                    time.perf_counter() - started > stop_after_s:
+                stopped = True
+                return
+            yield paper
+
+    report = ingest_papers(papers(), index.store, index.embedder, max_tokens=index.settings.chunk_tokens,
                            overlap=index.settings.chunk_overlap_sentences, total=found.records, progress=progress,
                            batch_papers=batch_papers)
     written = time.perf_counter()
@@ -83,7 +99,7 @@ def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int =
     done = time.perf_counter()
     report.bad = stream.bad
     return BulkReport(report, stream.records, stream.duplicates, surveyed - started, written - surveyed,
-                      done - written, changed, rebuild)
+                      done - written, changed, rebuild, stopped)
 
 
 def main(argv: list[str] | None = None) -> None:
