@@ -1,11 +1,13 @@
 """The chat UI over all the seeds with the real embedded model (llama.cpp, Qwen2.5-Coder-1.5B).
 
 Prints (does not assert) the time from pressing Enter to the first source card and to the first
-answer word, as a user sees them in the browser.
+answer word, as a user sees them in the browser; also saved to test-artifacts/ui/real-model-timings.json.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 import pytest
@@ -45,6 +47,9 @@ def test_real_model_answer_and_abstention_in_the_browser(seed_settings, seed_ind
         page.screenshot(path=str(artifacts / "real-model-answer.png"))
         print(f"\nembedded model in the browser: Enter -> first source card {to_card * 1000:.0f} ms, "
               f"-> first answer word {to_word:.1f} s, -> checked answer {total:.1f} s")
+        timings = {"enter_to_first_card_ms": round(to_card * 1000), "enter_to_first_word_s": round(to_word, 2),
+                   "enter_to_checked_answer_s": round(total, 1), "load_average": os.getloadavg()}
+        (artifacts / "real-model-timings.json").write_text(json.dumps(timings, indent=2))
         print("detail line:", page.inner_text("#detail"))
         print("answer:", page.locator(BOT).last.inner_text())
         assert page.locator("#sources .card").count() == seed_settings.top_k
