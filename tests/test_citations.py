@@ -133,3 +133,8 @@ def test_marker_as_subject_of_an_unfitting_paper_is_dropped():
     checker = CitationChecker(SOURCES, threshold=0.5, question="Which paper proposes a watermark for generated text?")
     result = checker.check("[1] proposes a watermark for generated text.")
     assert result.citations == [] and result.text == ""
+
+
+def test_a_repeated_sentence_is_said_once():
+    result = check("Dogs tunnel through quantum barriers [2]. Dogs tunnel through quantum barriers [2].")
+    assert result.text == "Dogs tunnel through quantum barriers [2]."

@@ -272,7 +272,8 @@ class CitationChecker:
                      quote=quote)
             for n, quote in quotes.items()
         ]
-        text = " ".join(s for s in sentences_out if re.search(r"\w", s))
+        # a small model may loop on one sentence: say it once
+        text = " ".join(dict.fromkeys(s for s in sentences_out if re.search(r"\w", s)))
         return CheckedAnswer(text, citations, supported, claims)
 
 
