@@ -127,7 +127,7 @@ def time_retrieval(retriever, questions: list[str], repeat_warmup: int = 5) -> d
 
 
 def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: int,
-                  budget_s: float | None = None) -> dict[str, Any]:
+                  budget_s: float | None = None, workers: int = 1) -> dict[str, Any]:
     """One size, in this process: generate, serve, ingest, reopen, resume, query.
 
     With ``budget_s``, ingestion stops after the step running when the budget runs out (then BM25
@@ -144,14 +144,15 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
     point.mkdir(parents=True)
     embedder = HashEmbedding()
     result: dict[str, Any] = {"n": n, "corpus_mb": round(corpus.stat().st_size / 1e6, 1),
-                              "corpus_generation_s": round(generated, 1), "batch_papers": batch}
+                              "corpus_generation_s": round(generated, 1), "batch_papers": batch,
+                              "ingest_workers": workers}
     with chroma_server(point / "chroma", point / "chroma.log") as server:
         settings = Settings(data_dir=point / "data", seeds_dir=point / "no-seeds", collection="scale",
                             chroma_host=server.host, chroma_port=server.port)
         client_cpu0, server_cpu0 = time.process_time(), cpu_seconds(server.process.pid)
         with RssSampler(server.process.pid) as server_rss, PaperIndex(settings, embedder) as index:
             report = bulk_ingest(index, [corpus], batch_papers=batch, progress=sys.stderr.isatty(),
-                                 stop_after_s=budget_s)
+                                 stop_after_s=budget_s, workers=workers)
             client_cpu, server_cpu = time.process_time() - client_cpu0, cpu_seconds(server.process.pid) - server_cpu0
             chunks = index.store.chunk_count()
         if report.stopped_early:
@@ -298,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=1024, help="papers per ingest step")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--resume-max", type=int, default=100_000, help="largest size that is also re-ingested")
+    parser.add_argument("--workers", type=int, default=1, help="ingest steps in flight at once (threads)")
     parser.add_argument("--budget-min", type=float, default=None,
                         help="stop ingesting after this many minutes and measure at the size reached")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)  # internal: one size, result on stdout
@@ -306,13 +308,13 @@ def main(argv: list[str] | None = None) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     if args.point is not None:
         value = measure_point(args.point, args.work, args.batch, args.queries, args.resume_max,
-                              None if args.budget_min is None else args.budget_min * 60)
+                              None if args.budget_min is None else args.budget_min * 60, args.workers)
         print(json.dumps(value))
         return
     for n in args.sizes:
         command = [sys.executable, "-m", "benchmarks.scale", "--point", str(n), "--work", str(args.work),
                    "--batch", str(args.batch), "--queries", str(args.queries), "--resume-max", str(args.resume_max),
-                   *(["--budget-min", str(args.budget_min)] if args.budget_min else [])]
+                   "--workers", str(args.workers), *(["--budget-min", str(args.budget_min)] if args.budget_min else [])]
         started = time.perf_counter()
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
         if done.returncode != 0:

@@ -121,3 +121,14 @@ def test_bulk_ingest_resumes_after_an_interruption(settings, hashed, tmp_path):
         assert visited == stored
         again = bulk_ingest(index, files, batch_papers=64, progress=False)
         assert (again.ingest.unchanged, again.sources_updated, again.bm25_rebuilt) == (300, 0, False)
+
+
+def test_bulk_ingest_with_two_workers_stores_the_same(settings, hashed, tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", 200)
+    with PaperIndex(settings, hashed, "one") as one, PaperIndex(settings, hashed, "two", client=one.client) as two:
+        first = bulk_ingest(one, [tmp_path / "a.jsonl"], batch_papers=16, progress=False)
+        second = bulk_ingest(two, [tmp_path / "a.jsonl"], batch_papers=16, progress=False, workers=2)
+        assert (second.ingest.added, second.ingest.chunks) == (first.ingest.added, first.ingest.chunks) == \
+            (200, first.ingest.chunks)
+        assert one.store.fingerprint() == two.store.fingerprint() and two.store.incomplete_papers() == []
+        assert two.bm25.fingerprint == two.store.fingerprint() and len(two.bm25) == 200

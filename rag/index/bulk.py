@@ -17,11 +17,17 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
+from tqdm import tqdm
+
+from rag.corpus import Paper
 from rag.corpus.stream import stream_corpus
 from rag.index import PaperIndex
 from rag.index.ingest import IngestReport, ingest_papers
@@ -67,9 +73,49 @@ def add_sources(index: PaperIndex, extra: dict[str, list[str]], batch: int = 100
     return changed
 
 
+def ingest_in_threads(papers: Iterable[Paper], index: PaperIndex, workers: int, total: int, progress: bool,
+                      options: dict) -> IngestReport:
+    """`ingest_papers` over whole steps handed to ``workers`` threads; the reports are summed.
+
+    Steps hold distinct papers (the stream yields each id once), so concurrent steps never write
+    the same paper; every guarantee of a single step (heads last, repair) holds per step.
+    """
+    iterator, lock, failed = iter(papers), threading.Lock(), threading.Event()
+    total_report = IngestReport()
+    started = time.perf_counter()
+
+    def work(bar: tqdm) -> None:
+        while not failed.is_set():
+            with lock:
+                step = list(islice(iterator, options["batch_papers"]))
+            if not step:
+                return
+            try:
+                done = ingest_papers(step, index.store, index.embedder, progress=False, **options)
+            except BaseException:
+                failed.set()
+                raise
+            with lock:
+                for name in ("added", "updated", "unchanged", "repaired", "chunks"):
+                    setattr(total_report, name, getattr(total_report, name) + getattr(done, name))
+                bar.update(len(step))
+
+    with tqdm(total=total, unit="paper", desc=f"ingest {index.name}", disable=not progress) as bar, \
+            ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(work, bar) for _ in range(workers)]:
+            future.result()
+    total_report.seconds = time.perf_counter() - started
+    return total_report
+
+
 def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int = BULK_BATCH, skip_bad: bool = False,
-                progress: bool = True, stop_after_s: float | None = None) -> BulkReport:
+                progress: bool = True, stop_after_s: float | None = None, workers: int = 1) -> BulkReport:
     """Stream ``paths`` into ``index`` in steps of ``batch_papers``, then rebuild BM25 once.
+
+    ``workers`` > 1 runs that many steps at once in threads: one prepares (chunks, embeds) while
+    another waits for the store, which pays when the embedding is cheap or remote (an Ollama
+    server on a GPU host) and the store is the bottleneck. With the embedded MiniLM, which already
+    uses every core, keep 1.
 
     ``stop_after_s`` ends the run cleanly after the step in progress when that many seconds have
     passed (what an interruption leaves, minus the half-written step); the same call resumes it.
@@ -88,9 +134,13 @@ def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int =
                 return
             yield paper
 
-    report = ingest_papers(papers(), index.store, index.embedder, max_tokens=index.settings.chunk_tokens,
-                           overlap=index.settings.chunk_overlap_sentences, total=found.records, progress=progress,
-                           batch_papers=batch_papers)
+    options = {"max_tokens": index.settings.chunk_tokens, "overlap": index.settings.chunk_overlap_sentences,
+               "batch_papers": batch_papers}
+    if workers <= 1:
+        report = ingest_papers(papers(), index.store, index.embedder, total=found.records, progress=progress,
+                               **options)
+    else:
+        report = ingest_in_threads(papers(), index, workers, found.records, progress, options)
     written = time.perf_counter()
     changed = add_sources(index, stream.extra_sources)
     rebuild = index.store.stamp() != index._stamp  # something was written (every write bumps the stamp)
@@ -110,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("paths", nargs="+", type=Path)
     parser.add_argument("--collection", default=None)
     parser.add_argument("--batch", type=int, default=BULK_BATCH, help="papers per step (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=1, help="steps in flight at once (threads; default 1)")
     parser.add_argument("--skip-bad", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -117,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.collection:
         settings = settings.model_copy(update={"collection": args.collection})
     with PaperIndex(settings, make_embedding(settings)) as index:
-        report = bulk_ingest(index, args.paths, batch_papers=args.batch, skip_bad=args.skip_bad)
+        report = bulk_ingest(index, args.paths, batch_papers=args.batch, skip_bad=args.skip_bad, workers=args.workers)
         print(f"{index.name}: {report.summary()}", file=sys.stdout)
 
 
