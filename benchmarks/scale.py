@@ -168,7 +168,11 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
             "server_peak_rss_mb": round(server_rss.peak / 1e6), "client_peak_rss_mb": round(
                 proc_status()["VmHWM"] / 1e6),
         }
-        log.warning("n=%d ingest %s", n, result["ingest"])
+        # papers handed to ingest vs seconds: the rate as the collection grows (thinned to ~50 points)
+        every = max(1, len(report.steps) // 50)
+        thinned = report.steps[::every]
+        result["ingest"]["progress"] = thinned + report.steps[-1:] if thinned[-1:] != report.steps[-1:] else thinned
+        log.warning("n=%d ingest %s", n, {k: v for k, v in result["ingest"].items() if k != "progress"})
         result["disk_mb"] = {"chroma": round(dir_size(point / "chroma") / 1e6, 1),
                              "bm25": round(dir_size(settings.bm25_dir / "scale") / 1e6, 1)}
 
@@ -192,6 +196,7 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
                                    "docs_per_s": round(n / again.write_seconds, 1)}
             retriever = HybridRetriever(index, top_k=6, candidates=40, rrf_k=60)
             result["retrieval"] = time_retrieval(retriever, queries(n_queries))
+            result["load_average_after_queries"] = [round(x, 2) for x in os.getloadavg()]
             result["server_rss_after_queries_mb"] = round(proc_status(server.process.pid)["VmRSS"] / 1e6)
             result["client_rss_after_queries_mb"] = round(proc_status()["VmRSS"] / 1e6)
         finally:
@@ -225,6 +230,7 @@ def measure_seeds(work: Path, n_queries: int) -> dict[str, Any]:
                   "disk_mb": {"chroma": round(dir_size(settings.chroma_dir) / 1e6, 1),
                               "bm25": round(dir_size(settings.bm25_dir) / 1e6, 1)},
                   "retrieval": time_retrieval(retriever, queries(n_queries)),
+                  "load_average_after_queries": [round(x, 2) for x in os.getloadavg()],
                   "client_rss_mb": round(proc_status()["VmRSS"] / 1e6)}
     shutil.rmtree(point, ignore_errors=True)
     return result

@@ -132,3 +132,24 @@ def test_bulk_ingest_with_two_workers_stores_the_same(settings, hashed, tmp_path
             (200, first.ingest.chunks)
         assert one.store.fingerprint() == two.store.fingerprint() and two.store.incomplete_papers() == []
         assert two.bm25.fingerprint == two.store.fingerprint() and len(two.bm25) == 200
+
+
+def test_large_collection_follows_other_writers_by_generation_without_counting(settings, hashed, tmp_path,
+                                                                              monkeypatch):
+    import rag.index as index_module
+
+    monkeypatch.setattr(index_module, "STAMP_COUNT_LIMIT", 1)  # every collection counts as large
+    write_jsonl(tmp_path / "a.jsonl", 40)
+    with PaperIndex(settings, hashed, "big") as index:
+        bulk_ingest(index, [tmp_path / "a.jsonl"], batch_papers=16, progress=False)
+        assert len(index.bm25) == 40
+        elsewhere = settings.model_copy(update={"data_dir": tmp_path / "elsewhere"})
+        other = PaperIndex(elsewhere, hashed, "big", client=index.client)
+        counted = []
+        monkeypatch.setattr(type(index.store.collection), "count", lambda self: counted.append(1) or 0)
+        assert len(index.bm25) == 40 and counted == []  # unchanged: one generation read, no count
+        monkeypatch.undo()
+        monkeypatch.setattr(index_module, "STAMP_COUNT_LIMIT", 1)
+        (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in synthetic_records(5, start=40)))
+        bulk_ingest(other, [tmp_path / "b.jsonl"], progress=False)
+        assert len(index.bm25) == 45  # another writer's rag ingest bumped the generation: followed at once

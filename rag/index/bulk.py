@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -48,6 +48,7 @@ class BulkReport:
     sources_updated: int = 0
     bm25_rebuilt: bool = False
     stopped_early: bool = False  # ``stop_after_s`` ran out before the end of the corpus
+    steps: list[tuple[int, float]] = field(default_factory=list)  # (papers handed out, seconds) per step
 
     def summary(self) -> str:
         return (f"{self.ingest.summary()}; {self.records} records ({self.duplicates} duplicates); survey "
@@ -125,14 +126,18 @@ def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int =
     surveyed = time.perf_counter()
     stopped = False
 
+    steps: list[tuple[int, float]] = []
+
     def papers():
         nonlocal stopped
         for count, paper in enumerate(stream):
-            if stop_after_s is not None and count % batch_papers == 0 and \
-                    time.perf_counter() - started > stop_after_s:
-                stopped = True
-                return
+            if count % batch_papers == 0:
+                steps.append((count, round(time.perf_counter() - surveyed, 2)))
+                if stop_after_s is not None and time.perf_counter() - started > stop_after_s:
+                    stopped = True
+                    return
             yield paper
+        steps.append((stream.unique, round(time.perf_counter() - surveyed, 2)))
 
     options = {"max_tokens": index.settings.chunk_tokens, "overlap": index.settings.chunk_overlap_sentences,
                "batch_papers": batch_papers}
@@ -149,7 +154,7 @@ def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int =
     done = time.perf_counter()
     report.bad = stream.bad
     return BulkReport(report, stream.records, stream.duplicates, surveyed - started, written - surveyed,
-                      done - written, changed, rebuild, stopped)
+                      done - written, changed, rebuild, stopped, steps)
 
 
 def main(argv: list[str] | None = None) -> None:
