@@ -127,7 +127,7 @@ def time_retrieval(retriever, questions: list[str], repeat_warmup: int = 5) -> d
 
 
 def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: int,
-                  budget_s: float | None = None, workers: int = 1) -> dict[str, Any]:
+                  budget_s: float | None = None, workers: int = 1, keep: bool = False) -> dict[str, Any]:
     """One size, in this process: generate, serve, ingest, reopen, resume, query.
 
     With ``budget_s``, ingestion stops after the step running when the budget runs out (then BM25
@@ -201,7 +201,8 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
             result["client_rss_after_queries_mb"] = round(proc_status()["VmRSS"] / 1e6)
         finally:
             index.close()
-    shutil.rmtree(point, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(point, ignore_errors=True)
     return result
 
 
@@ -306,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--resume-max", type=int, default=100_000, help="largest size that is also re-ingested")
     parser.add_argument("--workers", type=int, default=1, help="ingest steps in flight at once (threads)")
+    parser.add_argument("--keep", action="store_true", help="keep each size's store folder under --work")
     parser.add_argument("--budget-min", type=float, default=None,
                         help="stop ingesting after this many minutes and measure at the size reached")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)  # internal: one size, result on stdout
@@ -314,13 +316,14 @@ def main(argv: list[str] | None = None) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     if args.point is not None:
         value = measure_point(args.point, args.work, args.batch, args.queries, args.resume_max,
-                              None if args.budget_min is None else args.budget_min * 60, args.workers)
+                              None if args.budget_min is None else args.budget_min * 60, args.workers, args.keep)
         print(json.dumps(value))
         return
     for n in args.sizes:
         command = [sys.executable, "-m", "benchmarks.scale", "--point", str(n), "--work", str(args.work),
                    "--batch", str(args.batch), "--queries", str(args.queries), "--resume-max", str(args.resume_max),
-                   "--workers", str(args.workers), *(["--budget-min", str(args.budget_min)] if args.budget_min else [])]
+                   "--workers", str(args.workers), *(["--budget-min", str(args.budget_min)] if args.budget_min else []),
+                   *(["--keep"] if args.keep else [])]
         started = time.perf_counter()
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
         if done.returncode != 0:

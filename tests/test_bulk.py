@@ -153,3 +153,18 @@ def test_large_collection_follows_other_writers_by_generation_without_counting(s
         (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in synthetic_records(5, start=40)))
         bulk_ingest(other, [tmp_path / "b.jsonl"], progress=False)
         assert len(index.bm25) == 45  # another writer's rag ingest bumped the generation: followed at once
+
+
+def test_papers_by_chunk_id_equal_the_snapshot_even_when_damaged(settings, hashed, tmp_path):
+    from rag.index.store import chunk_id
+
+    write_jsonl(tmp_path / "a.jsonl", 30)
+    small_chunks = settings.model_copy(update={"chunk_tokens": 64})  # most papers get several chunks
+    with PaperIndex(small_chunks, hashed, "byid") as index:
+        bulk_ingest(index, [tmp_path / "a.jsonl"], progress=False)
+        ids = [f"syn-{i:07d}" for i in range(0, 30, 3)] + ["not-there"]
+        index.store.collection.delete(ids=[chunk_id(ids[1], 1)])  # a paper missing a middle chunk
+        index.store.collection.delete(ids=[chunk_id(ids[2], 0)])  # a paper without its head
+        by_id, snapshot = index.store.papers(ids), index.store.snapshot(ids)[0]
+        assert by_id == snapshot and len(by_id) == 9 and ids[2] not in by_id
+        assert all(len(index.store.chunk_states([pid])[pid].positions) > 1 for pid in ids[3:6])

@@ -290,8 +290,43 @@ class PaperStore:
         return parts, heads
 
     def papers(self, paper_ids: list[str] | None = None, batch: int = 5000) -> dict[str, StoredPaper]:
-        """Whole papers, reassembled from their chunks; all of them when ``paper_ids`` is None."""
-        return self.snapshot(paper_ids, batch)[0]
+        """Whole papers, reassembled from their chunks; all of them when ``paper_ids`` is None.
+
+        Given ids, the chunks are read by chunk id (`papers_by_id`), whose cost does not grow with the
+        collection; a ``where`` filter on ``paper_id`` scans (~12 ms at 100,000 chunks through a server).
+        """
+        if paper_ids is None:
+            return self.snapshot(None, batch)[0]
+        return self.papers_by_id(paper_ids)
+
+    def papers_by_id(self, paper_ids: list[str]) -> dict[str, StoredPaper]:
+        """Papers that have a head chunk: the heads by id, then their other chunks ``1..n-1`` by id.
+
+        A paper whose chunks did not all come back (a concurrent writer replacing it) is read again
+        the way `snapshot` reads it, so the result is what `snapshot(paper_ids)` returns.
+        """
+        if not paper_ids:
+            return {}
+        rows = self.collection.get(ids=[chunk_id(pid, 0) for pid in paper_ids], include=["metadatas", "documents"])
+        heads: dict[str, dict[str, Any]] = {}
+        parts: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        for meta, document in zip(rows["metadatas"], rows["documents"], strict=True):
+            heads[meta["paper_id"]] = meta
+            parts[meta["paper_id"]].append((int(meta["start_char"]), int(meta["end_char"]), document))
+        rest = [chunk_id(pid, i) for pid, head in heads.items() for i in range(1, int(head["n_chunks"]))]
+        for start in range(0, len(rest), 5000):
+            rows = self.collection.get(ids=rest[start : start + 5000], include=["metadatas", "documents"])
+            for meta, document in zip(rows["metadatas"], rows["documents"], strict=True):
+                if meta["paper_id"] in heads:
+                    parts[meta["paper_id"]].append((int(meta["start_char"]), int(meta["end_char"]), document))
+        short = [pid for pid, head in heads.items() if len(parts[pid]) != int(head["n_chunks"])]
+        papers = {
+            pid: StoredPaper(pid, head["title"], reassemble(parts[pid]), paper_metadata(head))
+            for pid, head in heads.items() if pid not in short
+        }
+        if short:
+            papers.update(self.snapshot(short)[0])
+        return papers
 
     def snapshot(self, paper_ids: list[str] | None = None, batch: int = 5000) -> tuple[dict[str, StoredPaper], str]:
         """Papers (those with a head chunk) and the fingerprint of exactly what was read.
