@@ -19,6 +19,7 @@ from rag.answering.models import Answer, Done, SourcesFound, Token
 from rag.assistant import Assistant, QuestionError
 from rag.corpus import CorpusError, load_corpus
 from rag.index import PaperIndex, StoreError, connect, list_collections
+from rag.index.bulk import BULK_BATCH, bulk_ingest
 from rag.models.files import ModelUnavailable
 from rag.models.llm import LLMError
 from rag.settings import Settings, describe_invalid
@@ -117,12 +118,16 @@ def ingest(
     = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the collection first (e.g. after changing "
                                                              "the embedding model).")] = False,
+    bulk: Annotated[bool, typer.Option("--bulk", help="Stream the files in steps (constant memory, no size "
+                                                       "limit, BM25 rebuilt once at the end): for large corpora.")]
+    = False,
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="Papers per step with --bulk.")] = BULK_BATCH,
 ) -> None:
     """Add papers to a collection (idempotent: unchanged papers are skipped). Default: the seeds."""
     settings = load_settings(collection=collection)
     paths = paths or [settings.seeds_dir]
     try:
-        corpus = load_corpus(paths, skip_bad=skip_bad, max_bytes=settings.ingest_max_mb * 2**20)
+        corpus = None if bulk else load_corpus(paths, skip_bad=skip_bad, max_bytes=settings.ingest_max_mb * 2**20)
         client = connect(settings)  # first: a store another process owns is refused before any model loads
         if rebuild:
             if settings.collection in list_collections(client):
@@ -131,13 +136,17 @@ def ingest(
         assistant = Assistant(settings)
         # opening checks the store: half-written papers and a BM25 index out of step are reported and repaired
         index = PaperIndex(settings, assistant.embedder, settings.collection, client=client)
-        err.print(f"read {corpus.records} records: {len(corpus.papers)} unique papers, "
-                  f"{corpus.duplicates} duplicates merged")
-        report = index.ingest(corpus.papers, total=len(corpus.papers))
-        report.bad = corpus.bad
+        if corpus is None:
+            summary = bulk_ingest(index, paths, batch_papers=batch, skip_bad=skip_bad).summary()
+        else:
+            err.print(f"read {corpus.records} records: {len(corpus.papers)} unique papers, "
+                      f"{corpus.duplicates} duplicates merged")
+            report = index.ingest(corpus.papers, total=len(corpus.papers))
+            report.bad = corpus.bad
+            summary = report.summary()
     except KNOWN_ERRORS as error:
         fail(str(error))
-    out.print(f"{settings.collection}: {report.summary()}", highlight=False)
+    out.print(f"{settings.collection}: {summary}", highlight=False)
     out.print(f"{settings.collection} now holds {index.paper_count()} papers", highlight=False)
 
 

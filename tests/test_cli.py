@@ -34,6 +34,26 @@ def test_ingest_jsonl_reports_counts_and_is_idempotent(tmp_path, settings):
     assert "0 added, 0 updated, 1 unchanged" in again.output
 
 
+def test_bulk_ingest_streams_a_file_over_the_size_limit(tmp_path, settings):
+    from benchmarks.synthetic import write_jsonl
+
+    corpus = tmp_path / "big.jsonl"
+    write_jsonl(corpus, 40)
+    with corpus.open("a") as extra:
+        extra.write("{broken\n" + " " * 2**20 + "\n")  # a blank line of 1 MB: over the 1 MB limit
+    env = env_for(settings, RAG_INGEST_MAX_MB="1")
+    refused = runner.invoke(app, ["ingest", str(corpus), "--collection", "big"], env=env)
+    assert refused.exit_code == 1 and "rag ingest --bulk" in refused.output
+    bad = runner.invoke(app, ["ingest", str(corpus), "--collection", "big", "--bulk"], env=env)
+    assert bad.exit_code == 1 and "big.jsonl:41: invalid JSON" in bad.output, bad.output
+    ok = runner.invoke(app, ["ingest", str(corpus), "--collection", "big", "--bulk", "--batch", "16", "--skip-bad"],
+                       env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "40 added, 0 updated, 0 unchanged" in ok.output and "big now holds 40 papers" in ok.output
+    again = runner.invoke(app, ["ingest", str(corpus), "--collection", "big", "--bulk", "--skip-bad"], env=env)
+    assert "0 added, 0 updated, 40 unchanged" in again.output
+
+
 def test_invalid_setting_is_reported(settings):
     result = runner.invoke(app, ["ask", "hi"], env={**env_for(settings), "RAG_TOP_K": "0"})
     assert result.exit_code == 1 and "top_k" in result.output

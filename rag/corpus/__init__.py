@@ -61,7 +61,7 @@ def size_problem(path: Path, max_bytes: int | None) -> BadRecord | None:
     return BadRecord(
         file=path.name, line=1,
         problem=f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB limit for one corpus file "
-        "(RAG_INGEST_MAX_MB); split it into smaller files or raise the limit",
+        "(RAG_INGEST_MAX_MB); stream it with `rag ingest --bulk`, split it, or raise the limit",
     )
 
 

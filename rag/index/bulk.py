@@ -1,6 +1,6 @@
 """Bulk ingestion of large corpora: streamed, in large steps, with a progress bar and ETA, resumable.
 
-    .venv/bin/python -m rag.index.bulk big.jsonl --collection big --batch 1024
+    rag ingest big.jsonl --collection big --bulk --batch 1024
 
 * **Constant memory in the texts**: a first pass validates and counts the records (the total for
   the ETA); the second streams them (`rag.corpus.stream`); only paper ids are remembered.
@@ -14,9 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -155,27 +152,3 @@ def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int =
     report.bad = stream.bad
     return BulkReport(report, stream.records, stream.duplicates, surveyed - started, written - surveyed,
                       done - written, changed, rebuild, stopped, steps)
-
-
-def main(argv: list[str] | None = None) -> None:
-    from rag.models.embedding import make_embedding
-    from rag.settings import get_settings
-
-    parser = argparse.ArgumentParser(description="Bulk-ingest large JSONL/CSV corpora (streamed, resumable).")
-    parser.add_argument("paths", nargs="+", type=Path)
-    parser.add_argument("--collection", default=None)
-    parser.add_argument("--batch", type=int, default=BULK_BATCH, help="papers per step (default %(default)s)")
-    parser.add_argument("--workers", type=int, default=1, help="steps in flight at once (threads; default 1)")
-    parser.add_argument("--skip-bad", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
-    if args.collection:
-        settings = settings.model_copy(update={"collection": args.collection})
-    with PaperIndex(settings, make_embedding(settings)) as index:
-        report = bulk_ingest(index, args.paths, batch_papers=args.batch, skip_bad=args.skip_bad, workers=args.workers)
-        print(f"{index.name}: {report.summary()}", file=sys.stdout)
-
-
-if __name__ == "__main__":
-    main()

@@ -32,7 +32,7 @@ BAD = {  # file -> what the report must say about it
     "nested.jsonl": "nested.jsonl:2: field(s) title must be text, not dict",
 }
 BIG_MESSAGE = ("big.jsonl:1: file is 50.0 MB, over the 20 MB limit for one corpus file (RAG_INGEST_MAX_MB); "
-               "split it into smaller files or raise the limit")
+               "stream it with `rag ingest --bulk`, split it, or raise the limit")
 
 
 def line(record: dict) -> bytes:
