@@ -116,7 +116,8 @@ class Settings(BaseSettings):
     # --- ingestion -----------------------------------------------------------------------
     ingest_max_mb: int = Field(
         20, ge=1, le=4096,
-        description="Largest corpus file `rag ingest` reads (MB); larger files are refused before anything is read.",
+        description="Largest corpus file `rag ingest` loads whole (MB); larger ones are refused before anything is "
+        "read (`rag ingest --bulk` streams them instead).",
     )
 
     @model_validator(mode="after")
