@@ -52,7 +52,7 @@ class MiniLMEmbedding(VectorEmbedding):
     _tokenizer: Any = PrivateAttr()
     _counter: Any = PrivateAttr()
 
-    def __init__(self, threads: int = 0, embed_batch_size: int = 32) -> None:
+    def __init__(self, threads: int = 0, embed_batch_size: int = 8) -> None:
         super().__init__(model_name=MINILM_NAME, embed_batch_size=embed_batch_size)
         import onnxruntime
         from tokenizers import Tokenizer
