@@ -40,6 +40,13 @@ def subset(path: Path, every: int = 2) -> Path:
     return path
 
 
+def label(config: str) -> str:
+    """``llamacpp_model_qwen2.5-coder-0.5b_context_tokens_500`` -> ``0.5B, context 500``."""
+    model = "0.5B" if "0.5b" in config else "1.5B"
+    context = config.split("context_tokens_")[1].split("_")[0] if "context_tokens_" in config else "1000"
+    return f"{model}, context {context}" + (" (default)" if config == "default" else "")
+
+
 def plot() -> None:
     import matplotlib
 
@@ -47,19 +54,18 @@ def plot() -> None:
     import matplotlib.pyplot as plt
 
     configs = json.loads((OUT / "metrics.json").read_text())  # configuration name -> metrics
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
-    for name, metrics in configs.items():
+    keys = ("must_mention", "citation_precision", "citation_recall", "abstention_accuracy")
+    fig, axes = plt.subplots(1, len(keys), figsize=(16, 4.2), sharex=True)
+    for (name, metrics), marker in zip(configs.items(), "os^vDP", strict=False):
         overall = metrics["overall"]
-        first = overall["first_token_ms_p50"] / 1000
-        for ax, key in zip(axes, ("must_mention", "citation_precision"), strict=True):
-            ax.scatter(first, overall[key], s=40)
-            ax.annotate(name.replace("llamacpp_model=qwen2.5-coder-", "").replace("context_tokens=", "ctx "),
-                        (first, overall[key]), fontsize=7, xytext=(4, 3), textcoords="offset points")
-    for ax, key in zip(axes, ("must_mention", "citation_precision"), strict=True):
+        for ax, key in zip(axes, keys, strict=True):
+            ax.plot(overall["first_token_ms_p50"] / 1000, overall[key], marker, markersize=8, label=label(name))
+    for ax, key in zip(axes, keys, strict=True):
         ax.axvline(4, color="grey", linestyle=":", linewidth=1)
-        ax.set(xlabel="first answer token p50 (s)", ylabel=key, title=f"{key} vs time to first token",
-               ylim=(0, 1.05))
-    fig.suptitle("First-token levers on 34 dev questions (dotted: the 4 s target)", fontsize=10)
+        ax.set(xlabel="first answer token p50 (s)", title=key, ylim=(0, 1.05), xlim=(0, None))
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("First-token levers on 34 dev questions: quality against speed (dotted: the 4 s target)",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(PLOT, dpi=110)
 
