@@ -61,8 +61,7 @@ def prompts(settings: Settings) -> dict[str, str]:
     texts = {}
     for question_id in (*GRID_QUESTIONS, OTHER):
         question = dev_question(question_id)
-        sources = [Source(rank=p.rank, paper_id=p.paper_id, title=p.title, score=p.score, abstract=p.abstract)
-                   for p in assistant.retrieve(question)]
+        sources = [Source.of(p) for p in assistant.retrieve(question)]
         fitted = fit_prompt(question, sources, question, context_tokens=settings.context_tokens,
                             window=settings.llamacpp_n_ctx, answer_tokens=settings.max_answer_tokens,
                             count=lambda text: len(vocab.tokenize(text.encode(), special=True)),

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import time
 
 import numpy as np
 
-from benchmarks.common import RESULTS, machine, write_json
+from benchmarks.common import RESULTS, free_port, machine, write_json
 from rag.settings import REPO_ROOT, Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -29,12 +28,6 @@ FIRST_WORD = """() => { const bots = document.querySelectorAll("#chat [data-test
   const text = bots.length ? bots[bots.length - 1].innerText : "";
   return text.length > 0 && !text.includes("Searching the collection") && !text.includes("writing the answer"); }"""
 DONE = "() => document.querySelectorAll('#chat .citations, #chat .abstain, #chat .chat-error').length >= 1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ask_in_browser(browser, url: str, question: str) -> dict[str, float]:

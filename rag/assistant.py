@@ -132,8 +132,7 @@ class Assistant:
         started = time.perf_counter()
         query = fold_history(question, history, self.settings.max_question_chars)
         papers = self.retrieve(query, top_k=top_k, collection=collection, source=source, mode=mode)
-        sources = [Source(rank=p.rank, paper_id=p.paper_id, title=p.title, score=p.score, abstract=p.abstract)
-                   for p in papers]
+        sources = [Source.of(p) for p in papers]
         retrieval_ms = (time.perf_counter() - started) * 1000
         yield SourcesFound(sources=sources, retrieval_query=query)
 

@@ -23,6 +23,12 @@ class Source(BaseModel):
     score: float
     abstract: str = Field("", exclude=True, repr=False)
 
+    @classmethod
+    def of(cls, paper) -> Source:
+        """The source for a retrieved paper (`rag.retrieval.RetrievedPaper`)."""
+        return cls(rank=paper.rank, paper_id=paper.paper_id, title=paper.title, score=paper.score,
+                   abstract=paper.abstract)
+
 
 class Timings(BaseModel):
     """Milliseconds from the question to: sources found, the first answer token, the checked answer."""

@@ -20,7 +20,7 @@ import sys
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,11 @@ def reassemble(chunks: list[tuple[int, int, str]]) -> str:
     return text
 
 
+def chunk_part(meta: dict[str, Any], document: str) -> tuple[int, int, str]:
+    """A stored chunk as `reassemble` takes it: ``(start_char, end_char, text)``."""
+    return int(meta["start_char"]), int(meta["end_char"]), document
+
+
 @dataclass
 class PaperChunks:
     """What the store holds of one paper: its head (chunk 0) metadata, if any, and every chunk's position."""
@@ -236,23 +241,12 @@ class PaperStore:
                 rows = self.collection.get(where=where, include=["metadatas"])
                 states.update((meta["paper_id"], meta) for meta in rows["metadatas"])
             return states
-        states, offset = {}, 0
-        while True:
-            rows = self.collection.get(where={"chunk": 0}, include=["metadatas"], limit=batch, offset=offset)
-            states.update((meta["paper_id"], meta) for meta in rows["metadatas"])
-            if len(rows["ids"]) < batch:
-                return states
-            offset += batch
+        return {meta["paper_id"]: meta for rows in self._pages(batch, where={"chunk": 0}, include=["metadatas"])
+                for meta in rows["metadatas"]}
 
     def paper_count(self, batch: int = 50000) -> int:
         """Papers with a head chunk (counted from ids only: no metadata is read)."""
-        count, offset = 0, 0
-        while True:
-            found = len(self.collection.get(where={"chunk": 0}, include=[], limit=batch, offset=offset)["ids"])
-            count += found
-            if found < batch:
-                return count
-            offset += batch
+        return sum(len(rows["ids"]) for rows in self._pages(batch, where={"chunk": 0}, include=[]))
 
     def fingerprint(self) -> str:
         """A digest of every stored paper's id, content hash and sources: equal iff the same papers are stored."""
@@ -272,21 +266,27 @@ class PaperStore:
         metadata = self.client.get_collection(self.name, embedding_function=None).metadata or {}
         return metadata.get("generation")
 
+    def _pages(self, batch: int, **query: Any) -> Iterator[dict[str, Any]]:
+        """``collection.get(**query)`` page by page, ``batch`` rows at a time (unpaged reads of more than
+        ~32,000 rows fail on the server side: "too many SQL variables")."""
+        offset = 0
+        while True:
+            rows = self.collection.get(**query, limit=batch, offset=offset)
+            yield rows
+            if len(rows["ids"]) < batch:
+                return
+            offset += batch
+
     def _read(self, paper_ids: list[str] | None, batch: int) -> tuple[dict[str, list], dict[str, dict]]:
         parts: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
         heads: dict[str, dict[str, Any]] = {}
         where = {"paper_id": {"$in": paper_ids}} if paper_ids is not None else None
-        offset = 0
-        while True:
-            rows = self.collection.get(where=where, include=["metadatas", "documents"], limit=batch, offset=offset)
+        for rows in self._pages(batch, where=where, include=["metadatas", "documents"]):
             for meta, document in zip(rows["metadatas"], rows["documents"], strict=True):
                 pid = meta["paper_id"]
-                parts[pid].append((int(meta["start_char"]), int(meta["end_char"]), document))
+                parts[pid].append(chunk_part(meta, document))
                 if meta["chunk"] == 0:
                     heads[pid] = meta
-            if len(rows["ids"]) < batch:
-                break
-            offset += batch
         return parts, heads
 
     def papers(self, paper_ids: list[str] | None = None, batch: int = 5000) -> dict[str, StoredPaper]:
@@ -312,18 +312,15 @@ class PaperStore:
         parts: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
         for meta, document in zip(rows["metadatas"], rows["documents"], strict=True):
             heads[meta["paper_id"]] = meta
-            parts[meta["paper_id"]].append((int(meta["start_char"]), int(meta["end_char"]), document))
+            parts[meta["paper_id"]].append(chunk_part(meta, document))
         rest = [chunk_id(pid, i) for pid, head in heads.items() for i in range(1, int(head["n_chunks"]))]
         for start in range(0, len(rest), 5000):
             rows = self.collection.get(ids=rest[start : start + 5000], include=["metadatas", "documents"])
             for meta, document in zip(rows["metadatas"], rows["documents"], strict=True):
                 if meta["paper_id"] in heads:
-                    parts[meta["paper_id"]].append((int(meta["start_char"]), int(meta["end_char"]), document))
+                    parts[meta["paper_id"]].append(chunk_part(meta, document))
         short = [pid for pid, head in heads.items() if len(parts[pid]) != int(head["n_chunks"])]
-        papers = {
-            pid: StoredPaper(pid, head["title"], reassemble(parts[pid]), paper_metadata(head))
-            for pid, head in heads.items() if pid not in short
-        }
+        papers = {pid: stored_paper(pid, head, parts[pid]) for pid, head in heads.items() if pid not in short}
         if short:
             papers.update(self.snapshot(short)[0])
         return papers
@@ -346,10 +343,7 @@ class PaperStore:
                     heads[pid] = again_heads[pid]
                 else:
                     heads.pop(pid, None)
-        papers = {
-            pid: StoredPaper(pid, head["title"], reassemble(parts[pid]), paper_metadata(head))
-            for pid, head in heads.items()
-        }
+        papers = {pid: stored_paper(pid, head, parts[pid]) for pid, head in heads.items()}
         return papers, fingerprint_of(heads)
 
     def scan_papers(self, visit: Callable[[StoredPaper], None], batch: int = 5000) -> str:
@@ -366,26 +360,21 @@ class PaperStore:
         done: set[str] = set()
 
         def deliver(pid: str, head: dict[str, Any], chunks: list[tuple[int, int, str]]) -> None:
-            visit(StoredPaper(pid, head["title"], reassemble(chunks), paper_metadata(head)))
+            visit(stored_paper(pid, head, chunks))
             lines.append(fingerprint_line(pid, head))
             done.add(pid)
 
-        offset = 0
-        while True:
-            rows = self.collection.get(include=["metadatas", "documents"], limit=batch, offset=offset)
+        for rows in self._pages(batch, include=["metadatas", "documents"]):
             for meta, document in zip(rows["metadatas"], rows["documents"], strict=True):
                 pid = meta["paper_id"]
                 if pid in done:
                     continue
-                parts[pid].append((int(meta["start_char"]), int(meta["end_char"]), document))
+                parts[pid].append(chunk_part(meta, document))
                 if meta["chunk"] == 0:
                     heads[pid] = meta
                 head = heads.get(pid)
                 if head is not None and len(parts[pid]) == int(head["n_chunks"]):
                     deliver(pid, heads.pop(pid), parts.pop(pid))
-            if len(rows["ids"]) < batch:
-                break
-            offset += batch
         short = sorted(heads)  # a head, but not (yet) all chunks: read them again, as `snapshot` does
         if short:
             again_parts, again_heads = self._read(short, batch)
@@ -400,9 +389,7 @@ class PaperStore:
             return {}
         where = {"paper_id": {"$in": paper_ids}} if paper_ids is not None else None
         states: dict[str, PaperChunks] = {}
-        offset = 0
-        while True:
-            rows = self.collection.get(where=where, include=["metadatas"], limit=batch, offset=offset)
+        for rows in self._pages(batch, where=where, include=["metadatas"]):
             for meta in rows["metadatas"]:
                 pid = meta["paper_id"]
                 state = states.setdefault(pid, PaperChunks(pid, sources=list(meta.get("sources") or [])))
@@ -411,9 +398,6 @@ class PaperStore:
                 if meta["chunk"] == 0:
                     state.head = meta
                     state.sources = list(meta.get("sources") or [])
-            if len(rows["ids"]) < batch:
-                break
-            offset += batch
         return states
 
     def incomplete_papers(self, batch: int = 20000, heads: dict[str, dict[str, Any]] | None = None
@@ -426,15 +410,10 @@ class PaperStore:
         """
         heads = self.paper_states() if heads is None else heads
         positions: dict[str, list[int]] = defaultdict(list)
-        offset = 0
-        while True:
-            ids = self.collection.get(include=[], limit=batch, offset=offset)["ids"]
-            for cid in ids:
+        for rows in self._pages(batch, include=[]):
+            for cid in rows["ids"]:
                 pid, _, index = cid.rpartition("#")
                 positions[pid].append(int(index))
-            if len(ids) < batch:
-                break
-            offset += batch
         broken = [
             pid for pid, found in positions.items()
             if pid not in heads or sorted(found) != list(range(int(heads[pid]["n_chunks"])))
@@ -498,6 +477,11 @@ def paper_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     """The user-facing metadata of a paper, without index bookkeeping and LlamaIndex internals."""
     return {k: v for k, v in meta.items() if k not in INTERNAL_KEYS and not k.startswith("_") and k not in (
         "document_id", "doc_id", "ref_doc_id")}
+
+
+def stored_paper(paper_id: str, head: dict[str, Any], chunks: list[tuple[int, int, str]]) -> StoredPaper:
+    """A paper from its head chunk's metadata and all its chunks (`chunk_part` tuples)."""
+    return StoredPaper(paper_id, head["title"], reassemble(chunks), paper_metadata(head))
 
 
 def fingerprint_line(paper_id: str, head: dict[str, Any]) -> str:

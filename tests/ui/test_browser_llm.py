@@ -12,16 +12,12 @@ import time
 
 import pytest
 
+from benchmarks.ui_latency import FIRST_WORD
 from rag import Assistant
 from tests.ui.conftest import free_port
 from tests.ui.test_browser import BOT, ask, wait_for_answers
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
-
-FIRST_WORD = """() => { const bots = document.querySelectorAll("#chat [data-testid='bot']");
-  const text = bots.length ? bots[bots.length - 1].innerText : "";
-  return text.length > 0 && !text.includes("Searching the collection") && !text.includes("writing the answer"); }"""
-
 
 def test_real_model_answer_and_abstention_in_the_browser(seed_settings, seed_index, embedder, browser, artifacts):
     from ui.app import build_app, launch
