@@ -126,6 +126,12 @@ def time_retrieval(retriever, questions: list[str], repeat_warmup: int = 5) -> d
     return result
 
 
+def point_settings(point: Path, server) -> Settings:
+    """Settings of one size's collection: BM25 under ``point/data``, Chroma through ``server``."""
+    return Settings(data_dir=point / "data", seeds_dir=point / "no-seeds", collection="scale",
+                    chroma_host=server.host, chroma_port=server.port)
+
+
 def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: int,
                   budget_s: float | None = None, workers: int = 1, keep: bool = False) -> dict[str, Any]:
     """One size, in this process: generate, serve, ingest, reopen, resume, query.
@@ -134,7 +140,6 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
     is rebuilt and everything is measured at the size reached: ``n`` is then below ``target_n``).
     """
     from rag.index import PaperIndex
-    from rag.index.bm25 import Bm25Index
     from rag.index.bulk import bulk_ingest
     from rag.retrieval import HybridRetriever
 
@@ -147,8 +152,7 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
                               "corpus_generation_s": round(generated, 1), "batch_papers": batch,
                               "ingest_workers": workers}
     with chroma_server(point / "chroma", point / "chroma.log") as server:
-        settings = Settings(data_dir=point / "data", seeds_dir=point / "no-seeds", collection="scale",
-                            chroma_host=server.host, chroma_port=server.port)
+        settings = point_settings(point, server)
         client_cpu0, server_cpu0 = time.process_time(), cpu_seconds(server.process.pid)
         with RssSampler(server.process.pid) as server_rss, PaperIndex(settings, embedder) as index:
             report = bulk_ingest(index, [corpus], batch_papers=batch, progress=sys.stderr.isatty(),
@@ -176,20 +180,8 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
         result["disk_mb"] = {"chroma": round(dir_size(point / "chroma") / 1e6, 1),
                              "bm25": round(dir_size(settings.bm25_dir / "scale") / 1e6, 1)}
 
-        # what a new process pays to open the collection: the half-written check and BM25 in step
-        started = time.perf_counter()
-        index = PaperIndex(settings, embedder)
-        opened = time.perf_counter() - started
+        result["open"], index = open_costs(settings, embedder)
         try:
-            parts, heads = {}, {}
-            for name, call in (("heads_read", lambda: heads.update(index.store.paper_states())),
-                               ("chunk_ids_scan", lambda: index.store.incomplete_papers(heads=heads)),
-                               ("bm25_load", lambda: Bm25Index.read(index.bm25_dir))):
-                started = time.perf_counter()
-                call()
-                parts[name] = round(time.perf_counter() - started, 2)
-            result["open"] = {"total_s": round(opened, 2), **{f"{k}_s": v for k, v in parts.items()},
-                              "notices": index.notices}
             if n <= resume_max:  # a rerun of the same file: every paper found stored and unchanged
                 again = bulk_ingest(index, [corpus], batch_papers=batch, progress=False)
                 result["rerun"] = {"unchanged": again.ingest.unchanged, "seconds": round(again.write_seconds, 1),
@@ -204,6 +196,50 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
     if not keep:
         shutil.rmtree(point, ignore_errors=True)
     return result
+
+
+def open_costs(settings: Settings, embedder) -> tuple[dict[str, Any], Any]:
+    """What a new process pays to open the collection, then the full check's reads timed one by one.
+
+    ``total_s`` is `PaperIndex` opening as `rag` does; ``full_check`` says whether it read every paper
+    or trusted BM25's saved stamp (large collections). The parts are what the full check reads: every
+    paper's head, every chunk id, and the BM25 index. Returns the numbers and the open index.
+    """
+    from rag.index import PaperIndex
+    from rag.index.bm25 import Bm25Index
+
+    started = time.perf_counter()
+    index = PaperIndex(settings, embedder)
+    opened = time.perf_counter() - started
+    try:
+        parts, heads = {}, {}
+        for name, call in (("heads_read", lambda: heads.update(index.store.paper_states())),
+                           ("chunk_ids_scan", lambda: index.store.incomplete_papers(heads=heads)),
+                           ("bm25_load", lambda: Bm25Index.read(index.bm25_dir))):
+            started = time.perf_counter()
+            call()
+            parts[name] = round(time.perf_counter() - started, 2)
+    except BaseException:
+        index.close()
+        raise
+    return {"total_s": round(opened, 2), "full_check": index.full_check, **{f"{k}_s": v for k, v in parts.items()},
+            "notices": index.notices}, index
+
+
+def reopen_point(n: int, work: Path) -> dict[str, Any]:
+    """Open a size kept by ``--keep`` twice with the current code (the second open finds what the first
+    repaired or stamped): to re-measure opening after a change without ingesting again."""
+    point = work / f"n{n}"
+    if not (point / "chroma").is_dir():
+        sys.exit(f"{point} holds no kept store: run --sizes {n} --keep first")
+    opens = []
+    with chroma_server(point / "chroma", point / "chroma.log") as server:
+        settings = point_settings(point, server)
+        for _ in range(2):
+            costs, index = open_costs(settings, HashEmbedding())
+            index.close()
+            opens.append(costs)
+    return {"opens": opens, "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def measure_seeds(work: Path, n_queries: int) -> dict[str, Any]:
@@ -310,6 +346,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep each size's store folder under --work")
     parser.add_argument("--budget-min", type=float, default=None,
                         help="stop ingesting after this many minutes and measure at the size reached")
+    parser.add_argument("--reopen", type=int, metavar="N",
+                        help="time opening the kept size N again with the current code (twice)")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)  # internal: one size, result on stdout
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -332,6 +370,12 @@ def main(argv: list[str] | None = None) -> None:
         value["wall_s"] = round(time.perf_counter() - started, 1)
         merge("points", value)
         print(f"n={n}: {json.dumps(value)}", flush=True)
+    if args.reopen is not None:
+        data = json.loads(OUT.read_text())
+        point = next(p for p in data["points"] if p["n"] == args.reopen)
+        point["reopen"] = reopen_point(args.reopen, args.work)
+        merge("points", point)
+        print(json.dumps(point["reopen"]), flush=True)
     if args.seeds:
         merge("seeds_minilm", measure_seeds(args.work, args.queries))
         print(json.dumps(json.loads(OUT.read_text())["seeds_minilm"]), flush=True)

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         None, description="Chroma server host; unset = embedded store under data_dir (one process only)."
     )
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    large_collection_chunks: int = Field(
+        200000, ge=0,
+        description="From this many chunks on, a collection's generation token is trusted: opening skips reading "
+        "every paper when nothing was written since BM25 was saved, and searches skip counting chunks.",
+    )
 
     # --- embedding -----------------------------------------------------------------------
     embed_provider: Literal["onnx", "ollama"] = Field(

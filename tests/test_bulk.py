@@ -136,9 +136,7 @@ def test_bulk_ingest_with_two_workers_stores_the_same(settings, hashed, tmp_path
 
 def test_large_collection_follows_other_writers_by_generation_without_counting(settings, hashed, tmp_path,
                                                                               monkeypatch):
-    import rag.index as index_module
-
-    monkeypatch.setattr(index_module, "STAMP_COUNT_LIMIT", 1)  # every collection counts as large
+    settings = settings.model_copy(update={"large_collection_chunks": 1})  # every collection counts as large
     write_jsonl(tmp_path / "a.jsonl", 40)
     with PaperIndex(settings, hashed, "big") as index:
         bulk_ingest(index, [tmp_path / "a.jsonl"], batch_papers=16, progress=False)
@@ -149,7 +147,6 @@ def test_large_collection_follows_other_writers_by_generation_without_counting(s
         monkeypatch.setattr(type(index.store.collection), "count", lambda self: counted.append(1) or 0)
         assert len(index.bm25) == 40 and counted == []  # unchanged: one generation read, no count
         monkeypatch.undo()
-        monkeypatch.setattr(index_module, "STAMP_COUNT_LIMIT", 1)
         (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in synthetic_records(5, start=40)))
         bulk_ingest(other, [tmp_path / "b.jsonl"], progress=False)
         assert len(index.bm25) == 45  # another writer's rag ingest bumped the generation: followed at once
@@ -168,3 +165,55 @@ def test_papers_by_chunk_id_equal_the_snapshot_even_when_damaged(settings, hashe
         by_id, snapshot = index.store.papers(ids), index.store.snapshot(ids)[0]
         assert by_id == snapshot and len(by_id) == 9 and ids[2] not in by_id
         assert all(len(index.store.chunk_states([pid])[pid].positions) > 1 for pid in ids[3:6])
+
+
+def test_a_large_collection_opens_without_reading_its_papers_unless_a_write_is_cut_short(
+        settings, hashed, tmp_path, monkeypatch):
+    """Opening trusts BM25's saved (count, generation) stamp only while no write has begun since."""
+    from rag.index.bm25 import STAMP
+    from rag.index.store import PaperStore, chunk_id
+
+    settings = settings.model_copy(update={"large_collection_chunks": 1})  # every collection counts as large
+    write_jsonl(tmp_path / "a.jsonl", 40)
+    with PaperIndex(settings, hashed, "fast") as index:
+        bulk_ingest(index, [tmp_path / "a.jsonl"], batch_papers=16, progress=False)
+        longer = [meta["paper_id"] for meta in index.store.collection.get(where={"chunk": 1}, limit=2)["metadatas"]]
+    reads = []
+    paper_states = PaperStore.paper_states
+    monkeypatch.setattr(PaperStore, "paper_states", lambda *a, **k: reads.append(1) or paper_states(*a, **k))
+
+    def reopen(then=None) -> tuple[bool, list[str], int]:
+        """Open the collection: (whether it read the papers, its notices, BM25's size); then ``then(store)``."""
+        reads.clear()
+        with PaperIndex(settings, hashed, "fast") as index:
+            opened = (bool(reads), index.notices, len(index.bm25))
+            if then:
+                then(index.store)
+        return opened
+
+    assert reopen() == (False, [], 40)  # in step since the bulk ingest saved BM25: nothing read
+
+    def cut_mid_paper(store):  # a write began, then died having swapped a head chunk for a stray one
+        store.begin_write()
+        row = store.collection.get(ids=[chunk_id(longer[0], 1)], include=["metadatas", "documents", "embeddings"])
+        store.collection.delete(ids=[chunk_id(longer[0], 0)])
+        store.collection.upsert(ids=["stray#1"], embeddings=row["embeddings"], documents=row["documents"],
+                                metadatas=[{**row["metadatas"][0], "paper_id": "stray"}])
+
+    reopen(then=cut_mid_paper)  # the chunk count is unchanged: only the "writing" token tells
+    full, notices, size = reopen()
+    assert (full, size) == (True, 39) and notices[0].startswith("removed 2 incomplete paper(s) from 'fast'")
+    assert reopen() == (False, [], 39)  # the repair's own write ended clean: trusted again
+
+    reopen(then=PaperStore.begin_write)  # a write cut short after its last change: checked, nothing to say
+    assert reopen() == (True, [], 39)
+    assert reopen() == (False, [], 39)
+
+    # an edit outside `rag` (no token) is seen when it changes the chunk count
+    reopen(then=lambda store: store.collection.delete(ids=[chunk_id(longer[1], 0)]))
+    full, notices, size = reopen()
+    assert (full, size) == (True, 38) and notices[0].startswith("removed 1 incomplete paper(s)")
+
+    (settings.bm25_dir / "fast" / STAMP).unlink()  # BM25 saved by a version without stamps
+    assert reopen() == (True, [], 38)  # checked once, found in step, stamped
+    assert reopen() == (False, [], 38)

@@ -18,6 +18,7 @@ from filelock import FileLock
 from rag.text import STOPWORDS, WORD, content_terms, stemmer
 
 MANIFEST = "manifest.json"
+STAMP = "stamp.json"  # the collection's (chunk count, generation token) when the index was last in step with it
 MMAP_BYTES = 64 << 20  # saved score arrays larger than this are memory-mapped on load (POSIX), not read
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG, so `rag` printed "Building index from tokens"
 
@@ -42,14 +43,36 @@ def remove_leftovers(folder: Path) -> None:
             pass
 
 
+def write_stamp(folder: Path, stamp: tuple[int, str | None], fingerprint: str) -> None:
+    """Write `STAMP` atomically (a private file renamed over it)."""
+    temporary = folder / f"{STAMP}.{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    temporary.write_text(json.dumps({"count": stamp[0], "generation": stamp[1], "fingerprint": fingerprint}))
+    os.replace(temporary, folder / STAMP)
+
+
+def read_stamp(folder: Path, fingerprint: str) -> tuple[int, str | None] | None:
+    """The saved stamp if it was recorded for ``fingerprint``, else None (missing, unreadable, or another's)."""
+    try:
+        saved = json.loads((folder / STAMP).read_text())
+        return (int(saved["count"]), saved["generation"]) if saved["fingerprint"] == fingerprint else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 @dataclass
 class Bm25Index:
-    """bm25s over stemmed, stopword-free terms; row ``i`` is paper ``paper_ids[i]``."""
+    """bm25s over stemmed, stopword-free terms; row ``i`` is paper ``paper_ids[i]``.
+
+    ``stamp`` is the Chroma collection's ``(chunk count, generation token)`` at a moment the papers
+    it stored had this ``fingerprint`` (None if unknown); `PaperIndex.check` trusts it on large
+    collections instead of reading every paper.
+    """
 
     retriever: bm25s.BM25 | None
     paper_ids: list[str]
     sources: list[list[str]]
     fingerprint: str
+    stamp: tuple[int, str | None] | None = None
 
     @classmethod
     def build(cls, papers: list[tuple[str, str, list[str]]], fingerprint: str) -> Bm25Index:
@@ -74,6 +97,8 @@ class Bm25Index:
                 self.retriever.save(str(staging), show_progress=False)
             manifest = {"fingerprint": self.fingerprint, "paper_ids": self.paper_ids, "sources": self.sources}
             (staging / MANIFEST).write_text(json.dumps(manifest))
+            if self.stamp is not None:
+                write_stamp(staging, self.stamp, self.fingerprint)
             with lock_for(folder):
                 old = folder.with_name(f"{folder.name}.old-{tag}")
                 if folder.exists():
@@ -83,6 +108,17 @@ class Bm25Index:
                 remove_leftovers(folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    @staticmethod
+    def restamp(folder: Path, stamp: tuple[int, str | None], fingerprint: str) -> None:
+        """Record that the collection had ``fingerprint``'s papers at ``stamp`` (without rewriting the index).
+
+        Ignored on reading unless the saved index has that fingerprint, so a stamp can never vouch
+        for an index another process swapped in meanwhile.
+        """
+        with lock_for(folder):
+            if folder.is_dir():
+                write_stamp(folder, stamp, fingerprint)
 
     @classmethod
     def load(cls, folder: Path) -> Bm25Index | None:
@@ -115,7 +151,8 @@ class Bm25Index:
                         raise ValueError(f"{retriever.scores['num_docs']} documents for {len(paper_ids)} papers")
             except Exception as error:  # any damage (truncated arrays, bad JSON, missing files) means rebuild
                 return None, f"unreadable ({type(error).__name__}: {error})"
-        return cls(retriever, paper_ids, sources, fingerprint), "ok"
+            stamp = read_stamp(folder, fingerprint)
+        return cls(retriever, paper_ids, sources, fingerprint, stamp), "ok"
 
     def __len__(self) -> int:
         return len(self.paper_ids)

@@ -8,8 +8,11 @@ Reliability rules kept here:
 * A paper's chunks appear atomically for readers: `PaperStore.write_chunks` writes every chunk but
   the first, then the first ("head") chunks in a second call. Readers only count papers that have a
   head, so an interrupted write leaves at most head-less chunks, which `incomplete_papers` finds.
-* Every write bumps a generation token in the collection's metadata, so another process holding a
-  BM25 index of the same collection (through a Chroma server) notices and resynchronizes.
+* Every write replaces a generation token in the collection's metadata: with a "writing-" token
+  before its first change (`begin_write`) and a clean one after its last (`touch`). Another process
+  holding a BM25 index of the same collection (through a Chroma server) notices and resynchronizes,
+  and a clean token equal to the one a saved BM25 index was built at proves nothing was written
+  since, which lets a large collection open without reading every paper (`PaperIndex.check`).
 """
 
 from __future__ import annotations
@@ -194,6 +197,14 @@ class PaperChunks:
         return f"{self.paper_id} ({len(self.positions)} chunk(s) {n})"
 
 
+WRITING = "writing-"  # prefix of the generation token while a write is under way (or was cut short)
+
+
+def is_clean(generation: str | None) -> bool:
+    """Whether a generation token was set by a `touch` after a finished write (not by `begin_write`)."""
+    return generation is not None and not generation.startswith(WRITING)
+
+
 class PaperStore:
     """One Chroma collection of abstract chunks, checked against the embedding model on open."""
 
@@ -219,6 +230,7 @@ class PaperStore:
                 f"with, ingest into a new collection (--collection NEW_NAME), or rebuild this one with "
                 f"`rag ingest --rebuild --collection {name}`."
             )
+        self._writing: str | None = None  # the "writing-" token this store set last
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
         # Chroma 1.x stores list values (we filter `sources` with $contains); LlamaIndex's
         # flat-metadata check predates that and its constructor ignores the flag.
@@ -430,13 +442,33 @@ class PaperStore:
         return dict(sorted(counts.items()))
 
     # --- writing --------------------------------------------------------------------------
+    def begin_write(self) -> None:
+        """Set a "writing-" generation token before a change, unless this store's own is still there.
+
+        Until the `touch` that follows the change, the token says a write is under way or was cut
+        short, so opening the collection checks every paper (one constant-time read per write call).
+        """
+        if self._writing is None or self.generation() != self._writing:
+            self._writing = WRITING + uuid.uuid4().hex
+            self._set_generation(self._writing)
+
+    def touch(self) -> None:
+        """Set a clean generation token after a finished write: other processes' BM25 indexes resynchronize."""
+        self._set_generation(uuid.uuid4().hex)
+        self._writing = None
+
+    def _set_generation(self, token: str) -> None:
+        self.collection.modify(metadata={**self.stamp_metadata, "generation": token})
+
     def delete_papers(self, paper_ids: list[str]) -> None:
         if paper_ids:
+            self.begin_write()
             self.collection.delete(where={"paper_id": {"$in": paper_ids}})
 
     def set_sources(self, paper_id: str, n_chunks: int, sources: list[str]) -> None:
         """Replace the source list on every chunk of a paper (no re-embedding)."""
         ids = [chunk_id(paper_id, i) for i in range(n_chunks)]
+        self.begin_write()
         rows = self.collection.get(ids=ids, include=["metadatas"])
         metadatas = [{**meta, "sources": sources} for meta in rows["metadatas"]]
         # heads last, like `write_chunks`
@@ -450,6 +482,8 @@ class PaperStore:
         not at all; a crash in between leaves head-less chunks that the next ingest replaces.
         """
         nodes = list(nodes)
+        if nodes:
+            self.begin_write()
         size = max(1, self.client.get_max_batch_size())
         for group in ([n for n in nodes if n.metadata["chunk"] != 0], [n for n in nodes if n.metadata["chunk"] == 0]):
             for start in range(0, len(group), size):
@@ -464,10 +498,6 @@ class PaperStore:
                     metadatas=metadatas,
                     documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
                 )
-
-    def touch(self) -> None:
-        """Bump the collection's generation token so other processes' BM25 indexes resynchronize."""
-        self.collection.modify(metadata={**self.stamp_metadata, "generation": uuid.uuid4().hex})
 
 
 INTERNAL_KEYS = {"paper_id", "title", "chunk", "n_chunks", "start_char", "end_char", "content_hash"}

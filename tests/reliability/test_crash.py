@@ -1,6 +1,8 @@
 """Crash safety of ``rag ingest``: SIGKILL a real ingest process midway through 1,500 papers, then
 once more exactly between a batch's chunks and its head chunks, and rerun: the collection ends with
-exactly the right papers, every paper's chunks 0..n-1 complete, BM25 in step with Chroma."""
+exactly the right papers, every paper's chunks 0..n-1 complete, BM25 in step with Chroma. Run twice:
+with the full check at every open, and with every collection counted as large, where opening trusts
+BM25's saved stamp unless the generation token says a write began and did not finish."""
 
 from __future__ import annotations
 
@@ -25,10 +27,11 @@ TOTAL = 1500
 
 
 @pytest.mark.slow
-def test_kill_9_midway_and_between_chunks_then_rerun_completes_exactly(tmp_path, standin):
+@pytest.mark.parametrize("large_from", ["200000", "0"], ids=["full-check", "trusted-stamp"])
+def test_kill_9_midway_and_between_chunks_then_rerun_completes_exactly(tmp_path, standin, large_from):
     corpus = write_jsonl(tmp_path / "big.jsonl", synthetic_papers(TOTAL))
     data = tmp_path / "data"
-    env = rag_env(data, standin)
+    env = rag_env(data, standin, RAG_LARGE_COLLECTION_CHUNKS=large_from)
     settings = rag_settings(data, standin)
     args = ["ingest", str(corpus), "--collection", "crash"]
     timings = {}
