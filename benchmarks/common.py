@@ -81,6 +81,11 @@ class HashEmbedding(VectorEmbedding):
 
 
 # --- processes ---------------------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it); Playwright drives it
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -93,6 +98,10 @@ class ChromaServer:
     port: int
     path: Path
     process: subprocess.Popen
+
+    def env(self) -> dict[str, str]:
+        """The variables that point a `rag` process at this server."""
+        return {"RAG_CHROMA_HOST": self.host, "RAG_CHROMA_PORT": str(self.port)}
 
 
 @contextmanager

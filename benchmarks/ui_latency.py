@@ -17,12 +17,9 @@ import time
 
 import numpy as np
 
-from benchmarks.common import RESULTS, free_port, machine, write_json
+from benchmarks.common import CHROMIUM, CHROMIUM_ARGS, RESULTS, free_port, machine, write_json
 from rag.settings import REPO_ROOT, Settings
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 QUESTION_IDS = ("dev-004", "dev-010", "dev-021", "dev-025", "dev-030", "dev-033", "dev-038", "dev-045")
 FIRST_WORD = """() => { const bots = document.querySelectorAll("#chat [data-testid='bot']");
   const text = bots.length ? bots[bots.length - 1].innerText : "";

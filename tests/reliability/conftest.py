@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,9 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from benchmarks.common import ChromaServer
+from benchmarks.common import chroma_server as serve_chroma
 from rag.corpus import load_corpus
 from rag.index.bm25 import Bm25Index
 from rag.index.store import PaperStore, connect, disconnect
@@ -29,19 +29,11 @@ from tests.conftest import SEEDS
 from tests.ollama_standin import OllamaStandIn
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 RAG = [sys.executable, "-m", "rag.cli"]
-CHROMA = VENV_BIN / "chroma"
 EMBED_MODEL = "nomic-embed-text"
 CHAT_MODEL = "qwen2.5:3b-instruct"
 STANDIN_DIM = 8
 CHUNK_TOKENS = 160  # small chunks: most synthetic papers get 3-6 chunks, so a paper can be cut between them
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -162,45 +154,10 @@ def view_store(settings: Settings, collection: str) -> StoreView:
 
 
 # --- a Chroma server ----------------------------------------------------------------------------
-@dataclass
-class ChromaServer:
-    host: str
-    port: int
-    path: Path
-    process: subprocess.Popen
-
-    def env(self) -> dict[str, str]:
-        return {"RAG_CHROMA_HOST": self.host, "RAG_CHROMA_PORT": str(self.port)}
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory) -> Iterator[ChromaServer]:
-    """``chroma run --path DIR --host 127.0.0.1 --port P`` on a free port, up once its heartbeat answers
-    (one per test module; tests use their own collections)."""
-    tmp_path = tmp_path_factory.mktemp("chroma-server")
-    path = tmp_path / "chroma-server"
-    port = free_port()
-    log = (tmp_path / "chroma-server.log").open("w")
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    process = subprocess.Popen([str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "chroma-server.log").read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the Chroma server did not answer its heartbeat within 60 s"
-            time.sleep(0.2)
-        yield ChromaServer("127.0.0.1", port, path, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    """``chroma run`` on a free loopback port, up once its heartbeat answers (one per test module;
+    tests use their own collections)."""
+    folder = tmp_path_factory.mktemp("chroma-server")
+    with serve_chroma(folder / "chroma-server", folder / "chroma-server.log") as server:
+        yield server

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from benchmarks.common import CHROMIUM, CHROMIUM_ARGS, free_port
 from rag import Assistant, Settings
 from rag.corpus import load_corpus
 from tests.conftest import SEEDS
@@ -15,21 +15,12 @@ from tests.fakes import ScriptedLLM, scripted
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 SMALL_SEED_FILE = SEEDS / "000_3499132bda6d8b8b.txt"
 SMALL_COLLECTION_SIZE = 30
 REPLY = (
     "The Reversal Curse is a manifestation of the long-standing binding problem in cognitive science [1]. "
     "The authors identify the inconsistency and entanglements of concept representations as its two causes [1]."
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def small_settings(data_dir: Path) -> Settings:

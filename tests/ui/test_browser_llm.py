@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from benchmarks.common import free_port
 from benchmarks.ui_latency import FIRST_WORD
 from rag import Assistant
-from tests.ui.conftest import free_port
 from tests.ui.test_browser import BOT, ask, wait_for_answers
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]

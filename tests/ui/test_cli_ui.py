@@ -10,9 +10,10 @@ import time
 
 import httpx
 
+from benchmarks.common import free_port
 from rag.corpus import load_corpus
 from tests.ollama_standin import OllamaStandIn
-from tests.ui.conftest import SMALL_SEED_FILE, free_port
+from tests.ui.conftest import SMALL_SEED_FILE
 
 
 def test_rag_ui_fills_the_empty_collection_binds_loopback_and_answers(tmp_path):
