@@ -198,8 +198,8 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
     return result
 
 
-def open_costs(settings: Settings, embedder) -> tuple[dict[str, Any], Any]:
-    """What a new process pays to open the collection, then the full check's reads timed one by one.
+def open_costs(settings: Settings, embedder, parts: bool = True) -> tuple[dict[str, Any], Any]:
+    """What a new process pays to open the collection, then (``parts``) the full check's reads timed one by one.
 
     ``total_s`` is `PaperIndex` opening as `rag` does; ``full_check`` says whether it read every paper
     or trusted BM25's saved stamp (large collections). The parts are what the full check reads: every
@@ -211,19 +211,19 @@ def open_costs(settings: Settings, embedder) -> tuple[dict[str, Any], Any]:
     started = time.perf_counter()
     index = PaperIndex(settings, embedder)
     opened = time.perf_counter() - started
+    timed, heads = {}, {}
+    reads = (("heads_read", lambda: heads.update(index.store.paper_states())),
+             ("chunk_ids_scan", lambda: index.store.incomplete_papers(heads=heads)),
+             ("bm25_load", lambda: Bm25Index.read(index.bm25_dir)))
     try:
-        parts, heads = {}, {}
-        for name, call in (("heads_read", lambda: heads.update(index.store.paper_states())),
-                           ("chunk_ids_scan", lambda: index.store.incomplete_papers(heads=heads)),
-                           ("bm25_load", lambda: Bm25Index.read(index.bm25_dir))):
+        for name, call in reads if parts else ():
             started = time.perf_counter()
             call()
-            parts[name] = round(time.perf_counter() - started, 2)
+            timed[f"{name}_s"] = round(time.perf_counter() - started, 2)
     except BaseException:
         index.close()
         raise
-    return {"total_s": round(opened, 2), "full_check": index.full_check, **{f"{k}_s": v for k, v in parts.items()},
-            "notices": index.notices}, index
+    return {"total_s": round(opened, 2), "full_check": index.full_check, **timed, "notices": index.notices}, index
 
 
 def reopen_point(n: int, work: Path) -> dict[str, Any]:
@@ -236,7 +236,7 @@ def reopen_point(n: int, work: Path) -> dict[str, Any]:
     with chroma_server(point / "chroma", point / "chroma.log") as server:
         settings = point_settings(point, server)
         for _ in range(2):
-            costs, index = open_costs(settings, HashEmbedding())
+            costs, index = open_costs(settings, HashEmbedding(), parts=False)
             index.close()
             opens.append(costs)
     return {"opens": opens, "load_average": [round(x, 2) for x in os.getloadavg()]}
