@@ -18,7 +18,7 @@ from eval.cli import eval_command
 from rag.answering.models import Answer, Done, SourcesFound, Token
 from rag.assistant import Assistant, QuestionError
 from rag.corpus import CorpusError, load_corpus
-from rag.index import PaperIndex, StoreError, connect, list_collections
+from rag.index import PaperIndex, StoreError, connect, count_papers, list_collections
 from rag.index.bulk import BULK_BATCH, bulk_ingest
 from rag.models.files import ModelUnavailable
 from rag.models.llm import LLMError
@@ -161,7 +161,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")]
         client = connect(settings)
         collections = list_collections(client)
         for name, row in collections.items():
-            row["papers"] = len(client.get_collection(name).get(where={"chunk": 0}, include=[])["ids"])
+            row["papers"] = count_papers(client.get_collection(name))
         report["collections"] = collections
     except KNOWN_ERRORS as error:
         report["collections"] = {"error": str(error)}

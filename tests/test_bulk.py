@@ -16,7 +16,7 @@ from benchmarks.common import HashEmbedding
 from benchmarks.synthetic import synthetic_records, write_jsonl
 from rag.corpus import CorpusError, load_corpus
 from rag.corpus.stream import stream_corpus
-from rag.index import PaperIndex, bm25
+from rag.index import PaperIndex, bm25, count_papers
 from rag.index.bm25 import Bm25Index
 from rag.index.bulk import bulk_ingest
 from rag.text import content_terms
@@ -118,7 +118,7 @@ def test_bulk_ingest_resumes_after_an_interruption(settings, hashed, tmp_path):
 
         visited = {}
         assert index.store.scan_papers(lambda p: visited.setdefault(p.paper_id, p), batch=97) == fingerprint
-        assert visited == stored
+        assert visited == stored and count_papers(index.store.collection, batch=97) == 300
         again = bulk_ingest(index, files, batch_papers=64, progress=False)
         assert (again.ingest.unchanged, again.sources_updated, again.bm25_rebuilt) == (300, 0, False)
 

@@ -15,6 +15,7 @@ from rag.index.store import (
     StoredPaper,
     StoreError,
     connect,
+    count_papers,
     disconnect,
     fingerprint_of,
     is_clean,
@@ -32,6 +33,7 @@ __all__ = [
     "StoreError",
     "StoredPaper",
     "connect",
+    "count_papers",
     "disconnect",
     "list_collections",
 ]

@@ -256,9 +256,9 @@ class PaperStore:
         return {meta["paper_id"]: meta for rows in self._pages(batch, where={"chunk": 0}, include=["metadatas"])
                 for meta in rows["metadatas"]}
 
-    def paper_count(self, batch: int = 50000) -> int:
+    def paper_count(self) -> int:
         """Papers with a head chunk (counted from ids only: no metadata is read)."""
-        return sum(len(rows["ids"]) for rows in self._pages(batch, where={"chunk": 0}, include=[]))
+        return count_papers(self.collection)
 
     def fingerprint(self) -> str:
         """A digest of every stored paper's id, content hash and sources: equal iff the same papers are stored."""
@@ -279,15 +279,7 @@ class PaperStore:
         return metadata.get("generation")
 
     def _pages(self, batch: int, **query: Any) -> Iterator[dict[str, Any]]:
-        """``collection.get(**query)`` page by page, ``batch`` rows at a time (unpaged reads of more than
-        ~32,000 rows fail on the server side: "too many SQL variables")."""
-        offset = 0
-        while True:
-            rows = self.collection.get(**query, limit=batch, offset=offset)
-            yield rows
-            if len(rows["ids"]) < batch:
-                return
-            offset += batch
+        return pages(self.collection, batch, **query)
 
     def _read(self, paper_ids: list[str] | None, batch: int) -> tuple[dict[str, list], dict[str, dict]]:
         parts: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
@@ -522,6 +514,23 @@ def fingerprint_of(heads: dict[str, dict[str, Any]]) -> str:
     """Digest of papers' ids, content hashes and source lists, from their head chunks' metadata."""
     lines = sorted(fingerprint_line(pid, meta) for pid, meta in heads.items())
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def pages(collection, batch: int, **query: Any) -> Iterator[dict[str, Any]]:
+    """``collection.get(**query)`` page by page, ``batch`` rows at a time (unpaged reads of more than
+    ~32,000 rows fail on the server side: "too many SQL variables")."""
+    offset = 0
+    while True:
+        rows = collection.get(**query, limit=batch, offset=offset)
+        yield rows
+        if len(rows["ids"]) < batch:
+            return
+        offset += batch
+
+
+def count_papers(collection, batch: int = 50000) -> int:
+    """Papers with a head chunk in a Chroma collection (ids only: no metadata is read)."""
+    return sum(len(rows["ids"]) for rows in pages(collection, batch, where={"chunk": 0}, include=[]))
 
 
 def chunk_id(paper_id: str, index: int) -> str:
