@@ -48,22 +48,22 @@ def prompts(settings: Settings) -> dict[str, str]:
     """The chat-template text the assistant would send for each question id, and for ``follow-up``
     (`FOLLOW_UP` over dev-004's sources). Both models share Qwen2.5's tokenizer."""
     from llama_cpp import Llama
-
     from rag.answering.budget import chat_text, fit_prompt
     from rag.answering.models import Source
+
     from rag.assistant import Assistant
     from rag.models.gguf import MODELS as GGUF
     from rag.models.gguf import assemble
 
-    vocab = Llama(model_path=str(assemble(GGUF[MODELS[0]], settings.models_dir, progress=False)), vocab_only=True,
+    vocab = Llama(model_path=str(assemble(GGUF[MODELS[0]], settings.store.models_dir, progress=False)), vocab_only=True,
                   verbose=False)
     assistant = Assistant(settings, progress=False)
     texts = {}
     for question_id in (*GRID_QUESTIONS, OTHER):
         question = dev_question(question_id)
         sources = [Source.of(p) for p in assistant.retrieve(question)]
-        fitted = fit_prompt(question, sources, question, context_tokens=settings.context_tokens,
-                            window=settings.llamacpp_n_ctx, answer_tokens=settings.max_answer_tokens,
+        fitted = fit_prompt(question, sources, question, context_tokens=settings.answering.context_tokens,
+                            window=settings.llm.llamacpp_n_ctx, answer_tokens=settings.llm.max_answer_tokens,
                             count=lambda text: len(vocab.tokenize(text.encode(), special=True)),
                             count_sources=assistant.embedder.count_tokens)
         texts[question_id] = chat_text(fitted.messages)
@@ -99,8 +99,8 @@ def load(model: str, settings: Settings, threads: int, n_batch: int):
     from rag.models.gguf import MODELS as GGUF
     from rag.models.gguf import assemble
 
-    path = assemble(GGUF[model], settings.models_dir, progress=False)
-    return Llama(model_path=str(path), n_ctx=settings.llamacpp_n_ctx, n_threads=threads, n_threads_batch=threads,
+    path = assemble(GGUF[model], settings.store.models_dir, progress=False)
+    return Llama(model_path=str(path), n_ctx=settings.llm.llamacpp_n_ctx, n_threads=threads, n_threads_batch=threads,
                  n_batch=n_batch, verbose=False)
 
 
@@ -117,7 +117,7 @@ def measure(model: str, settings: Settings, texts: dict[str, str]) -> dict[str, 
                          "gen_tok_per_s": round(sum(r["gen_tok_per_s"] for r in runs) / len(runs), 1)})
             print(model, {k: v for k, v in grid[-1].items() if k != "runs"}, flush=True)
             del llm
-    llm = load(model, settings, settings.llamacpp_threads, 512)
+    llm = load(model, settings, settings.llm.llamacpp_threads, 512)
     first = texts[GRID_QUESTIONS[0]]
     timed(llm, first[:400], max_tokens=4)
     prefix = {"cold": timed(llm, first), "same_prompt": timed(llm, first, cold=False),
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.plot:
         settings = Settings()
         data = {"about": __doc__.split("\n\n")[1].replace("\n", " "), "machine": machine(),
-                "versions": package_versions("llama_cpp_python"), "context_tokens": settings.context_tokens,
+                "versions": package_versions("llama_cpp_python"), "context_tokens": settings.answering.context_tokens,
                 "questions": GRID_QUESTIONS}
         texts = prompts(settings)
         data["models"] = {m: measure(m, settings, texts) for m in args.models}

@@ -6,7 +6,7 @@ For each size N it generates N synthetic papers (`benchmarks.synthetic`, seed 0)
 rebuild), reopens the index as a new process would (`PaperIndex` check), and times ~100 queries per
 retrieval mode through `rag.retrieval.HybridRetriever`.
 
-Vectors come from `benchmarks.common.HashEmbedding`, a cheap deterministic random projection of
+Vectors come from `tests.support.hash_embedding.HashEmbedding`, a cheap deterministic random projection of
 hashed word counts (384-d, normalized), NOT the MiniLM model: embedding a million abstracts with
 MiniLM would take ~36 CPU-hours here. Everything else is the production code path, so the numbers
 describe Chroma's and BM25's behaviour at scale, not the embedding model's. ``--seeds`` measures
@@ -35,9 +35,7 @@ from typing import Any
 
 from benchmarks.common import (
     RESULTS,
-    HashEmbedding,
     RssSampler,
-    chroma_server,
     dir_size,
     machine,
     package_versions,
@@ -45,8 +43,10 @@ from benchmarks.common import (
     proc_status,
     write_json,
 )
-from benchmarks.synthetic import write_jsonl
 from rag.settings import REPO_ROOT, Settings
+from tests.support.hash_embedding import HashEmbedding
+from tests.support.processes import chroma_server
+from tests.support.synthetic import write_jsonl
 
 OUT = RESULTS / "scale.json"
 PLOT = RESULTS / "scale.png"
@@ -160,13 +160,13 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
             client_cpu, server_cpu = time.process_time() - client_cpu0, cpu_seconds(server.process.pid) - server_cpu0
             chunks = index.store.chunk_count()
         if report.stopped_early:
-            result.update(target_n=n, n=report.ingest.added, stopped_early=True)
-            n = report.ingest.added
+            result.update(target_n=n, n=report.added, stopped_early=True)
+            n = report.added
         result["ingest"] = {
-            "papers": report.ingest.added, "chunks": chunks, "survey_s": round(report.survey_seconds, 1),
-            "write_s": round(report.write_seconds, 1), "bm25_build_s": round(report.bm25_seconds, 1),
-            "docs_per_s": round(n / report.write_seconds, 1),
-            "docs_per_s_with_bm25": round(n / (report.write_seconds + report.bm25_seconds), 1),
+            "papers": report.added, "chunks": chunks, "survey_s": round(report.phases["survey"], 1),
+            "write_s": round(report.phases["write"], 1), "bm25_build_s": round(report.phases["bm25"], 1),
+            "docs_per_s": round(n / report.phases["write"], 1),
+            "docs_per_s_with_bm25": round(n / (report.phases["write"] + report.phases["bm25"]), 1),
             "client_cpu_ms_per_doc": round(1000 * client_cpu / n, 2),
             "server_cpu_ms_per_doc": round(1000 * server_cpu / n, 2),
             "server_peak_rss_mb": round(server_rss.peak / 1e6), "client_peak_rss_mb": round(
@@ -178,14 +178,14 @@ def measure_point(n: int, work: Path, batch: int, n_queries: int, resume_max: in
         result["ingest"]["progress"] = thinned + report.steps[-1:] if thinned[-1:] != report.steps[-1:] else thinned
         log.warning("n=%d ingest %s", n, {k: v for k, v in result["ingest"].items() if k != "progress"})
         result["disk_mb"] = {"chroma": round(dir_size(point / "chroma") / 1e6, 1),
-                             "bm25": round(dir_size(settings.bm25_dir / "scale") / 1e6, 1)}
+                             "bm25": round(dir_size(settings.store.bm25_dir / "scale") / 1e6, 1)}
 
         result["open"], index = open_costs(settings, embedder)
         try:
             if n <= resume_max:  # a rerun of the same file: every paper found stored and unchanged
                 again = bulk_ingest(index, [corpus], batch_papers=batch, progress=False)
-                result["rerun"] = {"unchanged": again.ingest.unchanged, "seconds": round(again.write_seconds, 1),
-                                   "docs_per_s": round(n / again.write_seconds, 1)}
+                result["rerun"] = {"unchanged": again.unchanged, "seconds": round(again.phases["write"], 1),
+                                   "docs_per_s": round(n / again.phases["write"], 1)}
             retriever = HybridRetriever(index, top_k=6, candidates=40, rrf_k=60)
             result["retrieval"] = time_retrieval(retriever, queries(n_queries))
             result["load_average_after_queries"] = [round(x, 2) for x in os.getloadavg()]
@@ -253,19 +253,21 @@ def measure_seeds(work: Path, n_queries: int) -> dict[str, Any]:
     shutil.rmtree(point, ignore_errors=True)
     settings = Settings(data_dir=point, seeds_dir=REPO_ROOT / "seeds", collection="seeds")
     embedder = make_embedding(settings)
-    papers = load_corpus([settings.seeds_dir]).papers
+    papers = load_corpus([settings.store.seeds_dir]).papers
     with PaperIndex(settings, embedder) as index:
         started, cpu = time.perf_counter(), time.process_time()
         report = index.ingest(papers, progress=False)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        retriever = HybridRetriever(index, top_k=settings.top_k, candidates=settings.candidates, rrf_k=settings.rrf_k)
+        retrieval = settings.retrieval
+        retriever = HybridRetriever(index, top_k=retrieval.top_k, candidates=retrieval.candidates,
+                                    rrf_k=retrieval.rrf_k)
         result = {"n": len(papers), "embedding": embedder.model_name, "store": "embedded (PersistentClient)",
-                  "embed_batch_size": settings.embed_batch_size, "embed_threads": settings.embed_threads,
+                  "embed_batch_size": settings.embedding.batch_size, "embed_threads": settings.embedding.threads,
                   "ingest": {"chunks": report.chunks, "seconds": round(seconds, 1),
                              "docs_per_s": round(len(papers) / seconds, 2),
                              "cpu_s_per_doc": round(cpu / len(papers), 3)},
-                  "disk_mb": {"chroma": round(dir_size(settings.chroma_dir) / 1e6, 1),
-                              "bm25": round(dir_size(settings.bm25_dir) / 1e6, 1)},
+                  "disk_mb": {"chroma": round(dir_size(settings.store.chroma_dir) / 1e6, 1),
+                              "bm25": round(dir_size(settings.store.bm25_dir) / 1e6, 1)},
                   "retrieval": time_retrieval(retriever, queries(n_queries)),
                   "load_average_after_queries": [round(x, 2) for x in os.getloadavg()],
                   "client_rss_mb": round(proc_status()["VmRSS"] / 1e6)}

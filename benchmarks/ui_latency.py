@@ -17,8 +17,9 @@ import time
 
 import numpy as np
 
-from benchmarks.common import CHROMIUM, CHROMIUM_ARGS, RESULTS, free_port, machine, write_json
+from benchmarks.common import RESULTS, machine, write_json
 from rag.settings import REPO_ROOT, Settings
+from tests.support.processes import CHROMIUM, CHROMIUM_ARGS, free_port
 
 QUESTION_IDS = ("dev-004", "dev-010", "dev-021", "dev-025", "dev-030", "dev-033", "dev-038", "dev-045")
 FIRST_WORD = """() => { const bots = document.querySelectorAll("#chat [data-testid='bot']");
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     steps = ("first_card_s", "first_word_s", "checked_answer_s")
     out = RESULTS / f"ui_latency{'-' + args.name if args.name else ''}.json"
     write_json(out, {"about": __doc__.split("\n\n")[1].replace("\n", " "), "machine": machine(), "model": model,
-                     "context_tokens": settings.context_tokens,
+                     "context_tokens": settings.answering.context_tokens,
                      "summary": {step: summary([r[step] for r in runs.values()]) for step in steps},
                      "runs": runs, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]})
     print(f"wrote {out.relative_to(REPO_ROOT)}")

@@ -18,14 +18,10 @@ from eval.metrics import aggregate_by_type
 from eval.questions import QuestionSetError, load_questions
 from eval.report import write_report
 from eval.runner import ResumeMismatch, run
-from rag.assistant import Assistant
-from rag.corpus import CorpusError, load_corpus
-from rag.index.store import StoreError
-from rag.models.embedding import make_embedding
-from rag.models.files import ModelUnavailable
-from rag.settings import Settings
+from rag import Assistant, RagError, Settings, describe_invalid
 
 err = Console(stderr=True, soft_wrap=True)
+app = typer.Typer(add_completion=False)
 
 
 @dataclass(frozen=True)
@@ -52,10 +48,13 @@ def parse_config(spec: str) -> Config:
     return Config(re.sub(r"[^\w.-]+", "_", spec), overrides)
 
 
+@app.command()
 def eval_command(
-    questions: Annotated[Path, typer.Argument(help="Question set (JSONL).")],
+    questions: Annotated[list[Path], typer.Argument(help="Question sets (JSONL); several are evaluated as one.")],
+    split: Annotated[str | None, typer.Option(help="Only the questions of this split (e.g. tune, heldout).")]
+    = None,
     collection: Annotated[str | None, typer.Option(help="Collection to evaluate (default: settings).")] = None,
-    corpus: Annotated[Path | None, typer.Option(help="Ingest this JSONL/CSV file or folder first (idempotent).")]
+    corpus: Annotated[Path | None, typer.Option(help="Ingest this corpus file or folder first (idempotent).")]
     = None,
     out: Annotated[Path, typer.Option(help="Output folder; rerunning into it resumes.")] = Path("eval-out"),
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Only retrieval metrics (no LLM).")]
@@ -68,33 +67,35 @@ def eval_command(
     configs = [Config("default", {}), *(parse_config(spec) for spec in compare or [])]
     started = time.perf_counter()
     try:
-        items = load_questions(questions)
-        base = Settings()
-        collection = collection or base.collection
-        embedder = make_embedding(base)
+        items = load_questions(questions, split=split)
+        base = Assistant(Settings(), progress=not as_json)
+        collection = collection or base.settings.store.collection
         if corpus is not None:
-            loaded = load_corpus([corpus], skip_bad=False)
-            report = Assistant(base, embedder=embedder, progress=not as_json).index(collection).ingest(
-                loaded.papers, total=len(loaded.papers), progress=not as_json)
+            report = base.library.ingest([corpus], collection=collection, progress=not as_json)
             err.print(f"{collection}: {report.summary()}", highlight=False)
         results = {}
         for config in configs:
-            settings = Settings(**config.overrides)
-            assistant = Assistant(settings, embedder=embedder, progress=not as_json)
+            assistant = base.variant(Settings(**config.overrides))
             folder = out if len(configs) == 1 else out / config.name
-            rows = run(assistant, items, questions, folder, collection=collection, retrieval_only=retrieval_only,
+            rows = run(assistant, items, folder, collection=collection, retrieval_only=retrieval_only,
                        progress=not as_json, label_text=config.name)
             results[config.name] = (rows, aggregate_by_type(rows))
     except ValidationError as error:
-        err.print(f"[bold red]error:[/] invalid settings:\n{error}", highlight=False)
+        err.print(f"[bold red]error:[/] invalid settings:\n{describe_invalid(error)}", highlight=False)
         raise typer.Exit(1) from None
-    except (QuestionSetError, CorpusError, StoreError, ModelUnavailable, ResumeMismatch) as error:
+    except (QuestionSetError, RagError, ResumeMismatch) as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(1) from None
     kind = "retrieval-only" if retrieval_only else "full"
-    metrics = write_report(out, results, title=f"Evaluation of {questions.name} on `{collection}` ({kind})",
+    names = ", ".join(path.name for path in questions) + (f" ({split} split)" if split else "")
+    metrics = write_report(out, results, title=f"Evaluation of {names} on `{collection}` ({kind})",
                            seconds=time.perf_counter() - started)
     if as_json:
         print(json.dumps(metrics, indent=2))
     else:
         err.print(f"wrote {out}/report.md, metrics.json and results.jsonl", highlight=False)
+
+
+def main(args: list[str]) -> None:
+    """Run ``rag eval`` with its command-line arguments."""
+    app(args, prog_name="rag eval")

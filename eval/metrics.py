@@ -9,8 +9,9 @@ inflates a metric.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
+
+from rag import marker_numbers
 
 RETRIEVAL_KEYS = ("hit@1", "hit@5", "recall@10", "mrr@10", "ndcg@10")
 ANSWER_KEYS = (
@@ -30,7 +31,6 @@ LATENCY_KEYS = (
     "total_ms_p95",
     "tokens_per_s",
 )
-MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 def effective_ranks(ranking: Sequence[str], scores: Sequence[float] | None = None) -> dict[str, int]:
@@ -71,11 +71,6 @@ def must_mention(answer: str, terms: Sequence[str]) -> float | None:
         return None
     text = answer.casefold()
     return sum(1 for term in terms if term.casefold() in text) / len(terms)
-
-
-def marker_numbers(text: str) -> list[int]:
-    """Every ``[n]`` / ``[n, m]`` marker number in a reply, in order, repeats included."""
-    return [int(n) for group in MARKER.findall(text) for n in group.split(",")]
 
 
 def citation_validity(raw_reply: str, source_count: int) -> float | None:

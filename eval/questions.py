@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from rag.corpus.paper import normalize_title
+from rag import normalize_title
 
 
 class QuestionSetError(ValueError):
@@ -23,6 +24,7 @@ class Question(BaseModel):
     gold_ids: list[str] = Field(default_factory=list)
     gold_titles: list[str] = Field(default_factory=list)
     must_mention: list[str] = Field(default_factory=list)
+    split: str | None = None  # e.g. "tune" (thresholds may be chosen on it) or "heldout" (never looked at)
 
     @property
     def answerable(self) -> bool:
@@ -38,8 +40,24 @@ def paper_keys(paper_id: str, title: str) -> set[str]:
     return {f"id:{paper_id}", f"title:{normalize_title(title)}"}
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Read a JSONL question set; raises `QuestionSetError` listing ``file:line: problem`` for bad lines."""
+def load_questions(paths: Path | list[Path], split: str | None = None) -> list[Question]:
+    """Read JSONL question sets (ids unique across them), keeping only ``split``'s questions if given;
+    raises `QuestionSetError` listing ``file:line: problem`` for bad lines."""
+    questions: list[Question] = []
+    for path in [paths] if isinstance(paths, Path) else paths:
+        questions.extend(read_question_file(path))
+    repeated = sorted(qid for qid, count in Counter(q.id for q in questions).items() if count > 1)
+    if repeated:
+        raise QuestionSetError(f"question ids appear in more than one file: {', '.join(repeated[:10])}")
+    if split is not None:
+        questions = [q for q in questions if q.split == split]
+        if not questions:
+            raise QuestionSetError(f"no question has split {split!r}")
+    return questions
+
+
+def read_question_file(path: Path) -> list[Question]:
+    """One JSONL question set; raises `QuestionSetError` listing ``file:line: problem`` for bad lines."""
     if not path.is_file():
         raise QuestionSetError(f"{path}: no such question file")
     questions: list[Question] = []

@@ -17,9 +17,7 @@ from eval.metrics import (
     retrieval_metrics,
 )
 from eval.questions import Question, paper_keys
-from rag.answering.models import Answer, Done
-from rag.assistant import Assistant
-from rag.models.llm import LLMError
+from rag import Answer, Assistant, Done
 
 RETRIEVAL_DEPTH = 10  # the @10 metrics need ten ranked papers whatever the answer's top_k
 RUN_FILE = "run.json"
@@ -50,14 +48,15 @@ def label(paper_id: str, title: str, gold: list[set[str]]) -> str:
     return next((f"gold:{n}" for n, g in enumerate(gold) if g & keys), paper_id)
 
 
-def run_signature(assistant: Assistant, questions_path: Path, collection: str, retrieval_only: bool) -> dict:
+def run_signature(assistant: Assistant, questions: list[Question], collection: str, retrieval_only: bool) -> dict:
     """What must match for a rerun into the same folder to resume instead of mixing runs."""
     settings = assistant.settings
+    asked = json.dumps([q.model_dump() for q in questions], sort_keys=True, ensure_ascii=False)
     return {
-        "questions_sha256": hashlib.sha256(questions_path.read_bytes()).hexdigest(),
+        "questions_sha256": hashlib.sha256(asked.encode()).hexdigest(),
         "collection": collection,
         "retrieval_only": retrieval_only,
-        "settings": settings.model_dump(mode="json", include=EVAL_SETTINGS),
+        "settings": {name: value for name, value in settings.flat().items() if name in EVAL_SETTINGS},
         "embed_model": assistant.embedder.model_name,
     }
 
@@ -131,7 +130,6 @@ def read_results(path: Path) -> dict[str, dict]:
 def run(
     assistant: Assistant,
     questions: list[Question],
-    questions_path: Path,
     out_dir: Path,
     *,
     collection: str,
@@ -141,7 +139,7 @@ def run(
 ) -> list[dict]:
     """Evaluate every question not already in ``out_dir/results.jsonl``; return all rows in question order."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    signature = run_signature(assistant, questions_path, collection, retrieval_only)
+    signature = run_signature(assistant, questions, collection, retrieval_only)
     run_file = out_dir / RUN_FILE
     if run_file.is_file() and json.loads(run_file.read_text()) != signature:
         raise ResumeMismatch(f"{out_dir} holds results of a different run (other questions or settings); "
@@ -157,10 +155,11 @@ def run(
         for question in todo:
             try:
                 row = evaluate_question(assistant, question, collection, retrieval_only)
-            except LLMError as error:  # recorded, retried by the next run into this folder
+            except Exception as error:  # recorded as an error row (retried by the next run into this folder)
+                message = f"{type(error).__name__}: {error}"
                 row = {"id": question.id, "question": question.question, "type": question.type,
-                       "gold": question.gold_ids or question.gold_titles, "error": str(error)}
-                bar.write(f"{question.id}: {error}")
+                       "gold": question.gold_ids or question.gold_titles, "error": message}
+                bar.write(f"{question.id}: {message}")
             results.write(json.dumps(row, ensure_ascii=False) + "\n")
             results.flush()
             done[question.id] = row

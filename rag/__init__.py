@@ -1,38 +1,97 @@
 """Local question answering over research-paper abstracts, with checked citations.
 
-    >>> from rag import ask
-    >>> answer = ask("Which papers adapt diffusion models with parameter-efficient fine-tuning?")
+    >>> import rag
+    >>> answer = rag.ask("Which papers adapt diffusion models with parameter-efficient fine-tuning?")
     >>> print(answer.answer, [c.title for c in answer.citations])
+    >>> rag.ingest(["my_papers.jsonl"], collection="mine")
+
+This module is the only door: the CLI, the chat UI and the evaluation use nothing deeper. The
+module-level functions use one process-wide `Assistant` built from the environment's settings;
+make your own `Assistant(Settings(...))` for other settings.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
-from rag.answering.models import Answer, Citation, Done, Source, SourcesFound, StreamEvent, Timings, Token
-from rag.assistant import Assistant, QuestionError, Turn
-from rag.models.files import ModelUnavailable
-from rag.models.llm import LLMError
-from rag.settings import Settings, get_settings
+from rag.answering.answer import Answer, Citation, Done, Source, SourcesFound, StreamEvent, Timings, Token
+from rag.answering.markers import MARKER, marker_numbers, parse_numbers
+from rag.answering.question import Turn
+from rag.assistant import Assistant
+from rag.corpus import SUPPORTED_SUFFIXES, BadRecord, normalize_title
+from rag.errors import (
+    CorpusError,
+    EmbeddingMismatch,
+    LLMError,
+    ModelUnavailable,
+    QuestionError,
+    RagError,
+    StoreBusy,
+    StoreError,
+)
+from rag.index import IngestReport
+from rag.index.bulk import BULK_BATCH
+from rag.library import CollectionInfo, Library
+from rag.models.llm import LlmPlan, plan_llm
+from rag.retrieval import RetrievedPaper
+from rag.settings import (
+    PROFILES,
+    TOP_K_MAX,
+    Settings,
+    collection_name_problem,
+    describe_invalid,
+    get_settings,
+)
 
 __all__ = [
+    "BULK_BATCH",
+    "MARKER",
+    "PROFILES",
+    "SUPPORTED_SUFFIXES",
+    "TOP_K_MAX",
     "Answer",
     "Assistant",
+    "BadRecord",
     "Citation",
+    "CollectionInfo",
+    "CorpusError",
     "Done",
+    "EmbeddingMismatch",
+    "IngestReport",
     "LLMError",
+    "Library",
+    "LlmPlan",
     "ModelUnavailable",
     "QuestionError",
+    "RagError",
+    "RetrievedPaper",
     "Settings",
     "Source",
     "SourcesFound",
+    "StoreBusy",
+    "StoreError",
     "StreamEvent",
     "Timings",
     "Token",
     "Turn",
+    "as_query_engine",
     "ask",
+    "collection_name_problem",
+    "collections",
     "default_assistant",
+    "delete_collection",
+    "describe_invalid",
     "get_settings",
+    "ingest",
+    "marker_numbers",
+    "normalize_title",
+    "parse_numbers",
+    "plan_llm",
+    "rebuild",
+    "retrieve",
+    "sources",
     "stream",
 ]
 
@@ -41,19 +100,59 @@ _default_lock = threading.Lock()
 
 
 def default_assistant() -> Assistant:
-    """The process-wide assistant built from the environment's settings (created on first use)."""
+    """The process-wide assistant built from the environment's settings; on first use, an empty
+    default collection is filled from the seeds (``RAG_SEEDS_DIR``)."""
     global _default
     with _default_lock:
         if _default is None:
             _default = Assistant()
+            _default.library.seed()
         return _default
 
 
 def ask(question: str, **options) -> Answer:
-    """Answer ``question`` from the default collection. Options: top_k, collection, source, mode, history."""
+    """Answer ``question``. Options: top_k, collection, source (a corpus file name), mode, history."""
     return default_assistant().ask(question, **options)
 
 
-def stream(question: str, **options):
+def stream(question: str, **options) -> Iterator[StreamEvent]:
     """Like `ask`, but yields `SourcesFound`, then `Token`s, then `Done`."""
     return default_assistant().stream(question, **options)
+
+
+def retrieve(question: str, **options) -> list[RetrievedPaper]:
+    """The papers ``question`` would be answered from, best first (no LLM). Options: top_k, collection,
+    source, mode."""
+    return default_assistant().retrieve(question, **options)
+
+
+def ingest(paths: Iterable[str | Path], **options) -> IngestReport:
+    """Add the papers of files or folders to a collection; see `Library.ingest` for the options
+    (collection, skip_bad, bulk, rebuild, batch, progress)."""
+    return default_assistant().library.ingest(paths, **options)
+
+
+def collections() -> list[CollectionInfo]:
+    """Every collection in the store, the default one first."""
+    return default_assistant().library.collections()
+
+
+def sources(collection: str | None = None) -> dict[str, int]:
+    """The corpus files a collection's papers came from, with how many papers each."""
+    return default_assistant().library.sources(collection)
+
+
+def delete_collection(collection: str) -> None:
+    """Delete a collection and its BM25 index."""
+    default_assistant().library.delete_collection(collection)
+
+
+def rebuild(collection: str | None = None, **options) -> IngestReport:
+    """Embed a collection's papers again with the active embedding model (after changing it)."""
+    return default_assistant().library.rebuild(collection, **options)
+
+
+def as_query_engine(*, streaming: bool = False, **options):
+    """The assistant as a LlamaIndex query engine (``query(str) -> Response`` with the cited papers as
+    ``source_nodes``); options as for `ask`."""
+    return default_assistant().as_query_engine(streaming=streaming, **options)

@@ -1,79 +1,78 @@
-"""The assistant: question in, checked `Answer` out (whole or streamed). The public API's engine."""
+"""The assistant: question in, checked `Answer` out (whole or streamed).
+
+`Assistant.stream` runs the steps in order: retrieve -> abstain or ask -> build the prompt ->
+generate -> check the citations -> `Answer`.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
-from rag.answering.budget import fit_prompt, llm_context_window, llm_token_counter
+from rag.answering.answer import Answer, Citation, Done, Source, SourcesFound, StreamEvent, Timings, Token
 from rag.answering.citations import CitationChecker
-from rag.answering.models import Answer, Done, Source, SourcesFound, StreamEvent, Timings, Token
-from rag.answering.prompt import ABSTAIN_TEXT, echoes_rules
-from rag.answering.question import QuestionError, clean_question, truncate
-from rag.corpus import load_corpus
-from rag.index import PaperIndex
-from rag.models.embedding import make_embedding
-from rag.models.llm import ChosenLLM, choose_llm, llm_failure
+from rag.answering.prompt import ABSTAIN_TEXT, Prompt, echoes_rules, fit_prompt
+from rag.answering.question import Turn, clean_question, fold_history
+from rag.errors import QuestionError
+from rag.index import Bm25Index, PaperIndex
+from rag.library import Library
+from rag.models.llm import LanguageModel, choose_llm
 from rag.retrieval import HybridRetriever, RetrievedPaper
-from rag.settings import Settings, get_settings
-from rag.text import content_terms
+from rag.settings import TOP_K_MAX, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-FOLLOW_UP_WORDS = re.compile(
-    r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|authors?|study))\b",
-    re.IGNORECASE,
-)
 UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
 WITHHELD_NOTE = " (The model's reply repeated the assistant's instructions and was withheld.)"
-MAX_TOP_K = 50
 
 
-@dataclass(frozen=True)
-class Turn:
-    """One earlier chat message, for follow-up questions."""
+@dataclass
+class Request:
+    """A question as it will be answered: cleaned, with its retrieval query and notices for the reader."""
 
-    role: str
-    content: str
+    question: str
+    query: str
+    top_k: int | None
+    notices: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
 
 
-def fold_history(question: str, history: Sequence[Turn | dict] | None, max_chars: int | None = None) -> str:
-    """The retrieval query: a follow-up ("what data did it use?") is joined to the previous question
-    (cut to ``max_chars`` characters, like any question)."""
-    if not history:
-        return question
-    turns = [t if isinstance(t, Turn) else Turn(t["role"], t["content"]) for t in history]
-    previous = [" ".join(str(t.content).split()) for t in turns if t.role == "user" and str(t.content).strip()]
-    if not previous:
-        return question
-    if FOLLOW_UP_WORDS.search(question) or len(content_terms(question)) < 3:
-        earlier = truncate(previous[-1], max_chars) if max_chars else previous[-1]
-        return f"{earlier} {question}"
-    return question
+@dataclass
+class Reply:
+    """What the LLM wrote, and when."""
+
+    text: str = ""
+    pieces: int = 0
+    first_token_ms: float | None = None
+    withheld: bool = False  # it repeated the rules (asked to reveal its prompt): stopped and not shown
 
 
 class Assistant:
-    """Holds the models and indexes; answers questions with checked citations."""
+    """Holds the models and the collections; answers questions with checked citations."""
 
     generation_lock = threading.Lock()  # one generation at a time: CPU inference collapses when shared
 
-    def __init__(self, settings: Settings | None = None, *, llm: ChosenLLM | None = None, embedder=None,
-                 progress: bool = True):
+    def __init__(self, settings: Settings | None = None, *, llm: LanguageModel | None = None, embedder=None,
+                 library: Library | None = None, progress: bool = True):
         self.settings = settings or get_settings()
         self.progress = progress
-        self.embedder = embedder or make_embedding(self.settings)
+        self.library = library or Library(self.settings, embedder, progress)
         self._llm = llm
-        self._indexes: dict[str, PaperIndex] = {}
         self._lock = threading.Lock()
 
-    # --- components ----------------------------------------------------------------------
     @property
-    def llm(self) -> ChosenLLM:
+    def embedder(self):
+        return self.library.embedder
+
+    @property
+    def llm(self) -> LanguageModel:
         """The LLM, chosen and loaded on first use (retrieval never needs it)."""
         with self._lock:
             if self._llm is None:
@@ -82,33 +81,78 @@ class Assistant:
             return self._llm
 
     def index(self, collection: str | None = None) -> PaperIndex:
-        """The index of a collection; the default collection is filled from the seeds when empty."""
-        name = collection or self.settings.collection
-        with self._lock:
-            if name not in self._indexes:
-                index = PaperIndex(self.settings, self.embedder, name)
-                if index.paper_count() == 0 and name == self.settings.collection and self.settings.seeds_dir.is_dir():
-                    corpus = load_corpus([self.settings.seeds_dir], skip_bad=True)
-                    log.info("collection %r is empty: ingesting %d seed papers", name, len(corpus.papers))
-                    index.ingest(corpus.papers, total=len(corpus.papers), progress=self.progress)
-                self._indexes[name] = index
-            return self._indexes[name]
+        """The open index of a collection (the default one if None)."""
+        return self.library.index(collection)
 
-    def retriever(self, collection: str | None = None, mode: str | None = None) -> HybridRetriever:
-        return HybridRetriever(
-            self.index(collection),
-            top_k=self.settings.top_k,
-            candidates=self.settings.candidates,
-            rrf_k=self.settings.rrf_k,
-            mode=mode or self.settings.retrieval_mode,
-        )
+    def variant(self, settings: Settings) -> Assistant:
+        """An assistant with other settings that shares this one's embedding model (and store, when the
+        store settings are the same); the LLM is shared when its settings are the same too."""
+        same_store = settings.store == self.settings.store and settings.embedding == self.settings.embedding
+        library = self.library if same_store else Library(settings, self.embedder, self.progress)
+        llm = self._llm if settings.llm == self.settings.llm else None
+        return Assistant(settings, llm=llm, library=library, progress=self.progress)
+
+    # --- the steps ---------------------------------------------------------------------------
+    def request(self, question: str, top_k: int | None, history: Sequence[Turn | dict] | None) -> Request:
+        """Clean the question (`QuestionError` when it cannot be asked) and fold a follow-up into its query."""
+        max_chars = self.settings.answering.max_question_chars
+        question, notices = clean_question(question, max_chars)
+        if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= TOP_K_MAX):
+            raise QuestionError(f"top_k must be a whole number from 1 to {TOP_K_MAX}, not {top_k!r}")
+        return Request(question, fold_history(question, history, max_chars), top_k, notices)
 
     def retrieve(self, question: str, *, top_k: int | None = None, collection: str | None = None,
-                 source: str | None = None, mode: str | None = None) -> list[RetrievedPaper]:
-        """The papers a question would be answered from, without asking the LLM."""
-        return self.retriever(collection, mode).retrieve_papers(question, top_k=top_k, source=source)
+                 source: str | None = None, mode: str | None = None, bm25: Bm25Index | None = None
+                 ) -> list[RetrievedPaper]:
+        """The papers a question would be answered from, best first, without asking the LLM."""
+        index = self.index(collection)
+        retrieval = self.settings.retrieval
+        retriever = HybridRetriever(index, top_k=retrieval.top_k, candidates=retrieval.candidates,
+                                    rrf_k=retrieval.rrf_k, mode=mode or retrieval.mode)
+        return retriever.retrieve_papers(question, top_k=top_k, source=source, bm25=bm25)
 
-    # --- answering -----------------------------------------------------------------------
+    def worth_asking(self, query: str, papers: list[RetrievedPaper], weight: Callable[[str], float]) -> bool:
+        """Whether some paper covers enough of the question to be on topic; if not, abstain without the LLM."""
+        return not retrieval_is_weak(query, papers, self.settings.answering.abstain_threshold, weight)
+
+    def build_prompt(self, request: Request, sources: list[Source], llm: LanguageModel) -> Prompt:
+        """The prompt, fitted to the model's context window."""
+        return fit_prompt(request.question, sources, request.query, model=llm,
+                          context_tokens=self.settings.answering.context_tokens,
+                          answer_tokens=self.settings.llm.max_answer_tokens,
+                          count_sources=self.embedder.count_tokens)
+
+    def generate(self, prompt: Prompt, llm: LanguageModel, request: Request, reply: Reply) -> Iterator[Token]:
+        """Stream the LLM's reply into ``reply``, yielding each piece; stop if it repeats the rules."""
+        stream = llm.stream(prompt.messages)
+        try:
+            for delta in stream:
+                if reply.first_token_ms is None:
+                    reply.first_token_ms = request.elapsed_ms()
+                reply.text += delta
+                reply.pieces += 1
+                if echoes_rules(reply.text):
+                    reply.withheld = True
+                    return
+                yield Token(text=delta)
+        finally:
+            stream.close()
+
+    def check(self, request: Request, sources: list[Source], reply: Reply,
+              weight: Callable[[str], float]) -> tuple[str, list[Citation], bool]:
+        """The answer text, its checked citations, and whether it abstains."""
+        if reply.withheld:
+            return ABSTAIN_TEXT + WITHHELD_NOTE, [], True
+        if not reply.text.strip() or model_refused(reply.text):
+            return ABSTAIN_TEXT, [], True
+        checker = CitationChecker(sources, self.settings.answering.support_threshold, question=request.question,
+                                  weight=weight)
+        checked = checker.check(without_refusals(reply.text))
+        if not checked.citations:
+            return ABSTAIN_TEXT + UNSUPPORTED_NOTE, [], True
+        return checked.text, checked.citations, False
+
+    # --- the whole path ----------------------------------------------------------------------
     def stream(
         self,
         question: str,
@@ -126,90 +170,36 @@ class Assistant:
         ``max_question_chars`` is cut, and the prompt always fits the model's context window; the
         Answer's ``notices`` say when either happened.
         """
-        question, notices = clean_question(question, self.settings.max_question_chars)
-        if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= MAX_TOP_K):
-            raise QuestionError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, not {top_k!r}")
-        started = time.perf_counter()
-        query = fold_history(question, history, self.settings.max_question_chars)
-        papers = self.retrieve(query, top_k=top_k, collection=collection, source=source, mode=mode)
+        request = self.request(question, top_k, history)
+        bm25 = self.index(collection).bm25()  # read once: retrieval and the term weights share it
+        papers = self.retrieve(request.query, top_k=request.top_k, collection=collection, source=source, mode=mode,
+                               bm25=bm25)
         sources = [Source.of(p) for p in papers]
-        retrieval_ms = (time.perf_counter() - started) * 1000
-        yield SourcesFound(sources=sources, retrieval_query=query)
+        retrieval_ms = request.elapsed_ms()
+        yield SourcesFound(sources=sources, retrieval_query=request.query)
 
-        chosen = self.llm
-        first_token_ms: float | None = None
-        raw = ""
-        pieces = 0
-        withheld = False
-        index = self.index(collection)
-        if not retrieval_is_weak(query, papers, self.settings.abstain_threshold, index.bm25.idf):
+        llm = self.llm
+        reply = Reply()
+        if self.worth_asking(request.query, papers, bm25.idf):
             with self.generation_lock:
-                count, counted_with = llm_token_counter(chosen.llm)
-                prompt = fit_prompt(
-                    question, sources, query, context_tokens=self.settings.context_tokens,
-                    window=llm_context_window(chosen.llm, self.settings.llamacpp_n_ctx),
-                    answer_tokens=self.settings.max_answer_tokens, count=count,
-                    count_sources=self.embedder.count_tokens, counted_with=counted_with,
-                )
-                notices += prompt.notices
-                reply = None
-                try:
-                    reply = chosen.llm.stream_chat(prompt.messages)
-                    for chunk in reply:
-                        delta = chunk.delta or ""
-                        if delta:
-                            if first_token_ms is None:
-                                first_token_ms = (time.perf_counter() - started) * 1000
-                            raw += delta
-                            pieces += 1
-                            if echoes_rules(raw):  # asked to reveal its prompt: stop, withhold the reply
-                                withheld = True
-                                break
-                            yield Token(text=delta)
-                except Exception as error:  # connection, timeout, HTTP errors: one typed, actionable error
-                    raise llm_failure(error, chosen.provider, chosen.model, self.settings) from error
-                finally:
-                    close = getattr(reply, "close", None)
-                    if close is not None:
-                        close()
-
-        abstained = withheld or not raw.strip() or model_refused(raw)
-        text, citations = ABSTAIN_TEXT, []
-        if withheld:
-            text, raw = ABSTAIN_TEXT + WITHHELD_NOTE, ""
-        elif not abstained:
-            checker = CitationChecker(sources, self.settings.support_threshold, question=question,
-                                      weight=index.bm25.idf)
-            checked = checker.check(without_refusals(raw))
-            if checked.citations:
-                text, citations = checked.text, checked.citations
-            else:
-                abstained = True
-                text = ABSTAIN_TEXT + UNSUPPORTED_NOTE
-        total_ms = (time.perf_counter() - started) * 1000
-        generating_s = (total_ms - (first_token_ms or total_ms)) / 1000
-        yield Done(
-            answer=Answer(
-                question=question,
-                answer=text,
-                abstained=abstained,
-                citations=citations,
-                sources=sources,
-                timings=Timings(
-                    retrieval_ms=round(retrieval_ms, 1),
-                    first_token_ms=None if first_token_ms is None else round(first_token_ms, 1),
-                    total_ms=round(total_ms, 1),
-                    generated_tokens=pieces,
-                    tokens_per_s=round((pieces - 1) / generating_s, 2) if pieces > 1 and generating_s > 0 else None,
-                ),
-                llm_provider=chosen.provider,
-                llm_model=chosen.model,
-                embed_model=self.embedder.model_name,
-                retrieval_query=query,
-                raw_answer=raw,
-                notices=notices,
-            )
-        )
+                prompt = self.build_prompt(request, sources, llm)
+                request.notices += prompt.notices
+                yield from self.generate(prompt, llm, request, reply)
+        text, citations, abstained = self.check(request, sources, reply, bm25.idf)
+        yield Done(answer=Answer(
+            question=request.question,
+            answer=text,
+            abstained=abstained,
+            citations=citations,
+            sources=sources,
+            timings=timings(retrieval_ms, reply, request.elapsed_ms()),
+            llm_provider=llm.provider,
+            llm_model=llm.model,
+            embed_model=self.embedder.model_name,
+            retrieval_query=request.query,
+            raw_answer="" if reply.withheld else reply.text,
+            notices=request.notices,
+        ))
 
     def ask(self, question: str, **options) -> Answer:
         """Answer a question; see `stream` for the options."""
@@ -217,3 +207,21 @@ class Assistant:
             if isinstance(event, Done):
                 return event.answer
         raise RuntimeError("the answer stream ended without a result")
+
+    def as_query_engine(self, *, streaming: bool = False, **options):
+        """This assistant as a LlamaIndex query engine (see `rag.query_engine.PaperQueryEngine`)."""
+        from rag.query_engine import PaperQueryEngine
+
+        return PaperQueryEngine(assistant=self, streaming=streaming, options=options)
+
+
+def timings(retrieval_ms: float, reply: Reply, total_ms: float) -> Timings:
+    """The answer's timings; generation speed from the first piece to the last."""
+    generating_s = (total_ms - (reply.first_token_ms or total_ms)) / 1000
+    return Timings(
+        retrieval_ms=round(retrieval_ms, 1),
+        first_token_ms=None if reply.first_token_ms is None else round(reply.first_token_ms, 1),
+        total_ms=round(total_ms, 1),
+        generated_tokens=reply.pieces,
+        tokens_per_s=round((reply.pieces - 1) / generating_s, 2) if reply.pieces > 1 and generating_s > 0 else None,
+    )

@@ -1,11 +1,11 @@
-"""The ``rag`` command line: ask, ingest, info, eval. It only calls the public API and the index."""
+"""The ``rag`` command line: ask, ingest, info, delete, rebuild, eval, ui. It uses only the public API
+(`rag`); the evaluation and the chat UI are imported when their command runs."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import logging
-import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,31 +14,50 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from eval.cli import eval_command
-from rag.answering.models import Answer, Done, SourcesFound, Token
-from rag.assistant import Assistant, QuestionError
-from rag.corpus import CorpusError, load_corpus
-from rag.index import PaperIndex, StoreError, connect, count_papers, list_collections
-from rag.index.bulk import BULK_BATCH, bulk_ingest
-from rag.models.files import ModelUnavailable
-from rag.models.llm import LLMError
-from rag.settings import Settings, describe_invalid
+from rag import (
+    BULK_BATCH,
+    PROFILES,
+    SUPPORTED_SUFFIXES,
+    TOP_K_MAX,
+    Answer,
+    Assistant,
+    Done,
+    Library,
+    ModelUnavailable,
+    RagError,
+    Settings,
+    SourcesFound,
+    Token,
+    describe_invalid,
+    plan_llm,
+)
 
 app = typer.Typer(help="Local question answering over research-paper abstracts, with checked citations.",
                   no_args_is_help=True, add_completion=False)
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
+chosen_profile: str | None = None  # --profile, before the command
 
-KNOWN_ERRORS = (ModelUnavailable, LLMError, StoreError, CorpusError, QuestionError, FileNotFoundError,
-                ValidationError)
+
+@app.callback()
+def options(
+    profile: Annotated[str | None, typer.Option(help=f"Named settings preset: {', '.join(PROFILES)} (also "
+                                                     "RAG_PROFILE).")] = None,
+) -> None:
+    global chosen_profile
+    chosen_profile = profile
 
 
 def load_settings(**overrides) -> Settings:
+    """The settings from the environment, rag.toml, ``--profile`` and the command's options."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if chosen_profile:
+        given["profile"] = chosen_profile
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**given)
     except ValidationError as error:
         fail(f"invalid settings (environment RAG_*, options or rag.toml):\n{describe_invalid(error)}\n"
-             "See the Configuration table in README.md for each setting's range.")
+             "See docs/configuration.md for each setting's range.")
     except (OSError, ValueError) as error:  # an unreadable or malformed rag.toml
         fail(f"cannot read the settings file: {error}")
 
@@ -83,16 +102,18 @@ def print_answer(answer: Answer, streamed: bool) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as one JSON object.")] = False,
-    top_k: Annotated[int | None, typer.Option("--top-k", help="Papers to retrieve.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help=f"Papers to retrieve (1-{TOP_K_MAX}).")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection to answer from.")] = None,
     source: Annotated[str | None, typer.Option(help="Only papers from this corpus file.")] = None,
 ) -> None:
     """Answer a question with citations, streaming the model's words as they come."""
     settings = load_settings(top_k=top_k)
+    answer = None
+    streamed = False
     try:
         assistant = Assistant(settings, progress=not as_json)
-        answer = None
-        streamed = False
+        if collection in (None, settings.store.collection):
+            assistant.library.seed()
         for event in assistant.stream(question, collection=collection, source=source):
             if isinstance(event, SourcesFound) and not as_json:
                 err.print(f"[dim]{len(event.sources)} sources found; generating...[/]")
@@ -101,7 +122,7 @@ def ask(
                 out.print(event.text, end="", highlight=False)
             elif isinstance(event, Done):
                 answer = event.answer
-    except KNOWN_ERRORS as error:
+    except RagError as error:
         fail(str(error))
     if as_json:
         print(answer.model_dump_json())
@@ -111,84 +132,101 @@ def ask(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (.jsonl, .csv, .txt listing pages).")]
-    = None,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help=f"Files or folders ({', '.join(SUPPORTED_SUFFIXES)}); default: the seeds.")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection to write into.")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Ingest the good records, report the bad ones.")]
     = False,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the collection first (e.g. after changing "
-                                                             "the embedding model).")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the collection first, once the files are "
+                                                             "read.")] = False,
     bulk: Annotated[bool, typer.Option("--bulk", help="Stream the files in steps (constant memory, no size "
                                                        "limit, BM25 rebuilt once at the end): for large corpora.")]
     = False,
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="Papers per step with --bulk.")] = BULK_BATCH,
 ) -> None:
-    """Add papers to a collection (idempotent: unchanged papers are skipped). Default: the seeds."""
+    """Add papers to a collection (idempotent: unchanged papers are skipped)."""
     settings = load_settings(collection=collection)
-    paths = paths or [settings.seeds_dir]
     try:
-        corpus = None if bulk else load_corpus(paths, skip_bad=skip_bad, max_bytes=settings.ingest_max_mb * 2**20)
-        client = connect(settings)  # first: a store another process owns is refused before any model loads
-        if rebuild:
-            if settings.collection in list_collections(client):
-                client.delete_collection(settings.collection)
-            shutil.rmtree(settings.bm25_dir / settings.collection, ignore_errors=True)
-        assistant = Assistant(settings)
-        # opening checks the store: half-written papers and a BM25 index out of step are reported and repaired
-        index = PaperIndex(settings, assistant.embedder, settings.collection, client=client)
-        if corpus is None:
-            summary = bulk_ingest(index, paths, batch_papers=batch, skip_bad=skip_bad).summary()
-        else:
-            err.print(f"read {corpus.records} records: {len(corpus.papers)} unique papers, "
-                      f"{corpus.duplicates} duplicates merged")
-            report = index.ingest(corpus.papers, total=len(corpus.papers))
-            report.bad = corpus.bad
-            summary = report.summary()
-    except KNOWN_ERRORS as error:
+        library = Library(settings)
+        report = library.ingest(paths or [settings.store.seeds_dir], skip_bad=skip_bad, bulk=bulk, rebuild=rebuild,
+                                batch=batch)
+    except (RagError, FileNotFoundError) as error:
         fail(str(error))
-    out.print(f"{settings.collection}: {summary}", highlight=False)
-    out.print(f"{settings.collection} now holds {index.paper_count()} papers", highlight=False)
+    if not bulk:
+        err.print(f"read {report.records} records: {report.records - report.duplicates} unique papers, "
+                  f"{report.duplicates} duplicates merged")
+    out.print(f"{report.collection}: {report.summary()}", highlight=False)
+    out.print(f"{report.collection} now holds {report.papers_now} papers", highlight=False)
 
 
 @app.command()
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
-    """Show the effective settings, the collections and which models are active."""
+    """Show the effective settings, the collections and which models are active (nothing is loaded)."""
     settings = load_settings()
-    from rag.models.llm import choose_llm
-
-    report: dict = {"settings": json.loads(settings.model_dump_json())}
+    report: dict = {"profile": settings.profile, "settings": json.loads(json.dumps(settings.flat(), default=str))}
     try:
-        client = connect(settings)
-        collections = list_collections(client)
-        for name, row in collections.items():
-            row["papers"] = count_papers(client.get_collection(name))
-        report["collections"] = collections
-    except KNOWN_ERRORS as error:
+        library = Library(settings, progress=False)
+        report["collections"] = {c.name: {"papers": c.papers, "chunks": c.chunks, "embed_model": c.embed_model,
+                                          "usable": c.usable} for c in library.collections()}
+        report["embedding"] = {"provider": settings.embedding.provider, "model": library.embedder.model_name}
+    except RagError as error:
         report["collections"] = {"error": str(error)}
-    report["embedding"] = {"provider": settings.embed_provider,
-                           "model": "all-MiniLM-L6-v2-onnx-int8" if settings.embed_provider == "onnx"
-                           else f"ollama:{settings.embed_ollama_model}"}
+        report["embedding"] = {"provider": settings.embedding.provider, "error": str(error)}
     try:
-        chosen = choose_llm(settings, progress=False)
-        report["llm"] = {"provider": chosen.provider, "model": chosen.model, "reason": chosen.reason}
+        plan = plan_llm(settings.llm)
+        report["llm"] = {"provider": plan.provider, "model": plan.model, "reason": plan.reason}
     except ModelUnavailable as error:
         report["llm"] = {"error": str(error)}
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return
-    out.print("[bold]Settings[/] (env RAG_*, or rag.toml)")
+    out.print(f"[bold]Settings[/] (profile {settings.profile}; env RAG_*, or rag.toml)")
     for key, value in report["settings"].items():
         out.print(f"  {key} = {value}", highlight=False)
     out.print("[bold]Collections[/]")
     for name, row in report["collections"].items():
         out.print(f"  {name}: {row}", highlight=False)
-    out.print(f"[bold]Embedding[/]  {report['embedding']['model']}", highlight=False)
+    embedding = report["embedding"]
+    out.print(f"[bold]Embedding[/]  {embedding.get('model', embedding.get('error'))}", highlight=False)
     llm = report["llm"]
     status = llm.get("reason", llm.get("error"))
     out.print(f"[bold]LLM[/]  {llm.get('provider', '-')}:{llm.get('model', '-')}  {status}", highlight=False)
 
 
-app.command("eval")(eval_command)
+@app.command()
+def delete(collection: Annotated[str, typer.Argument(help="The collection to delete.")]) -> None:
+    """Delete a collection and its BM25 index."""
+    settings = load_settings()
+    try:
+        Library(settings, progress=False).delete_collection(collection)
+    except RagError as error:
+        fail(str(error))
+    out.print(f"deleted {collection}", highlight=False)
+
+
+@app.command()
+def rebuild(collection: Annotated[str | None, typer.Option(help="Collection to rebuild (default: settings).")]
+            = None) -> None:
+    """Embed a collection's papers again with the active embedding model (after changing RAG_EMBED_PROVIDER)."""
+    settings = load_settings(collection=collection)
+    try:
+        report = Library(settings).rebuild()
+    except RagError as error:
+        fail(str(error))
+    out.print(f"{report.collection}: {report.summary()}; {report.papers_now} papers", highlight=False)
+
+
+@app.command("eval", add_help_option=False,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def evaluate(ctx: typer.Context) -> None:
+    """Evaluate answers over question sets (`rag eval --help` for the options)."""
+    from eval.cli import main as eval_main
+
+    if chosen_profile:
+        import os
+
+        os.environ["RAG_PROFILE"] = chosen_profile
+    eval_main(ctx.args)
 
 
 @app.command()
@@ -199,25 +237,27 @@ def ui(
         "--allow-remote", help="Allow a --host other than loopback (other machines can connect; set "
         "RAG_UI_PASSWORD to require a login).")] = False,
 ) -> None:
-    """Open the chat UI in the browser (the seeds are ingested first if the collection is empty)."""
+    """Open the chat UI in the browser (the seeds are ingested first if the default collection is empty)."""
     settings = load_settings(ui_host=host, ui_port=port, ui_allow_remote=allow_remote or None)
-    if not is_loopback(settings.ui_host) and not settings.ui_allow_remote:
-        fail(f"refusing to serve on {settings.ui_host}: other machines could reach the chat UI. Pass "
+    if not is_loopback(settings.ui.host) and not settings.ui.allow_remote:
+        fail(f"refusing to serve on {settings.ui.host}: other machines could reach the chat UI. Pass "
              "--allow-remote (or set RAG_UI_ALLOW_REMOTE=true) to do it on purpose, and set RAG_UI_PASSWORD "
              "(and RAG_UI_USERNAME) to require a login; or keep the default --host 127.0.0.1.")
-    password = settings.ui_password.get_secret_value() if settings.ui_password else ""
-    if not is_loopback(settings.ui_host):
+    password = settings.ui.password.get_secret_value() if settings.ui.password else ""
+    if not is_loopback(settings.ui.host):
         if password:
-            err.print(f"serving on {settings.ui_host}: login required (user {settings.ui_username!r})",
+            err.print(f"serving on {settings.ui.host}: login required (user {settings.ui.username!r})",
                       highlight=False)
         else:
-            err.print(f"[yellow]warning:[/] serving on {settings.ui_host} without a login: anyone who can reach "
+            err.print(f"[yellow]warning:[/] serving on {settings.ui.host} without a login: anyone who can reach "
                       "this port can use the chat UI and add papers; set RAG_UI_PASSWORD to require one",
                       highlight=False)
     try:
         assistant = Assistant(settings)
-        err.print(f"opening collection {settings.collection!r} (an empty one is filled from the seeds first)")
-        err.print(f"{settings.collection}: {assistant.index().paper_count()} papers")
+        name = settings.store.collection
+        err.print(f"opening collection {name!r} (an empty one is filled from the seeds first)")
+        assistant.library.seed()
+        err.print(f"{name}: {assistant.index().paper_count()} papers")
         try:
             chosen = assistant.llm
             err.print(f"LLM {chosen.provider}:{chosen.model} ({chosen.reason})", highlight=False)
@@ -226,10 +266,10 @@ def ui(
         from ui.app import build_app, launch
 
         launch(build_app(assistant), settings)
-    except KNOWN_ERRORS as error:
+    except RagError as error:
         fail(str(error))
     except OSError as error:  # typically: the port is taken
-        fail(f"cannot serve on {settings.ui_host}:{settings.ui_port} ({error}). Pick another port with --port.")
+        fail(f"cannot serve on {settings.ui.host}:{settings.ui.port} ({error}). Pick another port with --port.")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 
-from rag.index import PaperIndex
+from rag.index import Bm25Index, PaperIndex
 from rag.text import content_terms
 
 
@@ -79,9 +79,11 @@ class HybridRetriever(BaseRetriever):
         return order, similarity
 
     def retrieve_papers(
-        self, query: str, *, top_k: int | None = None, source: str | None = None, mode: str | None = None
+        self, query: str, *, top_k: int | None = None, source: str | None = None, mode: str | None = None,
+        bm25: Bm25Index | None = None,
     ) -> list[RetrievedPaper]:
-        """The ``top_k`` best papers for ``query``; ``source`` limits them to one corpus file."""
+        """The ``top_k`` best papers for ``query``; ``source`` limits them to one corpus file. ``bm25`` is the
+        index's BM25 if the caller has just read it (`PaperIndex.bm25`)."""
         mode = mode or self.mode
         top_k = top_k or self.top_k
         rankings: list[list[str]] = []
@@ -89,7 +91,8 @@ class HybridRetriever(BaseRetriever):
         dense_order: list[str] = []
         similarity: dict[str, float] = {}
         if mode in ("hybrid", "bm25"):
-            bm25_order = [pid for pid, _ in self.index.bm25.search(query, self.candidates, source)]
+            bm25 = bm25 or self.index.bm25()
+            bm25_order = [pid for pid, _ in bm25.search(query, self.candidates, source)]
             rankings.append(bm25_order)
         if mode in ("hybrid", "dense"):
             dense_order, similarity = self.dense(query, source)

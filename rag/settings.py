@@ -1,41 +1,61 @@
-"""All configuration in one typed object: defaults < TOML file < ``RAG_*`` environment variables."""
+"""All configuration in one typed object, in sections, with named profiles.
+
+Precedence (highest first): keyword arguments, ``RAG_*`` environment variables, a TOML file
+(``$RAG_CONFIG``, default ``./rag.toml``), the profile (``RAG_PROFILE``: default, fast, quality),
+the defaults. Each setting has one flat name, used for its environment variable (``RAG_TOP_K``)
+and accepted everywhere else too (``Settings(top_k=8)``, ``top_k = 8`` in the TOML file); in
+Python it lives in its section (``settings.retrieval.top_k``; TOML ``[retrieval] top_k = 8``).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# --- limits shared by every interface ---------------------------------------------------------
+TOP_K_MAX = 50  # papers per question
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")  # Chroma's rule: 3-63 characters
+COLLECTION_RULE = "3-63 letters, digits, “.”, “_” or “-”, starting and ending with a letter or digit"
 MIN_PROMPT_TOKENS = 512  # the context window must leave at least this much room for the prompt
+READ_PAGE = 5000  # rows per paged read of a Chroma collection (unpaged reads fail past ~32,000 on a server)
+ID_PAGE = 50000  # rows per paged read of ids alone (no metadata or documents)
 
 
-def config_file() -> Path:
-    """The optional TOML file: ``$RAG_CONFIG`` if set, else ``rag.toml`` in the working folder."""
-    return Path(os.environ.get("RAG_CONFIG", "rag.toml"))
+def collection_name_problem(name: str) -> str | None:
+    """None when ``name`` is a usable collection name, else a sentence saying why it is not."""
+    if COLLECTION_NAME.match(name or ""):
+        return None
+    return f"“{name}” is not a valid collection name: use {COLLECTION_RULE}."
 
 
-class Settings(BaseSettings):
-    """Every setting of the assistant. Environment: ``RAG_<FIELD>`` (e.g. ``RAG_TOP_K=8``)."""
+class Section(BaseModel):
+    """A group of settings; a field's alias, if it has one, is its flat name (``RAG_<ALIAS>``)."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, validate_default=True)
 
-    # --- storage -------------------------------------------------------------------------
+
+class StoreSettings(Section):
+    """Where the collections live."""
+
     data_dir: Path = Field(
         Path(user_data_dir("paper-rag", appauthor=False)),
-        description="Folder for the embedded Chroma store, BM25 indexes and assembled model files.",
+        description="Folder for the embedded Chroma store, BM25 indexes, assembled model files and caches.",
     )
     collection: str = Field(
-        "seeds", min_length=3, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]$",
-        description="Chroma collection to ingest into and answer from (3-63 chars: letters, digits, . _ -).",
+        "seeds", pattern=COLLECTION_NAME.pattern,
+        description=f"Chroma collection to ingest into and answer from ({COLLECTION_RULE}).",
     )
     seeds_dir: Path = Field(
-        REPO_ROOT / "seeds", description="Corpus ingested automatically when the default collection is empty."
+        REPO_ROOT / "seeds", description="Corpus the UI and `rag ask` ingest when the default collection is empty."
     )
     chroma_host: str | None = Field(
         None, description="Chroma server host; unset = embedded store under data_dir (one process only)."
@@ -46,81 +66,6 @@ class Settings(BaseSettings):
         description="From this many chunks on, a collection's generation token is trusted: opening skips reading "
         "every paper when nothing was written since BM25 was saved, and searches skip counting chunks.",
     )
-
-    # --- embedding -----------------------------------------------------------------------
-    embed_provider: Literal["onnx", "ollama"] = Field(
-        "onnx", description="onnx = embedded all-MiniLM-L6-v2 int8; ollama = an Ollama embedding model."
-    )
-    embed_ollama_model: str = Field("nomic-embed-text", description="Embedding model name on the Ollama server.")
-    embed_batch_size: int = Field(
-        8, ge=1, le=1024, description="Texts per embedding batch (8 measured fastest on 2 cores: least padding).",
-    )
-    embed_threads: int = Field(0, ge=0, le=64, description="onnxruntime intra-op threads (0 = all cores).")
-    chunk_tokens: int = Field(
-        256, ge=32, le=256,
-        description="Max word-piece tokens per chunk (title included); MiniLM reads at most 256.",
-    )
-    chunk_overlap_sentences: int = Field(1, ge=0, le=5, description="Sentences shared by neighbouring chunks.")
-
-    # --- retrieval -----------------------------------------------------------------------
-    retrieval_mode: Literal["hybrid", "bm25", "dense"] = Field(
-        "hybrid", description="hybrid = BM25 and dense fused by reciprocal rank."
-    )
-    top_k: int = Field(6, ge=1, le=50, description="Papers handed to the LLM and shown as sources.")
-    candidates: int = Field(40, ge=5, le=1000, description="Hits taken from each retriever before fusion.")
-    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
-
-    # --- LLM -----------------------------------------------------------------------------
-    llm_provider: Literal["auto", "ollama", "llamacpp"] = Field(
-        "auto", description="auto = Ollama if its server answers and has the model, else embedded llama.cpp."
-    )
-    ollama_host: str = Field(
-        os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434"),
-        description="Ollama server URL (defaults to $OLLAMA_HOST).",
-    )
-    ollama_model: str = Field("qwen2.5:3b-instruct", description="Chat model on the Ollama server.")
-    ollama_num_ctx: int = Field(8192, ge=2048, le=131072, description="Context window requested from Ollama.")
-    request_timeout: float = Field(120.0, gt=0, le=3600, description="Seconds before an LLM request fails.")
-    llamacpp_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = Field(
-        "qwen2.5-coder-1.5b", description="Embedded GGUF model (assembled from PyPI part packages)."
-    )
-    llamacpp_threads: int = Field(2, ge=1, le=64, description="CPU threads for llama.cpp.")
-    llamacpp_n_ctx: int = Field(4096, ge=1024, le=32768, description="llama.cpp context window (tokens).")
-    context_tokens: int = Field(
-        1000, ge=200, le=30000,
-        description="Token budget for the abstracts in the prompt; longer ones keep their most relevant sentences.",
-    )
-    max_answer_tokens: int = Field(320, ge=16, le=4096, description="Upper bound on generated tokens.")
-    max_question_chars: int = Field(
-        2000, ge=50, le=20000,
-        description="Longer questions are cut to this many characters (the Answer carries a notice).",
-    )
-    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
-
-    # --- answering -----------------------------------------------------------------------
-    support_threshold: float = Field(
-        0.5, ge=0.0, le=1.0,
-        description="IDF-weighted share of a claim's content words its source must contain to support it.",
-    )
-    abstain_threshold: float = Field(
-        0.35, ge=0.0, le=1.0,
-        description="Abstain without asking the LLM when the best source covers less of the question "
-        "(IDF-weighted) than this.",
-    )
-
-    # --- chat UI -------------------------------------------------------------------------
-    ui_host: str = Field("127.0.0.1", description="Interface the chat UI binds (127.0.0.1 = this machine only).")
-    ui_port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
-    upload_max_mb: int = Field(10, ge=1, le=1024, description="Largest file the chat UI accepts for upload (MB).")
-    ui_allow_remote: bool = Field(
-        False, description="Allow the chat UI to bind an interface other than loopback (also: rag ui --allow-remote).",
-    )
-    ui_username: str = Field("rag", min_length=1, description="User name for the chat UI's login (with ui_password).")
-    ui_password: SecretStr | None = Field(
-        None, description="Password for the chat UI's login; unset = no login (never printed or logged).",
-    )
-
-    # --- ingestion -----------------------------------------------------------------------
     ingest_max_mb: int = Field(
         20, ge=1, le=4096,
         description="Largest corpus file `rag ingest` loads whole (MB); larger ones are refused before anything is "
@@ -128,32 +73,10 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def expand_paths(self) -> Settings:
+    def expand_paths(self) -> StoreSettings:
         self.data_dir = self.data_dir.expanduser()
         self.seeds_dir = self.seeds_dir.expanduser()
         return self
-
-    @model_validator(mode="after")
-    def answer_fits_the_context(self) -> Settings:
-        for name, window in (("llamacpp_n_ctx", self.llamacpp_n_ctx), ("ollama_num_ctx", self.ollama_num_ctx)):
-            if self.max_answer_tokens > window - MIN_PROMPT_TOKENS:
-                raise ValueError(
-                    f"max_answer_tokens ({self.max_answer_tokens}) leaves less than {MIN_PROMPT_TOKENS} tokens "
-                    f"of the {name} context window ({window}) for the prompt: lower RAG_MAX_ANSWER_TOKENS or "
-                    f"raise RAG_{name.upper()}"
-                )
-        return self
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
 
     @property
     def chroma_dir(self) -> Path:
@@ -168,22 +91,275 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
 
+class EmbeddingSettings(Section):
+    """The embedding model and how abstracts are cut for it."""
+
+    provider: Literal["onnx", "ollama"] = Field(
+        "onnx", alias="embed_provider",
+        description="onnx = embedded all-MiniLM-L6-v2 int8; ollama = an Ollama embedding model.",
+    )
+    ollama_model: str = Field(
+        "nomic-embed-text", alias="embed_ollama_model", description="Embedding model name on the Ollama server."
+    )
+    batch_size: int = Field(
+        8, ge=1, le=1024, alias="embed_batch_size",
+        description="Texts per embedding batch (8 measured fastest on 2 cores: least padding).",
+    )
+    threads: int = Field(0, ge=0, le=64, alias="embed_threads", description="onnxruntime intra-op threads (0 = all "
+                         "cores).")
+    chunk_tokens: int = Field(
+        256, ge=32, le=256, description="Max word-piece tokens per chunk (title included); MiniLM reads at most 256.",
+    )
+    chunk_overlap_sentences: int = Field(1, ge=0, le=5, description="Sentences shared by neighbouring chunks.")
+
+
+class RetrievalSettings(Section):
+    """Finding the papers for a question."""
+
+    mode: Literal["hybrid", "bm25", "dense"] = Field(
+        "hybrid", alias="retrieval_mode", description="hybrid = BM25 and dense fused by reciprocal rank."
+    )
+    top_k: int = Field(6, ge=1, le=TOP_K_MAX, description="Papers handed to the LLM and shown as sources.")
+    candidates: int = Field(40, ge=5, le=1000, description="Hits taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
+
+
+class LlmSettings(Section):
+    """The language model: an Ollama server or the embedded llama.cpp model."""
+
+    provider: Literal["auto", "ollama", "llamacpp"] = Field(
+        "auto", alias="llm_provider",
+        description="auto = Ollama if its server answers and has the model, else embedded llama.cpp.",
+    )
+    ollama_host: str = Field(
+        os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434"),
+        description="Ollama server URL (defaults to $OLLAMA_HOST).",
+    )
+    ollama_model: str = Field("qwen2.5:3b-instruct", description="Chat model on the Ollama server.")
+    ollama_num_ctx: int = Field(8192, ge=2048, le=131072, description="Context window requested from Ollama.")
+    ollama_keep_alive: str = Field("30m", description="How long Ollama keeps the model loaded after a request.")
+    request_timeout: float = Field(120.0, gt=0, le=3600, description="Seconds before an LLM request fails.")
+    llamacpp_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = Field(
+        "qwen2.5-coder-1.5b", description="Embedded GGUF model (assembled from PyPI part packages)."
+    )
+    llamacpp_threads: int = Field(2, ge=1, le=64, description="CPU threads for llama.cpp.")
+    llamacpp_n_ctx: int = Field(4096, ge=1024, le=32768, description="llama.cpp context window (tokens).")
+    llamacpp_n_batch: int = Field(
+        512, ge=8, le=4096, description="Prompt tokens llama.cpp reads per step (64-512 measured the same here).",
+    )
+    max_answer_tokens: int = Field(320, ge=16, le=4096, description="Upper bound on generated tokens.")
+    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+
+    @model_validator(mode="after")
+    def answer_fits_the_context(self) -> LlmSettings:
+        for name, window in (("llamacpp_n_ctx", self.llamacpp_n_ctx), ("ollama_num_ctx", self.ollama_num_ctx)):
+            if self.max_answer_tokens > window - MIN_PROMPT_TOKENS:
+                raise ValueError(
+                    f"max_answer_tokens ({self.max_answer_tokens}) leaves less than {MIN_PROMPT_TOKENS} tokens "
+                    f"of the {name} context window ({window}) for the prompt: lower RAG_MAX_ANSWER_TOKENS or "
+                    f"raise RAG_{name.upper()}"
+                )
+        return self
+
+
+class AnsweringSettings(Section):
+    """The prompt, the citation check and abstention."""
+
+    context_tokens: int = Field(
+        1000, ge=200, le=30000,
+        description="Token budget for the abstracts in the prompt; longer ones keep their most relevant sentences.",
+    )
+    max_question_chars: int = Field(
+        2000, ge=50, le=20000,
+        description="Longer questions are cut to this many characters (the Answer carries a notice).",
+    )
+    support_threshold: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="IDF-weighted share of a claim's content words its source must contain to support it.",
+    )
+    abstain_threshold: float = Field(
+        0.35, ge=0.0, le=1.0,
+        description="Abstain without asking the LLM when the best source covers less of the question "
+        "(IDF-weighted) than this.",
+    )
+
+
+class UiSettings(Section):
+    """The chat UI."""
+
+    host: str = Field("127.0.0.1", alias="ui_host",
+                      description="Interface the chat UI binds (127.0.0.1 = this machine only).")
+    port: int = Field(7860, ge=1, le=65535, alias="ui_port", description="Port of the chat UI.")
+    upload_max_mb: int = Field(10, ge=1, le=1024, description="Largest file the chat UI accepts for upload (MB).")
+    allow_remote: bool = Field(
+        False, alias="ui_allow_remote",
+        description="Allow the chat UI to bind an interface other than loopback (also: rag ui --allow-remote).",
+    )
+    username: str = Field("rag", min_length=1, alias="ui_username",
+                          description="User name for the chat UI's login (with ui_password).")
+    password: SecretStr | None = Field(
+        None, alias="ui_password",
+        description="Password for the chat UI's login; unset = no login (never printed or logged).",
+    )
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "store": StoreSettings,
+    "embedding": EmbeddingSettings,
+    "retrieval": RetrievalSettings,
+    "llm": LlmSettings,
+    "answering": AnsweringSettings,
+    "ui": UiSettings,
+}
+
+
+def flat_names() -> dict[str, tuple[str, str]]:
+    """Every setting's flat name (its alias, else its field name) -> (section, field)."""
+    names: dict[str, tuple[str, str]] = {}
+    for section, model in SECTIONS.items():
+        for field, info in model.model_fields.items():
+            flat = info.alias or field
+            assert flat not in names, f"two settings are named {flat}"
+            names[flat] = (section, field)
+    return names
+
+
+FLAT = flat_names()
+SECRET_FIELDS = frozenset({"ui_password"})
+
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "default": {},
+    # measured in benchmarks/results/levers: first word ~2-3x sooner, fewer answers right
+    "fast": {"llm": {"llamacpp_model": "qwen2.5-coder-0.5b"}, "answering": {"context_tokens": 500}},
+    # more and longer sources; slower on a CPU, meant for an Ollama server with a GPU
+    "quality": {"retrieval": {"top_k": 8}, "answering": {"context_tokens": 2400}},
+}
+Profile = Literal["default", "fast", "quality"]
+
+
+def nest(values: dict[str, Any]) -> dict[str, Any]:
+    """Flat names (``top_k``) moved into their sections (``{"retrieval": {"top_k": ...}}``), where they win
+    over the same setting given in the section; other keys kept."""
+    nested = {key: dict(value) if key in SECTIONS and isinstance(value, dict) else value
+              for key, value in values.items() if key not in FLAT}
+    for key, value in values.items():
+        if key in FLAT:
+            section, field = FLAT[key]
+            if isinstance(nested.setdefault(section, {}), dict):
+                nested[section][field] = value
+    return nested
+
+
+def config_file() -> Path:
+    """The optional TOML file: ``$RAG_CONFIG`` if set, else ``rag.toml`` in the working folder."""
+    return Path(os.environ.get("RAG_CONFIG", "rag.toml"))
+
+
+class FlatEnvSource(PydanticBaseSettingsSource):
+    """``RAG_<FLAT_NAME>`` variables (and ``RAG_PROFILE``), nested into their sections."""
+
+    def get_field_value(self, field, field_name):  # not used: __call__ reads everything at once
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values = {flat: os.environ[f"RAG_{flat.upper()}"] for flat in FLAT if f"RAG_{flat.upper()}" in os.environ}
+        if "RAG_PROFILE" in os.environ:
+            values["profile"] = os.environ["RAG_PROFILE"]
+        return nest(values)
+
+
+class NestedTomlSource(TomlConfigSettingsSource):
+    """The TOML file, with flat keys nested into their sections."""
+
+    def __call__(self) -> dict[str, Any]:
+        return nest(super().__call__())
+
+
+class ProfileSource(PydanticBaseSettingsSource):
+    """The chosen profile's values (below the file, the environment and keyword arguments)."""
+
+    def __init__(self, settings_cls, chosen: str):
+        super().__init__(settings_cls)
+        self.chosen = chosen
+
+    def get_field_value(self, field, field_name):
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return PROFILES.get(self.chosen, {})
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant, by section; see the module docstring for where values come from."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_default=True)
+
+    profile: Profile = Field("default", description="Named preset under the other settings (default, fast, "
+                             "quality).")
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    answering: AnsweringSettings = Field(default_factory=AnsweringSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def nest_flat_names(cls, data: Any) -> Any:
+        return nest(data) if isinstance(data, dict) else data
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env = FlatEnvSource(settings_cls)
+        toml = NestedTomlSource(settings_cls, toml_file=config_file())
+        chosen = next((str(source().get("profile")) for source in (init_settings, env, toml)
+                       if source().get("profile")), "default")
+        return init_settings, env, toml, ProfileSource(settings_cls, chosen)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A validated copy with some settings changed (flat names or sections)."""
+        current = self.model_dump()
+        for section, values in nest(changes).items():
+            if section in SECTIONS and isinstance(values, dict):
+                current[section] = {**current[section], **values}
+            else:
+                current[section] = values
+        return Settings(**current)
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flat name (the secret shown masked)."""
+        values = {}
+        for flat, (section, field) in FLAT.items():
+            value = getattr(getattr(self, section), field)
+            values[flat] = "**********" if isinstance(value, SecretStr) else value
+        return values
+
+
 def describe_invalid(error: ValidationError) -> str:
     """One line per invalid setting, named as its environment variable: ``RAG_TOP_K=0: Input should be ...``."""
+    by_field = {(section, field): flat for flat, (section, field) in FLAT.items()}
     lines = []
     for problem in error.errors():
-        field = ".".join(str(part) for part in problem.get("loc", ()))
-        value = problem.get("input")
-        shown = "" if not field or isinstance(value, dict) else f"={value}"
-        if field in SECRET_FIELDS:
-            shown = "=**********"
-        name = f"RAG_{field.upper()}{shown}" if field else "settings"
+        loc = tuple(str(part) for part in problem.get("loc", ()))
         message = problem.get("msg", "invalid").removeprefix("Value error, ")
-        lines.append(f"  {name} ({field or 'model'}): {message}")
+        if len(loc) == 1 and loc[0] in SECTIONS:  # a rule across the section's settings
+            lines.append(f"  [{loc[0]}] settings: {message}")
+            continue
+        flat = by_field.get(loc[:2]) or (loc[0] if loc else "")
+        value = problem.get("input")
+        shown = "" if not flat or isinstance(value, dict) else f"={value}"
+        if flat in SECRET_FIELDS:
+            shown = "=**********"
+        name = f"RAG_{flat.upper()}{shown}" if flat else "settings"
+        lines.append(f"  {name} ({flat or 'model'}): {message}")
     return "\n".join(lines)
-
-
-SECRET_FIELDS = frozenset({"ui_password"})
 
 
 @lru_cache(maxsize=1)

@@ -12,8 +12,6 @@ import bm25s
 import numpy as np
 import pytest
 
-from benchmarks.common import HashEmbedding
-from benchmarks.synthetic import synthetic_records, write_jsonl
 from rag.corpus import CorpusError, load_corpus
 from rag.corpus.stream import stream_corpus
 from rag.index import PaperIndex, bm25, count_papers
@@ -21,6 +19,8 @@ from rag.index.bm25 import Bm25Index
 from rag.index.bulk import bulk_ingest
 from rag.text import content_terms
 from tests.conftest import SEEDS
+from tests.support.hash_embedding import HashEmbedding
+from tests.support.synthetic import synthetic_records, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -109,18 +109,18 @@ def test_bulk_ingest_resumes_after_an_interruption(settings, hashed, tmp_path):
         assert index.paper_count() == 128
         report = bulk_ingest(index, files, batch_papers=64, progress=False)
         assert report.bm25_rebuilt
-        assert (report.ingest.unchanged, report.ingest.added, report.duplicates, report.sources_updated) == \
+        assert (report.unchanged, report.added, report.duplicates, report.sources_updated) == \
             (128, 172, 5, 5)
         stored, fingerprint = index.store.snapshot()
         assert len(stored) == 300 and index.store.incomplete_papers() == []
         assert stored["syn-0000002"].sources == ["a.jsonl", "b.jsonl"]
-        assert index.bm25.fingerprint == fingerprint and sorted(index.bm25.paper_ids) == sorted(stored)
+        assert index.bm25().fingerprint == fingerprint and sorted(index.bm25().paper_ids) == sorted(stored)
 
         visited = {}
         assert index.store.scan_papers(lambda p: visited.setdefault(p.paper_id, p), batch=97) == fingerprint
         assert visited == stored and count_papers(index.store.collection, batch=97) == 300
         again = bulk_ingest(index, files, batch_papers=64, progress=False)
-        assert (again.ingest.unchanged, again.sources_updated, again.bm25_rebuilt) == (300, 0, False)
+        assert (again.unchanged, again.sources_updated, again.bm25_rebuilt) == (300, 0, False)
 
 
 def test_bulk_ingest_with_two_workers_stores_the_same(settings, hashed, tmp_path):
@@ -128,35 +128,35 @@ def test_bulk_ingest_with_two_workers_stores_the_same(settings, hashed, tmp_path
     with PaperIndex(settings, hashed, "one") as one, PaperIndex(settings, hashed, "two", client=one.client) as two:
         first = bulk_ingest(one, [tmp_path / "a.jsonl"], batch_papers=16, progress=False)
         second = bulk_ingest(two, [tmp_path / "a.jsonl"], batch_papers=16, progress=False, workers=2)
-        assert (second.ingest.added, second.ingest.chunks) == (first.ingest.added, first.ingest.chunks) == \
-            (200, first.ingest.chunks)
+        assert (second.added, second.chunks) == (first.added, first.chunks) == \
+            (200, first.chunks)
         assert one.store.fingerprint() == two.store.fingerprint() and two.store.incomplete_papers() == []
-        assert two.bm25.fingerprint == two.store.fingerprint() and len(two.bm25) == 200
+        assert two.bm25().fingerprint == two.store.fingerprint() and len(two.bm25()) == 200
 
 
 def test_large_collection_follows_other_writers_by_generation_without_counting(settings, hashed, tmp_path,
                                                                               monkeypatch):
-    settings = settings.model_copy(update={"large_collection_chunks": 1})  # every collection counts as large
+    settings = settings.replace(large_collection_chunks=1)  # every collection counts as large
     write_jsonl(tmp_path / "a.jsonl", 40)
     with PaperIndex(settings, hashed, "big") as index:
         bulk_ingest(index, [tmp_path / "a.jsonl"], batch_papers=16, progress=False)
-        assert len(index.bm25) == 40
-        elsewhere = settings.model_copy(update={"data_dir": tmp_path / "elsewhere"})
+        assert len(index.bm25()) == 40
+        elsewhere = settings.replace(data_dir=tmp_path / "elsewhere")
         other = PaperIndex(elsewhere, hashed, "big", client=index.client)
         counted = []
         monkeypatch.setattr(type(index.store.collection), "count", lambda self: counted.append(1) or 0)
-        assert len(index.bm25) == 40 and counted == []  # unchanged: one generation read, no count
+        assert len(index.bm25()) == 40 and counted == []  # unchanged: one generation read, no count
         monkeypatch.undo()
         (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in synthetic_records(5, start=40)))
         bulk_ingest(other, [tmp_path / "b.jsonl"], progress=False)
-        assert len(index.bm25) == 45  # another writer's rag ingest bumped the generation: followed at once
+        assert len(index.bm25()) == 45  # another writer's rag ingest bumped the generation: followed at once
 
 
 def test_papers_by_chunk_id_equal_the_snapshot_even_when_damaged(settings, hashed, tmp_path):
     from rag.index.store import chunk_id
 
     write_jsonl(tmp_path / "a.jsonl", 30)
-    small_chunks = settings.model_copy(update={"chunk_tokens": 64})  # most papers get several chunks
+    small_chunks = settings.replace(chunk_tokens=64)  # most papers get several chunks
     with PaperIndex(small_chunks, hashed, "byid") as index:
         bulk_ingest(index, [tmp_path / "a.jsonl"], progress=False)
         ids = [f"syn-{i:07d}" for i in range(0, 30, 3)] + ["not-there"]
@@ -173,7 +173,7 @@ def test_a_large_collection_opens_without_reading_its_papers_unless_a_write_is_c
     from rag.index.bm25 import STAMP
     from rag.index.store import PaperStore, chunk_id
 
-    settings = settings.model_copy(update={"large_collection_chunks": 1})  # every collection counts as large
+    settings = settings.replace(large_collection_chunks=1)  # every collection counts as large
     write_jsonl(tmp_path / "a.jsonl", 40)
     with PaperIndex(settings, hashed, "fast") as index:
         bulk_ingest(index, [tmp_path / "a.jsonl"], batch_papers=16, progress=False)
@@ -186,7 +186,7 @@ def test_a_large_collection_opens_without_reading_its_papers_unless_a_write_is_c
         """Open the collection: (whether it read the papers, its notices, BM25's size); then ``then(store)``."""
         reads.clear()
         with PaperIndex(settings, hashed, "fast") as index:
-            opened = (bool(reads), index.notices, len(index.bm25))
+            opened = (bool(reads), index.notices, len(index.bm25()))
             if then:
                 then(index.store)
         return opened
@@ -214,6 +214,6 @@ def test_a_large_collection_opens_without_reading_its_papers_unless_a_write_is_c
     full, notices, size = reopen()
     assert (full, size) == (True, 38) and notices[0].startswith("removed 1 incomplete paper(s)")
 
-    (settings.bm25_dir / "fast" / STAMP).unlink()  # BM25 saved by a version without stamps
+    (settings.store.bm25_dir / "fast" / STAMP).unlink()  # BM25 saved by a version without stamps
     assert reopen() == (True, [], 38)  # checked once, found in step, stamped
     assert reopen() == (False, [], 38)

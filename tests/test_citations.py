@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rag.answering.citations import CitationChecker, parse_numbers
-from rag.answering.models import Source
+from rag.answering.answer import Source
+from rag.answering.citations import CitationChecker
+from rag.answering.markers import parse_numbers
 
 SOURCES = [
     Source(rank=1, paper_id="cats", title="Cats on Mats", score=1.0,

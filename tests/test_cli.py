@@ -8,13 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from rag.cli import app
-from tests.ollama_standin import OllamaStandIn
+from tests.support.ollama_standin import OllamaStandIn
 
 runner = CliRunner()
 
 
 def env_for(settings, **extra) -> dict[str, str]:
-    return {"RAG_DATA_DIR": str(settings.data_dir), "RAG_SEEDS_DIR": str(settings.seeds_dir), **extra}
+    return {"RAG_DATA_DIR": str(settings.store.data_dir), "RAG_SEEDS_DIR": str(settings.store.seeds_dir), **extra}
 
 
 def test_ingest_jsonl_reports_counts_and_is_idempotent(tmp_path, settings):
@@ -35,7 +35,7 @@ def test_ingest_jsonl_reports_counts_and_is_idempotent(tmp_path, settings):
 
 
 def test_bulk_ingest_streams_a_file_over_the_size_limit(tmp_path, settings):
-    from benchmarks.synthetic import write_jsonl
+    from tests.support.synthetic import write_jsonl
 
     corpus = tmp_path / "big.jsonl"
     write_jsonl(corpus, 40)

@@ -13,8 +13,8 @@ from eval.runner import run
 from rag import Assistant
 from rag.cli import app
 from rag.corpus import load_corpus
-from rag.models.llm import ChosenLLM
-from tests.fakes import scripted
+from rag.models.llm import LanguageModel
+from tests.support.fakes import scripted
 
 runner = CliRunner()
 
@@ -42,7 +42,7 @@ def write_jsonl(path, rows):
 
 @pytest.fixture
 def eval_files(tmp_path, settings):
-    env = {"RAG_DATA_DIR": str(settings.data_dir), "RAG_SEEDS_DIR": str(settings.seeds_dir)}
+    env = {"RAG_DATA_DIR": str(settings.store.data_dir), "RAG_SEEDS_DIR": str(settings.store.seeds_dir)}
     return env, write_jsonl(tmp_path / "papers.jsonl", PAPERS), write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
 
 
@@ -121,7 +121,7 @@ def test_short_full_run_with_the_embedded_model(tmp_path, seed_settings, seed_in
         {"id": "martian", "question": "Which protein language model was trained on the Martian genome dataset?",
          "type": "unanswerable"},
     ])
-    env = {"RAG_DATA_DIR": str(seed_settings.data_dir), "RAG_SEEDS_DIR": str(seed_settings.seeds_dir),
+    env = {"RAG_DATA_DIR": str(seed_settings.store.data_dir), "RAG_SEEDS_DIR": str(seed_settings.store.seeds_dir),
            "RAG_LLM_PROVIDER": "llamacpp"}
     result = runner.invoke(app, ["eval", str(questions), "--out", str(tmp_path / "out"), "--json"], env=env)
     assert result.exit_code == 0, result.output
@@ -151,15 +151,15 @@ def test_a_failed_question_is_recorded_and_retried_on_resume(tmp_path, settings,
     questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS[:2])
     papers = write_jsonl(tmp_path / "papers.jsonl", PAPERS)
     failing = FailingOnce("Kernel ridge regression reaches 91.2% accuracy on Cora [1].")
-    assistant = Assistant(settings, llm=ChosenLLM(failing, "llamacpp", "fake", "test double"), embedder=embedder,
+    assistant = Assistant(settings, llm=LanguageModel(failing, "llamacpp", "fake", "test double"), embedder=embedder,
                           progress=False)
     assistant.index("tiny").ingest(load_corpus([papers]).papers, progress=False)
     items = load_questions(questions)
-    rows = run(assistant, items, questions, tmp_path / "out", collection="tiny", retrieval_only=False,
+    rows = run(assistant, items, tmp_path / "out", collection="tiny", retrieval_only=False,
                progress=False)
     assert "error" in rows[0] and "error" not in rows[1]
     assert aggregate(rows)["errors"] == 1
-    again = run(assistant, items, questions, tmp_path / "out", collection="tiny", retrieval_only=False,
+    again = run(assistant, items, tmp_path / "out", collection="tiny", retrieval_only=False,
                 progress=False)
     assert [("error" in r) for r in again] == [False, False]
     assert again[0]["metrics"]["must_mention"] == 1.0

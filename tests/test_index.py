@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from rag.corpus import Paper
-from rag.index import EmbeddingMismatch, PaperIndex
+from rag.errors import EmbeddingMismatch
+from rag.index import PaperIndex
 from rag.index.bm25 import Bm25Index
 
 LONG = " ".join(f"Sentence number {i} describes a distinct finding about sparse attention kernels." for i in range(40))
@@ -38,8 +39,8 @@ def test_reingest_adds_nothing_and_changed_abstract_replaces(settings, embedder)
     report = index.ingest([changed], progress=False)
     assert (report.added, report.updated) == (0, 1)
     assert index.papers(["p3"])["p3"].abstract == "A flow-matching model designs enzymes instead."
-    assert index.bm25.search("enzymes flow matching", 3)[0][0] == "p3"
-    assert index.bm25.search("backbones noise", 3) == []
+    assert index.bm25().search("enzymes flow matching", 3)[0][0] == "p3"
+    assert index.bm25().search("backbones noise", 3) == []
     assert index.paper_count() == 3
 
 
@@ -49,7 +50,8 @@ def test_long_abstract_is_chunked_within_window_and_reassembled(settings, embedd
     rows = index.store.collection.get(where={"paper_id": "p2"}, include=["documents"])
     assert len(rows["ids"]) >= 3
     for document in rows["documents"]:
-        assert embedder.count_tokens(f"title: Sparse attention at scale\n\n{document}") <= settings.chunk_tokens
+        text = f"title: Sparse attention at scale\n\n{document}"
+        assert embedder.count_tokens(text) <= settings.embedding.chunk_tokens
     assert index.papers(["p2"])["p2"].abstract == LONG
 
 
@@ -77,4 +79,4 @@ def test_bm25_out_of_step_is_rebuilt_from_chroma(settings, embedder):
     index.ingest(PAPERS, progress=False)
     Bm25Index.build([("ghost", "ghost paper", [])], "stale").save(index.bm25_dir)
     reopened = PaperIndex(settings, embedder, "test-sync")
-    assert sorted(reopened.bm25.paper_ids) == ["p1", "p2", "p3"]
+    assert sorted(reopened.bm25().paper_ids) == ["p1", "p2", "p3"]

@@ -9,11 +9,11 @@ from rag.models.embedding import OllamaEmbedding
 from rag.models.files import ModelUnavailable
 from rag.models.llm import choose_llm
 from rag.settings import Settings
-from tests.ollama_standin import OllamaStandIn
+from tests.support.ollama_standin import OllamaStandIn
 
 
 def ollama_settings(settings: Settings, host: str, provider: str = "auto") -> Settings:
-    return settings.model_copy(update={"ollama_host": host, "llm_provider": provider})
+    return settings.replace(ollama_host=host, llm_provider=provider)
 
 
 def test_auto_picks_ollama_when_it_has_the_model(settings):
@@ -23,8 +23,8 @@ def test_auto_picks_ollama_when_it_has_the_model(settings):
         reply = chosen.llm.complete("hello")
         assert reply.text
         chat = [body for path, body in server.requests if path == "/api/chat"][-1]
-        assert chat["options"]["num_ctx"] == settings.ollama_num_ctx
-        assert chat["options"]["num_predict"] == settings.max_answer_tokens
+        assert chat["options"]["num_ctx"] == settings.llm.ollama_num_ctx
+        assert chat["options"]["num_predict"] == settings.llm.max_answer_tokens
 
 
 def test_forced_ollama_without_model_or_server_names_the_remedy(settings):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.synthetic import method_name, pools, synthetic_records, write_jsonl
 from rag.corpus import load_corpus
 from rag.text import split_sentences
+from tests.support.synthetic import method_name, pools, synthetic_records, write_jsonl
 
 
 def test_same_seed_same_papers_and_prefixes_nest():

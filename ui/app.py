@@ -10,9 +10,9 @@ from typing import Any
 
 import gradio as gr
 
-from rag import Assistant, Settings
+from rag import SUPPORTED_SUFFIXES, TOP_K_MAX, Assistant, Settings, collection_name_problem
 from ui import render, status
-from ui.chat import ChatTurn, add_question, mark_stopped
+from ui.chat import ChatTurn, add_question
 from ui.style import CSS
 from ui.upload import ingest_files, upload_report
 
@@ -35,7 +35,6 @@ PLACEHOLDER = (
     "<p>For example: <i>Which papers adapt diffusion models with parameter-efficient fine-tuning?</i> "
     "Then follow up: <i>what datasets did it use?</i></p></div>"
 )
-UPLOAD_TYPES = [".jsonl", ".csv", ".txt", ".md"]
 ASK_HERE = "Ask about the papers…  (Enter to send)"
 ANSWERING = "Answering…  (Stop interrupts)"
 # Gradio opens the sidebar over the whole page on a phone; start it closed there.
@@ -56,10 +55,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         with gr.Sidebar(label="Settings", open=True, width=330, elem_id="settings"):
             gr.HTML("<h2 class='side-head'>Settings</h2>", js_on_load=None)
-            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Sources per question (top-k)",
-                              elem_id="top-k")
+            top_k = gr.Slider(1, TOP_K_MAX, value=settings.retrieval.top_k, step=1,
+                              label="Sources per question (top-k)", elem_id="top-k")
             collection = gr.Dropdown(
-                choices=[settings.collection], value=settings.collection, allow_custom_value=True,
+                choices=[settings.store.collection], value=settings.store.collection, allow_custom_value=True,
                 label="Collection", info="Type a new name to start a collection with an upload.",
                 elem_id="collection",
             )
@@ -68,7 +67,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                  elem_id="source-filter")
             gr.HTML("<h2 class='side-head'>Add papers</h2>", js_on_load=None)
             upload = gr.File(label="JSONL, CSV or a listing page (.txt)", file_count="multiple",
-                             file_types=UPLOAD_TYPES, elem_id="upload", height=150)
+                             file_types=list(SUPPORTED_SUFFIXES), elem_id="upload", height=150)
             report = gr.HTML(elem_id="upload-report", js_on_load=None)
             gr.HTML("<h2 class='side-head'>Models</h2>", js_on_load=None)
             models_box = gr.HTML(elem_id="status", js_on_load=None)
@@ -94,38 +93,44 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         # While an answer is being written the input is locked (as in gr.ChatInterface) and Stop replaces Ask.
         def busy(answering: bool) -> tuple[Any, ...]:
             box = gr.update(interactive=not answering, placeholder=ANSWERING if answering else ASK_HERE)
-            return box, gr.update(visible=not answering), gr.update(visible=answering)
+            return (box, gr.update(visible=not answering),
+                    gr.update(visible=answering, value="Stop", interactive=True))
 
-        def begin(text: str, history: list) -> tuple[Any, ...]:
+        def begin(text: str, history: list, request: gr.Request) -> tuple[Any, ...]:
+            turn.control.begin(request.session_hash)
             emptied, history = add_question(text, history)
             _, ask_button, stop_button = busy(True)
             return history, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), ask_button, stop_button
 
+        def answer(history: list, past: list, k: float, name: str, file: str, request: gr.Request):
+            yield from turn.respond(history, past, k, name, file, session=request.session_hash)
+
         started = gr.on([question.submit, ask.click], begin, [question, chatbot], [chatbot, question, ask, stop],
                         queue=False, api_visibility="private")
-        answering = started.then(turn.respond, [chatbot, turns, top_k, collection, source],
+        answering = started.then(answer, [chatbot, turns, top_k, collection, source],
                                  [chatbot, sources, detail, turns], concurrency_limit=1,
                                  concurrency_id=GENERATION, show_progress="full", show_progress_on=[detail, sources],
                                  api_visibility="private")
         answering.then(lambda: busy(False), None, [question, ask, stop], queue=False, api_visibility="private")
 
-        def stopped(history: list) -> tuple[Any, ...]:
-            return mark_stopped(history), *busy(False)
+        # Stop and Clear ask the running turn to end; it writes the chat's last state itself (see ui.chat)
+        def stopping(request: gr.Request) -> Any:
+            turn.control.end(request.session_hash, "stop")
+            return gr.update(value="Stopping…", interactive=False)
 
-        stop.click(stopped, [chatbot], [chatbot, question, ask, stop], cancels=[answering], queue=False,
-                   api_visibility="private")
+        stop.click(stopping, None, [stop], queue=False, api_visibility="private")
 
-        def cleared() -> tuple[Any, ...]:
-            return [], render.sources_panel([]), "", [], *busy(False)
+        def cleared(request: gr.Request) -> tuple[Any, ...]:
+            turn.control.end(request.session_hash, "clear")
+            return [], render.sources_panel([]), "", []
 
         for trigger in (clear.click, chatbot.clear):
-            trigger(cleared, None, [chatbot, sources, detail, turns, question, ask, stop], cancels=[answering],
-                    queue=False, api_visibility="private")
+            trigger(cleared, None, [chatbot, sources, detail, turns], queue=False, api_visibility="private")
 
         # --- side panel: status, collection and file filters, uploads
         def refresh(name: str | None, progress: gr.Progress = TRACK_TQDM) -> tuple[Any, ...]:
-            name = (name or "").strip() or settings.collection
-            problem = status.check_collection_name(name)
+            name = (name or "").strip() or settings.store.collection
+            problem = collection_name_problem(name)
             if problem:
                 return (f'<p class="status-error">{problem}</p>', status.model_status(assistant), gr.update(),
                         gr.update(choices=[(status.ALL_FILES, "")], value=""))
@@ -140,8 +145,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         def uploaded(files: list[str] | None, name: str | None,
                      progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
-            name = (name or "").strip() or settings.collection
-            problem = status.check_collection_name(name)
+            name = (name or "").strip() or settings.store.collection
+            problem = collection_name_problem(name)
             if problem:
                 return None, f'<p class="upload-error">{problem}</p>', *(gr.update() for _ in side_outputs)
             result = ingest_files(assistant, files or [], name,
@@ -172,22 +177,22 @@ def launch(app: gr.Blocks, settings: Settings, *, host: str | None = None, port:
     With ``block=False`` the server runs in a background thread (tests); stop it with ``app.close()``.
     """
     app.queue(default_concurrency_limit=1)
-    password = settings.ui_password.get_secret_value() if settings.ui_password else ""
+    password = settings.ui.password.get_secret_value() if settings.ui.password else ""
     app.launch(
-        server_name=host or settings.ui_host,
-        server_port=port or settings.ui_port,
-        auth=(settings.ui_username, password) if password else None,  # RAG_UI_USERNAME / RAG_UI_PASSWORD
+        server_name=host or settings.ui.host,
+        server_port=port or settings.ui.port,
+        auth=(settings.ui.username, password) if password else None,  # RAG_UI_USERNAME / RAG_UI_PASSWORD
         auth_message="Log in to ask the papers." if password else None,
         theme=THEME,
         css=CSS,
-        max_file_size=f"{settings.upload_max_mb}mb",
+        max_file_size=f"{settings.ui.upload_max_mb}mb",
         footer_links=["api"],
         ssr_mode=False,
         show_error=False,
         quiet=True,
         prevent_thread_lock=True,
     )
-    url = app.local_url or f"http://{host or settings.ui_host}:{port or settings.ui_port}/"
+    url = app.local_url or f"http://{host or settings.ui.host}:{port or settings.ui.port}/"
     if block:
         print(f"Chat UI: {url}  (Ctrl+C to stop)", flush=True)
         app.block_thread()

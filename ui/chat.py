@@ -1,24 +1,36 @@
 """One chat turn: the question in, streamed UI updates out (sources, answer words, checked answer).
 
-Only the public API is used: `Assistant.stream` yields `SourcesFound`, `Token`s and `Done`. When
-the browser stops a turn, Gradio closes this generator; the ``finally`` closes the assistant's
-stream, which releases its generation lock, so the next question runs at once.
+Only the public API is used: `Assistant.stream` yields `SourcesFound`, `Token`s and `Done`.
+
+Stop and Clear do not cancel the turn from outside (a streamed update already on its way would
+then land after Stop's and put the cursor back). They ask the turn to end (`TurnControl`): the
+turn notices after the model's next word, closes the assistant's stream (which releases the
+generation lock) and writes the chat's final state itself, as its last update.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from html import escape
-from typing import Any
+from typing import Any, Literal
 
-from rag import Assistant, Done, LLMError, QuestionError, SourcesFound, Token, Turn
-from rag.index import StoreError
-from rag.models.files import ModelUnavailable
+from rag import (
+    Assistant,
+    Done,
+    LLMError,
+    ModelUnavailable,
+    QuestionError,
+    SourcesFound,
+    StoreError,
+    Token,
+    Turn,
+    collection_name_problem,
+)
 from ui import render
 from ui.render import TurnSources
-from ui.status import check_collection_name
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +101,40 @@ def mark_stopped(history: list[Message]) -> list[Message]:
     return with_reply(history, f"{text.removesuffix(render.CURSOR).rstrip()} {render.STOPPED_NOTE}".strip())
 
 
+Ending = Literal["stop", "clear"]
+
+
+class TurnControl:
+    """What each browser session asked of its running turn: nothing, Stop or Clear."""
+
+    def __init__(self) -> None:
+        self._asked: dict[str, Ending | None] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, session: str) -> None:
+        """A question was submitted: its turn runs until asked to end."""
+        with self._lock:
+            self._asked[session] = None
+
+    def end(self, session: str, how: Ending) -> None:
+        with self._lock:
+            self._asked[session] = how
+
+    def asked(self, session: str) -> Ending | None:
+        with self._lock:
+            return self._asked.get(session)
+
+
 class ChatTurn:
     """Runs one question against the assistant and renders each step for the browser."""
 
     def __init__(self, assistant: Assistant):
         self.assistant = assistant
+        self.control = TurnControl()
 
     def empty_collection_problem(self, collection: str) -> str | None:
         """A message when the collection cannot answer anything (bad name, empty), else None."""
-        problem = check_collection_name(collection)
+        problem = collection_name_problem(collection)
         if problem:
             return problem
         if self.assistant.index(collection).paper_count() == 0:
@@ -106,13 +143,14 @@ class ChatTurn:
         return None
 
     def respond(self, history: list[Message], turns: list[TurnSources], top_k: float | None,
-                collection: str | None, source: str | None) -> Iterator[Update]:
-        """Yield (chat, sources panel, detail line, turns) after each event of the assistant's stream."""
+                collection: str | None, source: str | None, session: str = "") -> Iterator[Update]:
+        """Yield (chat, sources panel, detail line, turns) after each event of the assistant's stream; when the
+        session asks the turn to end, the last update is the stopped (or cleared) chat."""
         question = pending_question(history)
         if question is None:
             yield history, render.sources_panel(turns), "", turns
             return
-        collection = (collection or "").strip() or self.assistant.settings.collection
+        collection = (collection or "").strip() or self.assistant.settings.store.collection
         entry = TurnSources(turn=len(turns) + 1, question=question, sources=[])
         earlier, turns = turns, [*turns, entry]
         history = with_reply(history, f"*Searching the collection…*{render.CURSOR}")
@@ -132,6 +170,8 @@ class ChatTurn:
             raw = ""
             ranks: list[int] = []
             for event in stream:
+                if self.control.asked(session):
+                    break
                 if isinstance(event, SourcesFound):
                     entry = replace(entry, sources=event.sources)
                     turns = [*earlier, entry]
@@ -159,6 +199,11 @@ class ChatTurn:
         finally:
             if stream is not None:
                 stream.close()
+        asked = self.control.asked(session)
+        if asked == "clear":
+            yield [], render.sources_panel([]), "", []
+        elif asked == "stop":
+            yield mark_stopped(history), render.sources_panel(turns), detail, turns
 
     def explain(self, error: Exception, started: bool) -> str:
         """A sentence for the reader; the traceback goes to the server log only."""
@@ -173,8 +218,8 @@ class ChatTurn:
             return f"The collection cannot be used. {error}"
         log.exception("answering failed")
         settings = self.assistant.settings
-        where = (f" If you use Ollama, check that its server is running at {settings.ollama_host}."
-                 if settings.llm_provider in ("auto", "ollama") else "")
+        where = (f" If you use Ollama, check that its server is running at {settings.llm.ollama_host}."
+                 if settings.llm.provider in ("auto", "ollama") else "")
         stage = "The language model failed while answering" if started else "The question could not be answered"
         listed = " The sources found are still listed." if started else ""
         return f"{stage} ({type(error).__name__}: {error}).{where}{listed}"

@@ -11,9 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-from rag import Answer, Citation, Source, Timings
+from rag import MARKER, Answer, Citation, Source, Timings, parse_numbers
 
-MARKERS = re.compile(r"\[(\d+(?:\s*(?:,|;|-|–)\s*\d+)*)\]")
 CURSOR = "▍"
 STOPPED_NOTE = "*(stopped)*"
 
@@ -28,14 +27,12 @@ def link_markers(text: str, turn: int, ranks: Iterable[int]) -> str:
     known = set(ranks)
 
     def link(match: re.Match[str]) -> str:
-        numbers = re.findall(r"\d+", match.group(1))
-        if not numbers or any(int(n) not in known for n in numbers):
+        numbers = parse_numbers(match.group(1))
+        if not numbers or any(n not in known for n in numbers):
             return match.group(0)
-        return "".join(
-            f'<a class="cite" href="#{card_id(turn, int(n))}" title="Source {n}">[{n}]</a>' for n in numbers
-        )
+        return "".join(f'<a class="cite" href="#{card_id(turn, n)}" title="Source {n}">[{n}]</a>' for n in numbers)
 
-    return MARKERS.sub(link, escape(text, quote=False))
+    return MARKER.sub(link, escape(text, quote=False))
 
 
 def streaming_message(raw: str, turn: int, ranks: Iterable[int]) -> str:

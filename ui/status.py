@@ -3,43 +3,30 @@
 from __future__ import annotations
 
 import logging
-import re
 from html import escape
 
-from rag import Assistant
-from rag.index import StoreError, list_collections
-from rag.models.files import ModelUnavailable
+from rag import Assistant, ModelUnavailable, StoreError
 
 log = logging.getLogger(__name__)
 
-COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
 ALL_FILES = "All files"
-
-
-def check_collection_name(name: str) -> str | None:
-    """None when ``name`` is a usable collection name, else the reason it is not."""
-    if COLLECTION_NAME.match(name or ""):
-        return None
-    return f"“{name}” is not a valid collection name: use 3-63 letters, digits, “.”, “_” or “-”."
 
 
 def collection_choices(assistant: Assistant) -> list[str]:
     """Collections built with the active embedding model (others cannot be searched), default first."""
-    default = assistant.settings.collection
+    default = assistant.settings.store.collection
     try:
-        client = assistant.index().client
-        names = [name for name, row in list_collections(client).items()
-                 if row.get("embed_model") in (None, assistant.embedder.model_name)]
+        names = [c.name for c in assistant.library.collections(count=False) if c.usable]
     except StoreError as error:
         log.warning("cannot list collections: %s", error)
         names = []
-    return [default, *sorted(n for n in names if n != default)]
+    return [default, *(n for n in names if n != default)]
 
 
 def source_choices(assistant: Assistant, collection: str) -> list[tuple[str, str]]:
     """(label, value) pairs for the source-file filter; the empty value means every file."""
     try:
-        counts = assistant.index(collection).store.sources()
+        counts = assistant.library.sources(collection)
     except StoreError:
         counts = {}
     return [(ALL_FILES, ""), *((f"{name} ({count})", name) for name, count in counts.items())]
@@ -67,8 +54,8 @@ def model_status(assistant: Assistant) -> str:
     kind = {"ollama": "Ollama server", "llamacpp": "embedded llama.cpp"}.get(chosen.provider, chosen.provider)
     line = f"<p><b>LLM</b> {escape(chosen.model)} <span class='muted'>({escape(kind)})</span></p>"
     hint = ""
-    if chosen.provider != "ollama" and settings.llm_provider == "auto":
+    if chosen.provider != "ollama" and settings.llm.provider == "auto":
         hint = (f'<p class="hint">{escape(chosen.reason)}. To use Ollama, start <code>ollama serve</code>, '
-                f"run <code>ollama pull {escape(settings.ollama_model)}</code> and set <code>OLLAMA_HOST</code> "
+                f"run <code>ollama pull {escape(settings.llm.ollama_model)}</code> and set <code>OLLAMA_HOST</code> "
                 "if it runs elsewhere; then restart.</p>")
     return line + hint + embed

@@ -1,4 +1,4 @@
-"""Adding papers from the browser: uploaded JSONL / CSV / listing pages -> the index, with a report."""
+"""Adding papers from the browser: uploaded corpus files -> the collection, with a report."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from rag import Assistant
-from rag.corpus import BadRecord, load_corpus
-from rag.index import IngestReport
+from rag import Assistant, BadRecord, IngestReport, RagError
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +30,10 @@ class UploadResult:
     error: str | None = None
     papers_now: int | None = None
 
-    def add(self, report: IngestReport) -> None:
-        self.added += report.added
-        self.updated += report.updated
-        self.unchanged += report.unchanged
+    def take(self, report: IngestReport) -> None:
+        """Copy what an ingest did."""
+        self.records, self.bad, self.papers_now = report.records, report.bad, report.papers_now
+        self.added, self.updated, self.unchanged = report.added, report.updated, report.unchanged
 
 
 def ingest_files(assistant: Assistant, paths: Sequence[str | Path], collection: str | None,
@@ -43,15 +41,15 @@ def ingest_files(assistant: Assistant, paths: Sequence[str | Path], collection: 
     """Read the files (bad records are skipped and listed) and upsert their papers into ``collection``.
 
     ``paths`` are the temporary files Gradio saved the upload to: only they are opened, and only their
-    base names are shown. Files are parsed as text (JSON lines, CSV, listing pages), never executed or
-    unpickled. A file over ``upload_max_mb`` is refused before it is read.
+    base names are shown. Files are parsed (never executed or unpickled). A file over ``upload_max_mb``
+    is refused before it is read.
     """
-    name = collection or assistant.settings.collection
+    name = collection or assistant.settings.store.collection
     result = UploadResult(collection=name, files=[Path(p).name for p in paths])
     if not paths:
         result.error = "No file was uploaded."
         return result
-    limit_mb = assistant.settings.upload_max_mb
+    limit_mb = assistant.settings.ui.upload_max_mb
     too_large = [p for p in map(Path, paths) if p.is_file() and p.stat().st_size > limit_mb * 2**20]
     if too_large:
         sizes = ", ".join(f"{p.name} ({p.stat().st_size / 2**20:.1f} MB)" for p in too_large)
@@ -59,24 +57,10 @@ def ingest_files(assistant: Assistant, paths: Sequence[str | Path], collection: 
                         "added. Split the file, or use `rag ingest` on the command line.")
         return result
     try:
-        corpus = load_corpus([Path(p) for p in paths], skip_bad=True)
-        result.records, result.bad = corpus.records, corpus.bad
-        if not corpus.papers:
-            if not corpus.bad:
-                result.error = "No papers were found in the file (expected JSONL, CSV or a listing page)."
-            return result
-        index = assistant.index(name)
-        total = len(corpus.papers)
-        step = max(32, total // 20)
-        if progress:
-            progress(0, total)
-        for start in range(0, total, step):
-            batch = corpus.papers[start : start + step]
-            result.add(index.ingest(batch, total=len(batch), progress=False))
-            if progress:
-                progress(min(start + step, total), total)
-        result.papers_now = index.paper_count()
-    except (ValueError, OSError, RuntimeError) as error:  # unsupported type, unreadable file, store errors
+        result.take(assistant.library.ingest(paths, collection=name, skip_bad=True, progress=progress or False))
+        if not result.records and not result.bad:
+            result.error = "No papers were found in the file."
+    except (RagError, ValueError, OSError) as error:  # unsupported type, unreadable file, store errors
         log.warning("upload failed: %s", error)
         result.error = str(error)
     except Exception as error:  # never a stack trace in the browser; the log keeps it

@@ -19,13 +19,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.answering.models import Citation, Source
+from rag.answering.answer import Citation, Source
+from rag.answering.markers import MARKER, parse_numbers
 from rag.text import content_terms, split_sentences
 
-MARKER_GROUP = re.compile(
-    r"\s*\[(?:(?:sources?|papers?|refs?)\s*)?(\d+(?:\s*(?:[,;]|and|-|–)\s*(?:(?:sources?|papers?)\s*)?\d+)*)\]",
-    re.IGNORECASE,
-)
+MARKER_GROUP = re.compile(r"\s*" + MARKER.pattern, re.IGNORECASE)  # a marker with the space before it
 MIN_CLAIM_TERMS = 3
 CLEAR_MARGIN = 0.15
 LIST_FLOOR = 0.85  # a listed paper must cover this share of the support threshold of the question ...
@@ -61,18 +59,6 @@ class SourceText:
         """The abstract sentence sharing the most terms with the claim."""
         best = max(self.sentences, key=lambda item: len(claim & item[1]), default=("", set()))
         return best[0]
-
-
-def parse_numbers(group: str) -> list[int]:
-    """``"1, 3-4"`` -> ``[1, 3, 4]``."""
-    numbers: list[int] = []
-    for part in re.split(r"\s*(?:[,;]|and)\s*", group):
-        bounds = [int(n) for n in re.findall(r"\d+", part)]
-        if len(bounds) == 2 and re.search(r"[-–]", part) and bounds[0] <= bounds[1] <= bounds[0] + 20:
-            numbers.extend(range(bounds[0], bounds[1] + 1))
-        else:
-            numbers.extend(bounds)
-    return numbers
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,29 @@
-"""The compact prompt: fixed rules first (a prefix the LLM can cache), then the numbered sources and the question."""
+"""The prompt: fixed rules first (a prefix the LLM can cache), then the numbered sources, the question and
+the instructions (last, where small models look), fitted to the model's context window.
+
+The sources are first fitted to ``RAG_CONTEXT_TOKENS`` (`fit_sources`: each abstract keeps its
+sentences most relevant to the question). Then the whole prompt is counted with the model's own
+tokenizer (llama.cpp) or a conservative estimate (Ollama). When it does not leave
+``max_answer_tokens`` of the window free, the abstracts are shortened further, then the
+lowest-ranked sources dropped, and only then the question cut, so the backend never truncates
+the prompt silently.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from math import sqrt
 
 from llama_index.core.base.llms.types import ChatMessage
 
-from rag.answering.models import Source
+from rag.answering.answer import Source
+from rag.answering.question import truncate
+from rag.models.llm import LanguageModel, chatml
+from rag.text import content_terms, split_sentences
+
+Counter = Callable[[str], int]
 
 ABSTAIN_TEXT = "The collection does not answer this question."
 
@@ -60,3 +77,115 @@ def echoes_rules(reply: str) -> bool:
     """True when a reply repeats our rules (six words in a row from the system prompt or the instructions):
     a question asking the model to reveal its prompt. Such a reply is withheld."""
     return not RULE_SHINGLES.isdisjoint(_shingles(reply))
+
+
+
+def compress_abstract(abstract: str, question_terms: set[str], budget: int, count: Callable[[str], int]) -> str:
+    """The abstract's sentences sharing most terms with the question (earlier ones first on ties), in
+    their original order, within ``budget`` tokens; the whole abstract if it already fits."""
+    if count(abstract) <= budget:
+        return abstract
+    sentences = split_sentences(abstract)
+    overlap = [len(question_terms & set(content_terms(s))) for s in sentences]
+    order = sorted(range(len(sentences)), key=lambda i: (-overlap[i], i))
+    chosen: list[int] = []
+    used = 0
+    for i in order:
+        cost = count(sentences[i])
+        if used + cost > budget and chosen:
+            continue
+        chosen.append(i)
+        used += cost
+    return " ".join(sentences[i] for i in sorted(chosen))
+
+
+def fit_sources(sources: list[Source], question: str, budget: int, count: Callable[[str], int]) -> list[Source]:
+    """Copies of the sources whose titles and abstracts together fit ``budget`` tokens. Higher-ranked
+    sources get a larger share (weight 1/sqrt(rank)); titles are always kept whole."""
+    if not sources:
+        return []
+    terms = set(content_terms(question))
+    abstract_budget = budget - sum(count(s.title) for s in sources)
+    weights = [1 / sqrt(s.rank) for s in sources]
+    shares = [max(40, int(abstract_budget * w / sum(weights))) for w in weights]
+    return [
+        s.model_copy(update={"abstract": compress_abstract(s.abstract, terms, share, count)})
+        for s, share in zip(sources, shares, strict=True)
+    ]
+
+
+TEMPLATE_MARGIN = 32  # tokens for a chat template we cannot see (Ollama's) and BOS/EOS
+SHRINK = 0.7
+MIN_SOURCE_BUDGET = 60
+
+
+@dataclass
+class Prompt:
+    """The messages to send, what they were built from, their size in tokens, and notices for the reader."""
+
+    messages: list[ChatMessage]
+    question: str
+    sources: list[Source]
+    tokens: int
+    limit: int
+    counted_with: str
+    notices: list[str] = field(default_factory=list)
+
+
+def fit_prompt(question: str, sources: list[Source], query: str, *, model: LanguageModel, context_tokens: int,
+               answer_tokens: int, count_sources: Counter) -> Prompt:
+    """The prompt for ``question`` over ``sources`` that leaves ``answer_tokens`` of ``model``'s context window.
+
+    ``count_sources`` is the counter `fit_sources` budgets abstracts with (the embedder's); ``query``
+    (the question joined to an earlier one for a follow-up) picks each abstract's relevant sentences.
+    """
+    window = model.context_window
+    limit = window - answer_tokens - TEMPLATE_MARGIN
+    notices: list[str] = []
+
+    def size(q: str, chosen: list[Source]) -> int:
+        return model.count_tokens(chatml(build_messages(q, chosen)))
+
+    budget = context_tokens
+    kept = list(sources)
+    fitted = fit_sources(kept, query, budget, count_sources)
+    tokens = size(question, fitted)
+    base = size(question, [])  # everything but the sources
+    shortened = False
+    while tokens > limit and kept:
+        # scale the abstracts' budget by the share of the sources' tokens that fits; below a useful
+        # minimum per source, keep only as many top-ranked sources as that share allows
+        ratio = max(0.0, limit - base) / max(1, tokens - base)
+        used = sum(count_sources(s.title) + count_sources(s.abstract) for s in fitted)
+        scaled = int(min(budget, used) * min(ratio * 0.9, SHRINK))
+        if scaled > MIN_SOURCE_BUDGET * len(kept):
+            budget = scaled
+            shortened = True
+        else:
+            kept = kept[: min(len(kept) - 1, int(len(kept) * ratio))]
+        fitted = fit_sources(kept, query, budget, count_sources)
+        tokens = size(question, fitted)
+    if len(kept) < len(sources):
+        notices.append(
+            f"Only {len(kept)} of the {len(sources)} sources fit the model's context window ({window} tokens "
+            f"with {answer_tokens} kept for the answer); the answer is based on those."
+        )
+    elif shortened:
+        notices.append(f"The abstracts were shortened more than usual to fit the model's context window "
+                       f"({window} tokens).")
+    if tokens > limit:  # even without sources the question is too long for this window: cut it
+        low, high = 0, len(question)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if size(truncate(question, middle), fitted) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        if low == 0:
+            raise ValueError(f"the context window ({window} tokens) has no room for a question after reserving "
+                             f"{answer_tokens} for the answer")
+        question = truncate(question, low)
+        tokens = size(question, fitted)
+        notices.append(f"The question was cut to {len(question):,} characters to fit the model's context window "
+                       f"({window} tokens).")
+    return Prompt(build_messages(question, fitted), question, fitted, tokens, limit, model.counted_with, notices)

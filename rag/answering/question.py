@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.errors import QuestionError
+from rag.text import content_terms
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 WORD = re.compile(r"\w", re.UNICODE)
-
-
-class QuestionError(ValueError):
-    """The question cannot be asked as given (empty, only punctuation, ...); the message says why."""
+FOLLOW_UP_WORDS = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|authors?|study))\b",
+    re.IGNORECASE,
+)
 
 
 def strip_controls(text: str) -> str:
@@ -54,3 +59,26 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
         )
         text = truncate(text, max_chars)
     return text, notices
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier chat message, for follow-up questions."""
+
+    role: str
+    content: str
+
+
+def fold_history(question: str, history: Sequence[Turn | dict] | None, max_chars: int | None = None) -> str:
+    """The retrieval query: a follow-up ("what data did it use?") is joined to the previous question
+    (cut to ``max_chars`` characters, like any question)."""
+    if not history:
+        return question
+    turns = [t if isinstance(t, Turn) else Turn(t["role"], t["content"]) for t in history]
+    previous = [" ".join(str(t.content).split()) for t in turns if t.role == "user" and str(t.content).strip()]
+    if not previous:
+        return question
+    if FOLLOW_UP_WORDS.search(question) or len(content_terms(question)) < 3:
+        earlier = truncate(previous[-1], max_chars) if max_chars else previous[-1]
+        return f"{earlier} {question}"
+    return question

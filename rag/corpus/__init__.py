@@ -6,13 +6,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.corpus.paper import BadRecord, CorpusError, Paper, normalize_title, paper_id_from_title
+from rag.corpus.paper import BadRecord, Paper, normalize_title, paper_id_from_title
 from rag.corpus.seed_pages import parse_seed_page, read_seed_page
 from rag.corpus.tabular import read_csv, read_jsonl
+from rag.errors import CorpusError
 
 __all__ = [
+    "SUPPORTED_SUFFIXES",
     "BadRecord",
-    "CorpusError",
     "LoadedCorpus",
     "Paper",
     "corpus_files",
@@ -25,6 +26,7 @@ __all__ = [
 
 Reader = Callable[[Path], Iterator[Paper | BadRecord]]
 READERS: dict[str, Reader] = {".jsonl": read_jsonl, ".csv": read_csv, ".txt": read_seed_page, ".md": read_seed_page}
+SUPPORTED_SUFFIXES = tuple(READERS)
 
 
 def reader_for(path: Path) -> Reader:

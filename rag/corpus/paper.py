@@ -50,16 +50,3 @@ class BadRecord(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.problem}"
-
-
-class CorpusError(ValueError):
-    """Raised when a corpus file has bad records and the caller asked to abort."""
-
-    def __init__(self, bad: list[BadRecord]):
-        self.bad = bad
-        shown = "\n".join(f"  {b}" for b in bad[:20])
-        more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
-        super().__init__(
-            f"{len(bad)} bad record(s); nothing was written:\n{shown}{more}\n"
-            "Fix them, or pass --skip-bad to ingest the good records and report the rest."
-        )

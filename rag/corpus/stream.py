@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.corpus import BadRecord, CorpusError, Paper, iter_records
+from rag.corpus import BadRecord, Paper, iter_records
+from rag.errors import CorpusError
 
 
 @dataclass

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -26,30 +25,10 @@ from tqdm import tqdm
 
 from rag.corpus import Paper
 from rag.corpus.stream import stream_corpus
-from rag.index import PaperIndex
-from rag.index.ingest import IngestReport, ingest_papers
+from rag.index.ingest import IngestReport, Progress, ingest_papers
+from rag.index.paper_index import PaperIndex
 
 BULK_BATCH = 1024
-
-
-@dataclass
-class BulkReport:
-    """An ingest report plus what the bulk path measured."""
-
-    ingest: IngestReport
-    records: int = 0
-    duplicates: int = 0
-    survey_seconds: float = 0.0
-    write_seconds: float = 0.0  # check, chunk, embed, upsert
-    bm25_seconds: float = 0.0
-    sources_updated: int = 0
-    bm25_rebuilt: bool = False
-    stopped_early: bool = False  # ``stop_after_s`` ran out before the end of the corpus
-    steps: list[tuple[int, float]] = field(default_factory=list)  # (papers handed out, seconds) per step
-
-    def summary(self) -> str:
-        return (f"{self.ingest.summary()}; {self.records} records ({self.duplicates} duplicates); survey "
-                f"{self.survey_seconds:.1f} s, write {self.write_seconds:.1f} s, BM25 {self.bm25_seconds:.1f} s")
 
 
 def add_sources(index: PaperIndex, extra: dict[str, list[str]], batch: int = 1000) -> int:
@@ -72,14 +51,15 @@ def add_sources(index: PaperIndex, extra: dict[str, list[str]], batch: int = 100
 
 
 def ingest_in_threads(papers: Iterable[Paper], index: PaperIndex, workers: int, total: int, progress: bool,
-                      options: dict) -> IngestReport:
+                      on_step: Progress | None, options: dict) -> IngestReport:
     """`ingest_papers` over whole steps handed to ``workers`` threads; the reports are summed.
 
     Steps hold distinct papers (the stream yields each id once), so concurrent steps never write
     the same paper; every guarantee of a single step (heads last, repair) holds per step.
     """
     iterator, lock, failed = iter(papers), threading.Lock(), threading.Event()
-    total_report = IngestReport()
+    total_report = IngestReport(collection=index.name)
+    handed_out = 0
     started = time.perf_counter()
 
     def work(bar: tqdm) -> None:
@@ -94,9 +74,12 @@ def ingest_in_threads(papers: Iterable[Paper], index: PaperIndex, workers: int, 
                 failed.set()
                 raise
             with lock:
-                for name in ("added", "updated", "unchanged", "repaired", "chunks"):
-                    setattr(total_report, name, getattr(total_report, name) + getattr(done, name))
+                nonlocal handed_out
+                total_report.add(done)
+                handed_out += len(step)
                 bar.update(len(step))
+                if on_step is not None:
+                    on_step(handed_out, total)
 
     with tqdm(total=total, unit="paper", desc=f"ingest {index.name}", disable=not progress) as bar, \
             ThreadPoolExecutor(workers) as pool:
@@ -107,7 +90,8 @@ def ingest_in_threads(papers: Iterable[Paper], index: PaperIndex, workers: int, 
 
 
 def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int = BULK_BATCH, skip_bad: bool = False,
-                progress: bool = True, stop_after_s: float | None = None, workers: int = 1) -> BulkReport:
+                progress: bool = True, on_step: Progress | None = None, stop_after_s: float | None = None,
+                workers: int = 1) -> IngestReport:
     """Stream ``paths`` into ``index`` in steps of ``batch_papers``, then rebuild BM25 once.
 
     ``workers`` > 1 runs that many steps at once in threads: one prepares (chunks, embeds) while
@@ -136,19 +120,23 @@ def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int =
             yield paper
         steps.append((stream.unique, round(time.perf_counter() - surveyed, 2)))
 
-    options = {"max_tokens": index.settings.chunk_tokens, "overlap": index.settings.chunk_overlap_sentences,
+    embedding = index.settings.embedding
+    options = {"max_tokens": embedding.chunk_tokens, "overlap": embedding.chunk_overlap_sentences,
                "batch_papers": batch_papers}
     if workers <= 1:
         report = ingest_papers(papers(), index.store, index.embedder, total=found.records, progress=progress,
-                               **options)
+                               on_step=on_step, **options)
     else:
-        report = ingest_in_threads(papers(), index, workers, found.records, progress, options)
+        report = ingest_in_threads(papers(), index, workers, found.records, progress, on_step, options)
     written = time.perf_counter()
     changed = add_sources(index, stream.extra_sources)
-    rebuild = index.store.stamp() != index._stamp  # something was written (every write bumps the stamp)
-    if rebuild:
+    report.bm25_rebuilt = index.store.stamp() != index.bm25_stamp  # written to (every write bumps the stamp)
+    if report.bm25_rebuilt:
         index.rebuild_bm25()  # once, streaming
     done = time.perf_counter()
-    report.bad = stream.bad
-    return BulkReport(report, stream.records, stream.duplicates, surveyed - started, written - surveyed,
-                      done - written, changed, rebuild, stopped, steps)
+    report.records, report.duplicates, report.bad = stream.records, stream.duplicates, stream.bad
+    report.sources_updated += changed
+    report.phases = {"survey": surveyed - started, "write": written - surveyed, "bm25": done - written}
+    report.steps, report.stopped_early = steps, stopped
+    report.seconds = done - started
+    return report

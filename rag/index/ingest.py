@@ -8,7 +8,7 @@ it again (counted as ``repaired``).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -22,17 +22,34 @@ from rag.index.store import PaperStore, chunk_id
 PAPERS_PER_BATCH = 64
 
 
+Progress = Callable[[int, int], None]  # called with (papers done, papers in all) after each step
+
+
 @dataclass
 class IngestReport:
-    """What one ingest run did."""
+    """What an ingest did: records read, papers added / updated / unchanged / repaired, bad records, time."""
 
+    collection: str = ""
+    records: int = 0  # records read from the files (before merging duplicates)
+    duplicates: int = 0
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     repaired: int = 0  # papers found half-written (by an interrupted run) and written again
     chunks: int = 0
+    sources_updated: int = 0  # stored papers that gained a source file
     seconds: float = 0.0
     bad: list[BadRecord] = field(default_factory=list)
+    papers_now: int | None = None  # papers in the collection afterwards
+    bm25_rebuilt: bool = False
+    phases: dict[str, float] = field(default_factory=dict)  # bulk ingest: seconds of survey, write, bm25
+    steps: list[tuple[int, float]] = field(default_factory=list)  # bulk ingest: (papers handed out, seconds)
+    stopped_early: bool = False  # bulk ingest: its time budget ran out before the end of the corpus
+
+    def add(self, other: IngestReport) -> None:
+        """Count another step's papers into this report."""
+        for name in ("added", "updated", "unchanged", "repaired", "chunks", "sources_updated"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def summary(self) -> str:
         text = (
@@ -40,6 +57,8 @@ class IngestReport:
             + (f", {self.repaired} repaired (left incomplete by an interrupted ingest)" if self.repaired else "")
             + f" ({self.chunks} chunks embedded in {self.seconds:.1f} s)"
         )
+        if self.phases:
+            text += "; " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.phases.items())
         if self.bad:
             text += f"; {len(self.bad)} bad record(s) skipped:\n" + "\n".join(f"  {b}" for b in self.bad)
         return text
@@ -112,6 +131,7 @@ def ingest_papers(
     overlap: int,
     total: int | None = None,
     progress: bool = True,
+    on_step: Progress | None = None,
     batch_papers: int = PAPERS_PER_BATCH,
 ) -> IngestReport:
     """Upsert papers into the store: new ones added, changed ones replaced, unchanged ones skipped.
@@ -123,8 +143,12 @@ def ingest_papers(
 
     ``batch_papers`` papers are checked, embedded and written per step (the upserts are split at
     Chroma's maximum batch size); bulk loads with cheap or remote embeddings gain from larger steps.
+    ``progress`` shows a progress bar; ``on_step`` is called after each step instead or as well.
     """
-    report = IngestReport()
+    report = IngestReport(collection=store.name)
+    done = 0
+    if on_step is not None:
+        on_step(0, total or 0)
     started = time.perf_counter()
     with tqdm(total=total, unit="paper", desc=f"ingest {store.name}", disable=not progress) as bar:
         for batch in batches(papers, batch_papers):
@@ -160,5 +184,8 @@ def ingest_papers(
             if touched:
                 store.touch()
             bar.update(len(batch))
+            done += len(batch)
+            if on_step is not None:
+                on_step(done, total or done)
     report.seconds = time.perf_counter() - started
     return report

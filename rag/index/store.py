@@ -35,19 +35,8 @@ from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from rag.settings import Settings
-
-
-class StoreError(RuntimeError):
-    """The vector store cannot be used as asked; the message names the fix."""
-
-
-class EmbeddingMismatch(StoreError):
-    """A collection was built with another embedding model than the one configured now."""
-
-
-class StoreBusy(StoreError):
-    """Another process has the embedded Chroma store open (one process owns it)."""
+from rag.errors import EmbeddingMismatch, StoreBusy, StoreError
+from rag.settings import ID_PAGE, READ_PAGE, Settings
 
 
 @dataclass(frozen=True)
@@ -71,7 +60,7 @@ _owner_guard = threading.Lock()
 
 def owner_lock_file(settings: Settings) -> Path:
     """The lock file held while this process has the embedded store open."""
-    return settings.data_dir / "chroma.lock"
+    return settings.store.data_dir / "chroma.lock"
 
 
 def store_owner(settings: Settings) -> int | None:
@@ -83,7 +72,7 @@ def store_owner(settings: Settings) -> int | None:
 
 
 def busy_message(settings: Settings, pid: int | None) -> str:
-    folder = settings.chroma_dir.resolve()
+    folder = settings.store.chroma_dir.resolve()
     who = f"pid {pid}" if pid else "pid unknown"
     return (
         f"another process ({who}) is using {folder}; stop it or run a Chroma server: "
@@ -94,7 +83,7 @@ def busy_message(settings: Settings, pid: int | None) -> str:
 
 def acquire_store(settings: Settings) -> None:
     """Take (or re-enter) the embedded store's lock; `StoreBusy` at once if another process holds it."""
-    folder = settings.chroma_dir.resolve()
+    folder = settings.store.chroma_dir.resolve()
     with _owner_guard:
         held = _owner_locks.get(folder)
         if held is not None:
@@ -116,7 +105,7 @@ def acquire_store(settings: Settings) -> None:
 
 def release_store(settings: Settings) -> None:
     """Give back one hold on the embedded store's lock; the last one releases it."""
-    folder = settings.chroma_dir.resolve()
+    folder = settings.store.chroma_dir.resolve()
     with _owner_guard:
         held = _owner_locks.get(folder)
         if held is None:
@@ -134,19 +123,20 @@ def connect(settings: Settings) -> chromadb.ClientAPI:
     another process gets `StoreBusy` right away instead of a second client on the same files.
     """
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_host:
+    host, port = settings.store.chroma_host, settings.store.chroma_port
+    if host:
         try:
-            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+            return chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
         except Exception as error:
             raise StoreError(
-                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({error}); "
+                f"cannot reach the Chroma server at {host}:{port} ({error}); "
                 "start it with `chroma run --path DIR --host HOST --port PORT`, or unset RAG_CHROMA_HOST "
                 "to use the embedded store"
             ) from error
-    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    settings.store.chroma_dir.mkdir(parents=True, exist_ok=True)
     acquire_store(settings)
     try:
-        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+        return chromadb.PersistentClient(path=str(settings.store.chroma_dir), settings=chroma_settings)
     except BaseException:
         release_store(settings)
         raise
@@ -157,7 +147,7 @@ def disconnect(client: chromadb.ClientAPI, settings: Settings) -> None:
     try:
         client.close()
     finally:
-        if not settings.chroma_host:
+        if not settings.store.chroma_host:
             release_store(settings)
 
 
@@ -240,7 +230,7 @@ class PaperStore:
     def chunk_count(self) -> int:
         return self.collection.count()
 
-    def paper_states(self, paper_ids: list[str] | None = None, batch: int = 5000) -> dict[str, dict[str, Any]]:
+    def paper_states(self, paper_ids: list[str] | None = None, batch: int = READ_PAGE) -> dict[str, dict[str, Any]]:
         """Metadata of each paper's first chunk (hash, sources, chunk count), by paper id.
 
         Read in pages of ``batch``: one unpaged read of more than ~32,000 rows fails on the server
@@ -293,7 +283,7 @@ class PaperStore:
                     heads[pid] = meta
         return parts, heads
 
-    def papers(self, paper_ids: list[str] | None = None, batch: int = 5000) -> dict[str, StoredPaper]:
+    def papers(self, paper_ids: list[str] | None = None, batch: int = READ_PAGE) -> dict[str, StoredPaper]:
         """Whole papers, reassembled from their chunks; all of them when ``paper_ids`` is None.
 
         Given ids, the chunks are read by chunk id (`papers_by_id`), whose cost does not grow with the
@@ -329,7 +319,8 @@ class PaperStore:
             papers.update(self.snapshot(short)[0])
         return papers
 
-    def snapshot(self, paper_ids: list[str] | None = None, batch: int = 5000) -> tuple[dict[str, StoredPaper], str]:
+    def snapshot(self, paper_ids: list[str] | None = None, batch: int = READ_PAGE
+                 ) -> tuple[dict[str, StoredPaper], str]:
         """Papers (those with a head chunk) and the fingerprint of exactly what was read.
 
         Paging can race a concurrent writer (Chroma has no snapshot reads); a paper whose chunks
@@ -350,7 +341,7 @@ class PaperStore:
         papers = {pid: stored_paper(pid, head, parts[pid]) for pid, head in heads.items()}
         return papers, fingerprint_of(heads)
 
-    def scan_papers(self, visit: Callable[[StoredPaper], None], batch: int = 5000) -> str:
+    def scan_papers(self, visit: Callable[[StoredPaper], None], batch: int = READ_PAGE) -> str:
         """Call ``visit`` with every paper that has a head chunk, reading the collection page by page.
 
         What `snapshot` returns, without holding the collection in memory: a paper is reassembled
@@ -387,7 +378,7 @@ class PaperStore:
                     deliver(pid, again_heads[pid], again_parts.get(pid, []))
         return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
 
-    def chunk_states(self, paper_ids: list[str] | None = None, batch: int = 5000) -> dict[str, PaperChunks]:
+    def chunk_states(self, paper_ids: list[str] | None = None, batch: int = READ_PAGE) -> dict[str, PaperChunks]:
         """Every stored chunk's bookkeeping, grouped by paper (all papers when ``paper_ids`` is None)."""
         if paper_ids == []:
             return {}
@@ -404,7 +395,7 @@ class PaperStore:
                     state.sources = list(meta.get("sources") or [])
         return states
 
-    def incomplete_papers(self, batch: int = 20000, heads: dict[str, dict[str, Any]] | None = None
+    def incomplete_papers(self, batch: int = ID_PAGE, heads: dict[str, dict[str, Any]] | None = None
                           ) -> list[PaperChunks]:
         """Papers whose chunks 0..n-1 are not all there: what an interrupted write leaves behind.
 
@@ -528,7 +519,7 @@ def pages(collection, batch: int, **query: Any) -> Iterator[dict[str, Any]]:
         offset += batch
 
 
-def count_papers(collection, batch: int = 50000) -> int:
+def count_papers(collection, batch: int = ID_PAGE) -> int:
     """Papers with a head chunk in a Chroma collection (ids only: no metadata is read)."""
     return sum(len(rows["ids"]) for rows in pages(collection, batch, where={"chunk": 0}, include=[]))
 

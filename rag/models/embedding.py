@@ -9,7 +9,8 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from rag.models.files import ModelUnavailable, package_dir, verified
+from rag.errors import ModelUnavailable
+from rag.models.files import package_dir, verified
 from rag.settings import Settings
 
 MINILM_NAME = "all-MiniLM-L6-v2-onnx-int8"
@@ -133,9 +134,9 @@ class OllamaEmbedding(VectorEmbedding):
 
 
 def make_embedding(settings: Settings) -> MiniLMEmbedding | OllamaEmbedding:
-    """The embedding provider chosen by ``settings.embed_provider``."""
-    if settings.embed_provider == "ollama":
-        return OllamaEmbedding(
-            settings.embed_ollama_model, settings.ollama_host, settings.request_timeout, settings.embed_batch_size
-        )
-    return MiniLMEmbedding(threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size)
+    """The embedding provider chosen by ``settings.embedding.provider`` (Ollama's server is the LLM's)."""
+    embedding = settings.embedding
+    if embedding.provider == "ollama":
+        return OllamaEmbedding(embedding.ollama_model, settings.llm.ollama_host, settings.llm.request_timeout,
+                               embedding.batch_size)
+    return MiniLMEmbedding(threads=embedding.threads, embed_batch_size=embedding.batch_size)

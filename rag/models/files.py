@@ -6,9 +6,7 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
-
-class ModelUnavailable(RuntimeError):
-    """A model (file, package or server) cannot be used; the message says how to fix it."""
+from rag.errors import ModelUnavailable
 
 
 def package_dir(package: str, install_hint: str) -> Path:

@@ -10,7 +10,8 @@ from pathlib import Path
 from filelock import FileLock
 from tqdm import tqdm
 
-from rag.models.files import ModelUnavailable, sha256_of
+from rag.errors import ModelUnavailable
+from rag.models.files import sha256_of
 
 INSTALL_HINT = 'pip install -e ".[llamacpp]"'
 

@@ -1,27 +1,21 @@
-"""LLM providers: Ollama (a server) or llama.cpp (embedded), chosen by ``settings.llm_provider``."""
+"""LLM providers: Ollama (a server) or llama.cpp (embedded), chosen by ``settings.llm.provider``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.llms import LLM
 
-from rag.models.files import ModelUnavailable
+from rag.errors import LLMError, ModelUnavailable
 from rag.models.gguf import MODELS, assemble
-from rag.settings import Settings
+from rag.settings import LlmSettings, Settings
 
 OLLAMA_PROBE_SECONDS = 2.0
-
-
-class LLMError(RuntimeError):
-    """A call to the LLM failed (server down, timeout, server error, model missing); the message says what
-    to do. ``kind`` is one of ``unreachable``, ``timeout``, ``missing_model``, ``server_error``, ``failed``."""
-
-    def __init__(self, message: str, kind: str = "failed"):
-        super().__init__(message)
-        self.kind = kind
 
 
 def is_timeout(error: BaseException) -> bool:
@@ -30,7 +24,7 @@ def is_timeout(error: BaseException) -> bool:
     return isinstance(error, (TimeoutError, httpx.TimeoutException))
 
 
-def llm_failure(error: BaseException, provider: str, model: str, settings: Settings) -> LLMError:
+def llm_failure(error: BaseException, provider: str, model: str, settings: LlmSettings) -> LLMError:
     """An actionable `LLMError` for an exception raised while the LLM was answering."""
     import httpx
     import ollama
@@ -66,20 +60,86 @@ def llm_failure(error: BaseException, provider: str, model: str, settings: Setti
                     f"({type(error).__name__}: {error})", "failed")
 
 
-@dataclass(frozen=True)
-class ChosenLLM:
-    """The LLM in use, with a human-readable note on why it was chosen."""
+ESTIMATE_PIECES = re.compile(r"[A-Za-z]+|\d|\s+|[\x00-\x7f]|[^\x00-\x7f]")
 
-    llm: LLM
-    provider: str
-    model: str
-    reason: str
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free upper estimate: a quarter token per ASCII letter, one per digit or ASCII symbol,
+    one per UTF-8 byte of anything else (the worst case of a byte-level BPE); never lower than Qwen's
+    tokenizer on the seeds, about 1.6 times higher on English."""
+    total = 0
+    for piece in ESTIMATE_PIECES.findall(text):
+        first = piece[0]
+        if first.isascii() and first.isalpha():
+            total += math.ceil(len(piece) / 4)
+        elif first.isspace():
+            total += 0 if piece == " " else math.ceil(len(piece) / 2)
+        elif first.isascii():
+            total += 1
+        else:
+            total += len(piece.encode("utf-8"))
+    return total
 
 
 def chatml(messages: Sequence[ChatMessage]) -> str:
     """Qwen's ChatML prompt format, ending with the assistant turn opened."""
     turns = [f"<|im_start|>{m.role.value}\n{m.content}<|im_end|>" for m in messages]
     return "\n".join([*turns, "<|im_start|>assistant\n"])
+
+
+class LanguageModel:
+    """The LLM in use: streams a reply to chat messages, counts tokens the way the model does, and knows
+    the context window the backend really uses. ``llm`` is the LlamaIndex LLM underneath."""
+
+    counted_with = "estimate"
+
+    def __init__(self, llm: LLM, provider: str, model: str, reason: str, settings: LlmSettings | None = None,
+                 window: int | None = None):
+        self.llm = llm
+        self.provider = provider
+        self.model = model
+        self.reason = reason
+        self.settings = settings or LlmSettings()
+        self.context_window = window or self._metadata_window()
+
+    def _metadata_window(self) -> int:
+        try:
+            window = int(self.llm.metadata.context_window)
+        except Exception:  # a backend without metadata
+            return self.settings.ollama_num_ctx
+        return window if window > 0 else self.settings.ollama_num_ctx
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this model's prompt (an upper estimate when its tokenizer is not at hand)."""
+        return estimate_tokens(text)
+
+    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        """The reply's text as it is written; failures raise an actionable `LLMError`."""
+        reply = None
+        try:
+            reply = self.llm.stream_chat(list(messages))
+            for chunk in reply:
+                if chunk.delta:
+                    yield chunk.delta
+        except Exception as error:  # connection, timeout, HTTP errors: one typed, actionable error
+            raise llm_failure(error, self.provider, self.model, self.settings) from error
+        finally:
+            close = getattr(reply, "close", None)
+            if close is not None:
+                close()
+
+
+class LlamaCppModel(LanguageModel):
+    """The embedded llama.cpp model: counts with its own tokenizer; its window is the context it was made with."""
+
+    counted_with = "llama.cpp tokenizer"
+
+    def __init__(self, llm: LLM, model: str, reason: str, settings: LlmSettings):
+        self._llama = llm._model  # llama_cpp.Llama inside LlamaIndex's LlamaCPP
+        super().__init__(llm, "llamacpp", model, reason, settings, window=int(self._llama.n_ctx()))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
 
 def ollama_models(host: str, timeout: float) -> list[str]:
@@ -95,29 +155,31 @@ def has_model(available: list[str], wanted: str) -> bool:
     return wanted in available or full in available
 
 
-def make_ollama(settings: Settings) -> LLM:
+def make_ollama(settings: LlmSettings) -> LanguageModel:
     from llama_index.llms.ollama import Ollama
 
-    return Ollama(
+    llm = Ollama(
         model=settings.ollama_model,
         base_url=settings.ollama_host,
         request_timeout=settings.request_timeout,
         context_window=settings.ollama_num_ctx,  # sent as num_ctx: Ollama would truncate silently otherwise
         temperature=settings.temperature,
         additional_kwargs={"num_predict": settings.max_answer_tokens},
-        keep_alive="30m",
+        keep_alive=settings.ollama_keep_alive,
     )
+    return LanguageModel(llm, "ollama", settings.ollama_model,
+                         f"Ollama at {settings.ollama_host} has {settings.ollama_model}", settings)
 
 
-def make_llamacpp(settings: Settings, progress: bool = True) -> LLM:
+def make_llamacpp(settings: LlmSettings, models_dir: Path, reason: str, progress: bool = True) -> LanguageModel:
     try:
         from llama_index.llms.llama_cpp import LlamaCPP
     except ImportError:
         raise ModelUnavailable(
             'the embedded LLM needs llama-cpp-python: pip install -e ".[llamacpp]" (compiles for ~10 min once)'
         ) from None
-    model_path = assemble(MODELS[settings.llamacpp_model], settings.models_dir, progress=progress)
-    return LlamaCPP(
+    model_path = assemble(MODELS[settings.llamacpp_model], models_dir, progress=progress)
+    llm = LlamaCPP(
         model_path=str(model_path),
         temperature=settings.temperature,
         max_new_tokens=settings.max_answer_tokens,
@@ -125,31 +187,48 @@ def make_llamacpp(settings: Settings, progress: bool = True) -> LLM:
         messages_to_prompt=chatml,
         completion_to_prompt=lambda text: chatml([ChatMessage(role="user", content=text)]),
         generate_kwargs={"stop": ["<|im_end|>", "<|endoftext|>"]},
-        model_kwargs={"n_threads": settings.llamacpp_threads, "n_batch": 512},
+        model_kwargs={"n_threads": settings.llamacpp_threads, "n_batch": settings.llamacpp_n_batch},
         verbose=False,
     )
+    return LlamaCppModel(llm, settings.llamacpp_model, reason, settings)
 
 
-def choose_llm(settings: Settings, progress: bool = True) -> ChosenLLM:
-    """Build the configured LLM; ``auto`` prefers a reachable Ollama server that has the model."""
-    provider = settings.llm_provider
-    if provider in ("auto", "ollama"):
-        try:
-            available = ollama_models(settings.ollama_host, min(OLLAMA_PROBE_SECONDS, settings.request_timeout))
-        except Exception as error:  # connection refused, timeout, HTTP error: all mean "not usable"
-            problem = f"no Ollama server answers at {settings.ollama_host} ({type(error).__name__})"
-        else:
-            if has_model(available, settings.ollama_model):
-                return ChosenLLM(make_ollama(settings), "ollama", settings.ollama_model,
-                                 f"Ollama at {settings.ollama_host} has {settings.ollama_model}")
-            problem = (f"the Ollama server at {settings.ollama_host} does not have {settings.ollama_model!r} "
-                       f"(run `ollama pull {settings.ollama_model}`)")
-        if provider == "ollama":
-            raise ModelUnavailable(
-                f"RAG_LLM_PROVIDER=ollama but {problem}. Start it with `ollama serve`, set OLLAMA_HOST / "
-                "RAG_OLLAMA_HOST to where it runs, or set RAG_LLM_PROVIDER=llamacpp for the embedded model."
-            )
-        reason = f"{problem}; using the embedded model"
+@dataclass(frozen=True)
+class LlmPlan:
+    """Which LLM the settings select, and why, found without loading it."""
+
+    provider: str
+    model: str
+    reason: str
+
+
+def plan_llm(settings: LlmSettings) -> LlmPlan:
+    """The LLM ``settings`` select: ``auto`` prefers a reachable Ollama server that has the model.
+    Raises `ModelUnavailable` when ``provider`` is ``ollama`` and the server or model is missing."""
+    provider = settings.provider
+    if provider == "llamacpp":
+        return LlmPlan("llamacpp", settings.llamacpp_model, "RAG_LLM_PROVIDER=llamacpp")
+    try:
+        available = ollama_models(settings.ollama_host, min(OLLAMA_PROBE_SECONDS, settings.request_timeout))
+    except Exception as error:  # connection refused, timeout, HTTP error: all mean "not usable"
+        problem = f"no Ollama server answers at {settings.ollama_host} ({type(error).__name__})"
     else:
-        reason = "RAG_LLM_PROVIDER=llamacpp"
-    return ChosenLLM(make_llamacpp(settings, progress), "llamacpp", settings.llamacpp_model, reason)
+        if has_model(available, settings.ollama_model):
+            return LlmPlan("ollama", settings.ollama_model, f"Ollama at {settings.ollama_host} has "
+                           f"{settings.ollama_model}")
+        problem = (f"the Ollama server at {settings.ollama_host} does not have {settings.ollama_model!r} "
+                   f"(run `ollama pull {settings.ollama_model}`)")
+    if provider == "ollama":
+        raise ModelUnavailable(
+            f"RAG_LLM_PROVIDER=ollama but {problem}. Start it with `ollama serve`, set OLLAMA_HOST / "
+            "RAG_OLLAMA_HOST to where it runs, or set RAG_LLM_PROVIDER=llamacpp for the embedded model."
+        )
+    return LlmPlan("llamacpp", settings.llamacpp_model, f"{problem}; using the embedded model")
+
+
+def choose_llm(settings: Settings, progress: bool = True) -> LanguageModel:
+    """Build and load the LLM the settings select (see `plan_llm`)."""
+    plan = plan_llm(settings.llm)
+    if plan.provider == "ollama":
+        return make_ollama(settings.llm)
+    return make_llamacpp(settings.llm, settings.store.models_dir, plan.reason, progress)

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.common import ChromaServer
-from benchmarks.common import chroma_server as serve_chroma
 from rag.corpus import load_corpus
 from rag.index.bm25 import Bm25Index
 from rag.index.store import PaperStore, connect, disconnect
 from rag.settings import Settings
 from tests.conftest import SEEDS
-from tests.ollama_standin import OllamaStandIn
+from tests.support.ollama_standin import OllamaStandIn
+from tests.support.processes import ChromaServer
+from tests.support.processes import chroma_server as serve_chroma
 
 REPO = Path(__file__).resolve().parents[2]
 RAG = [sys.executable, "-m", "rag.cli"]
@@ -139,7 +139,7 @@ def view_store(settings: Settings, collection: str) -> StoreView:
         store = PaperStore(client, collection, f"ollama:{EMBED_MODEL}", STANDIN_DIM, create=False)
         states = store.chunk_states()
         heads = {pid: s.head for pid, s in states.items() if s.head is not None}
-        saved = Bm25Index.load(settings.bm25_dir / collection)
+        saved = Bm25Index.load(settings.store.bm25_dir / collection)
         return StoreView(
             papers=set(heads),
             chunks=store.chunk_count(),

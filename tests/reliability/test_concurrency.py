@@ -124,7 +124,7 @@ def test_a_server_client_reports_incomplete_papers_but_leaves_them_to_their_writ
         assert index.notices[0].endswith("another process may be writing them now; if not, `rag ingest` of their "
                                          "file repairs them")
         assert index.store.chunk_count() == left  # nothing deleted
-        assert index.paper_count() == 4 and len(index.bm25) == 4
+        assert index.paper_count() == 4 and len(index.bm25()) == 4
         report = index.ingest(papers, progress=False)
         assert (report.added, report.repaired, report.unchanged) == (0, 1, 4)
         assert index.paper_count() == 5 and index.store.incomplete_papers() == []

@@ -15,8 +15,8 @@ import pytest
 from rag import Assistant, Done, Token
 from rag.answering.prompt import INSTRUCTIONS, SYSTEM, echoes_rules
 from tests.conftest import SEEDS
-from tests.fakes import ScriptedLLM, scripted
 from tests.reliability.papers import fill_collection, paper, seed_papers, small_settings
+from tests.support.fakes import ScriptedLLM, scripted
 
 INJECTED = paper(
     "inject-1",
@@ -111,7 +111,7 @@ def test_retrieval_is_scoped_to_the_asked_collection(data_dir, embedder):
 @pytest.mark.slow
 def test_real_model_ignores_injected_instructions_and_keeps_its_prompt(seed_settings, embedder):
     """The embedded Qwen2.5-Coder-1.5B over the injected collection (about a minute on 2 idle cores)."""
-    settings = seed_settings.model_copy(update={"collection": "inject-llm", "seeds_dir": SEEDS / "none"})
+    settings = seed_settings.replace(collection="inject-llm", seeds_dir=SEEDS / "none")
     fill_collection(settings, embedder, "inject-llm", [*seed_papers(10), INJECTED])
     fill_collection(settings, embedder, "private-llm", [PRIVATE])
     assistant = Assistant(settings, embedder=embedder, progress=False)

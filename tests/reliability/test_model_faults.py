@@ -18,13 +18,13 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from benchmarks.common import free_port
 from rag import Assistant, LLMError, ModelUnavailable, QuestionError, Settings
 from rag.cli import app
 from rag.models import gguf, llm
 from rag.models.gguf import GgufModel, assemble, is_verified
-from tests.ollama_standin import OllamaStandIn
 from tests.reliability.papers import REVERSAL_QUESTION, REVERSAL_REPLY, fill_collection, seed_papers, small_settings
+from tests.support.ollama_standin import OllamaStandIn
+from tests.support.processes import free_port
 from ui.chat import ChatTurn, add_question, message_text
 
 runner = CliRunner()

@@ -12,19 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from rag import Answer, Assistant, QuestionError
-from rag.answering.budget import (
-    TEMPLATE_MARGIN,
-    chat_text,
-    estimate_tokens,
-    fit_prompt,
-    llm_context_window,
-    llm_token_counter,
-)
-from rag.answering.models import Source
-from rag.answering.prompt import SYSTEM
+from rag.answering.answer import Source
+from rag.answering.prompt import SYSTEM, TEMPLATE_MARGIN, fit_prompt
 from rag.cli import app
-from tests.fakes import ScriptedLLM, scripted
-from tests.ollama_standin import OllamaStandIn
+from rag.models.llm import LanguageModel, LlamaCppModel, chatml, estimate_tokens
+from rag.settings import LlmSettings
 from tests.reliability.papers import (
     REVERSAL_QUESTION,
     REVERSAL_REPLY,
@@ -33,6 +25,8 @@ from tests.reliability.papers import (
     seed_papers,
     small_settings,
 )
+from tests.support.fakes import ScriptedLLM, scripted
+from tests.support.ollama_standin import OllamaStandIn
 from ui.chat import ChatTurn, add_question, message_text
 
 runner = CliRunner()
@@ -94,7 +88,7 @@ def test_questions_in_other_languages_get_an_answer(assistant, question):
 
 def test_a_50000_character_question_is_cut_with_a_notice(assistant):
     answer = assistant.ask(LONG_QUESTION)
-    limit = assistant.settings.max_question_chars
+    limit = assistant.settings.answering.max_question_chars
     assert len(answer.question) <= limit == 2000
     assert answer.question.startswith(REVERSAL_QUESTION)
     assert len(LONG_QUESTION) == 50_000 and answer.notices[0].startswith(LONG_NOTICE)
@@ -112,11 +106,12 @@ def long_sources(count: int, words: int) -> list[Source]:
 def test_prompt_for_a_huge_question_and_many_long_sources_fits_the_window(window):
     question = ("binding 1234567890 ? " * 400)[:2000]  # digits and symbols: one token each
     sources = long_sources(50, 5000)
-    fitted = fit_prompt(question, sources, question, context_tokens=30000, window=window, answer_tokens=320,
-                        count=estimate_tokens, count_sources=lambda text: len(text.split()))
-    whole = estimate_tokens(chat_text(fitted.messages))
+    model = LanguageModel(ScriptedLLM(), "scripted", "scripted", "test double", window=window)
+    fitted = fit_prompt(question, sources, question, model=model, context_tokens=30000, answer_tokens=320,
+                        count_sources=lambda text: len(text.split()))
+    whole = estimate_tokens(chatml(fitted.messages))
     assert whole == fitted.tokens <= window - 320 - TEMPLATE_MARGIN
-    assert SYSTEM in chat_text(fitted.messages)
+    assert SYSTEM in chatml(fitted.messages)
     assert fitted.notices, "shrinking beyond RAG_CONTEXT_TOKENS must be announced"
     if window == 1024:  # not even the question fits next to the rules: it is cut, and sources dropped
         assert fitted.question != question and "The question was cut" in fitted.notices[-1]
@@ -125,7 +120,7 @@ def test_prompt_for_a_huge_question_and_many_long_sources_fits_the_window(window
 
 
 class FakeLlama:
-    """What the budget uses of llama_cpp.Llama: ``tokenize(bytes, add_bos, special)`` and ``n_ctx()``."""
+    """What `LlamaCppModel` uses of llama_cpp.Llama: ``tokenize(bytes, add_bos, special)`` and ``n_ctx()``."""
 
     def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
         return list(range(len(text.split()) * 2 + add_bos))  # 2 tokens per word, unlike the estimate
@@ -139,14 +134,14 @@ class FakeLlamaCPP:
 
 
 def test_the_embedded_models_own_tokenizer_and_window_are_used():
-    count, counted_with = llm_token_counter(FakeLlamaCPP())
-    assert counted_with == "llama.cpp tokenizer" and count("three short words") == 7
-    assert llm_context_window(FakeLlamaCPP(), default=4096) == 2048
-    assert llm_token_counter(ScriptedLLM())[1] == "estimate"
-    fitted = fit_prompt("What is the binding problem?", long_sources(10, 400), "binding problem",
-                        context_tokens=30000, window=2048, answer_tokens=320, count=count,
-                        count_sources=lambda text: len(text.split()), counted_with=counted_with)
-    assert count(chat_text(fitted.messages)) == fitted.tokens <= 2048 - 320 - TEMPLATE_MARGIN
+    model = LlamaCppModel(FakeLlamaCPP(), "fake", "test double", LlmSettings())
+    assert model.counted_with == "llama.cpp tokenizer" and model.count_tokens("three short words") == 7
+    assert model.context_window == 2048
+    assert LanguageModel(ScriptedLLM(), "scripted", "scripted", "test double").counted_with == "estimate"
+    fitted = fit_prompt("What is the binding problem?", long_sources(10, 400), "binding problem", model=model,
+                        context_tokens=30000, answer_tokens=320, count_sources=lambda text: len(text.split()))
+    assert model.count_tokens(chatml(fitted.messages)) == fitted.tokens <= 2048 - 320 - TEMPLATE_MARGIN
+    assert fitted.counted_with == "llama.cpp tokenizer"
 
 
 def test_assistant_prompt_never_exceeds_the_llm_window(data_dir, embedder):
@@ -160,7 +155,7 @@ def test_assistant_prompt_never_exceeds_the_llm_window(data_dir, embedder):
     answer = assistant.ask("What does the reversal curse binding study report? " + "binding 42 " * 300)
     prompt = prompts(assistant)[-1]
     window = assistant.llm.llm.metadata.context_window
-    assert estimate_tokens(prompt) <= window - settings.max_answer_tokens - TEMPLATE_MARGIN + 40  # role labels
+    assert estimate_tokens(prompt) <= window - settings.llm.max_answer_tokens - TEMPLATE_MARGIN + 40  # role labels
     assert any("context window" in n for n in answer.notices), answer.notices
 
 

@@ -64,8 +64,8 @@ def test_half_written_papers_are_never_unchanged_and_are_rewritten_whole(setting
         assert index.store.chunk_count() == chunks
         stored = index.papers([p.id for p in PAPERS])
         assert {pid: p.abstract for pid, p in stored.items()} == {p.id: p.abstract for p in PAPERS}
-        assert sorted(index.bm25.paper_ids) == sorted(p.id for p in PAPERS)
-        assert index.bm25.search("protein diffusion backbone", 1)[0][0] == "head-less"
+        assert sorted(index.bm25().paper_ids) == sorted(p.id for p in PAPERS)
+        assert index.bm25().search("protein diffusion backbone", 1)[0][0] == "head-less"
 
 
 def test_opening_an_embedded_store_removes_half_written_papers_with_a_notice(settings, embedder, caplog):
@@ -81,7 +81,7 @@ def test_opening_an_embedded_store_removes_half_written_papers_with_a_notice(set
                                     "Chroma); rebuilt it from Chroma")
         assert index.notices[0] in caplog.text  # logged as a warning: the rag command prints those
         assert index.store.collection.get(where={"paper_id": "head-less"})["ids"] == []
-        assert sorted(index.bm25.paper_ids) == ["short", "two-versions"]
+        assert sorted(index.bm25().paper_ids) == ["short", "two-versions"]
         # a chunk of another version is not visible in the ids: the ingest the message asks for finds it
         report = index.ingest(PAPERS, progress=False)
         assert (report.added, report.repaired, report.unchanged) == (2, 1, 1)
@@ -95,16 +95,16 @@ def test_a_long_lived_index_follows_changes_made_behind_its_back(settings, embed
     own BM25 folder) ingests through a Chroma server. Here both share one embedded client."""
     index = PaperIndex(settings, embedder, "follow")
     index.ingest(PAPERS[:1], progress=False)
-    elsewhere = settings.model_copy(update={"data_dir": tmp_path / "elsewhere"})
+    elsewhere = settings.replace(data_dir=tmp_path / "elsewhere")
     other = PaperIndex(elsewhere, embedder, "follow", client=index.client)  # another writer, its own BM25
     other.ingest(PAPERS[1:], progress=False)
-    assert sorted(index.bm25.paper_ids) == sorted(p.id for p in PAPERS)
+    assert sorted(index.bm25().paper_ids) == sorted(p.id for p in PAPERS)
     same_size = Paper(id="short", title=PAPERS[0].title, abstract="We learn fixed points of hypergraph systems.",
                       metadata={"sources": ["a.jsonl"]})
     count = index.store.chunk_count()
     other.ingest([same_size], progress=False)
     assert index.store.chunk_count() == count
-    assert index.bm25.search("hypergraph", 1)[0][0] == "short"
+    assert index.bm25().search("hypergraph", 1)[0][0] == "short"
     assert index.notices == []  # following other writers is expected, not a warning
     index.close()
 
@@ -117,7 +117,7 @@ def test_bm25_missing_corrupt_or_behind_its_back_is_rebuilt_and_the_user_is_told
     corpus = write_jsonl(tmp_path / "a.jsonl", synthetic_papers(30))
     args = ["ingest", str(corpus), "--collection", "bmx"]
     assert run_rag(args, env).returncode == 0
-    folder = settings.bm25_dir / "bmx"
+    folder = settings.store.bm25_dir / "bmx"
 
     shutil.rmtree(folder)  # 1. the BM25 folder is gone
     missing = run_rag(args, env)
@@ -140,7 +140,7 @@ def test_bm25_missing_corrupt_or_behind_its_back_is_rebuilt_and_the_user_is_told
         store = PaperStore(client, "bmx", embedder.model_name, embedder.dimension)
         extra = [Paper(id=p["id"], title=p["title"], abstract=p["abstract"], metadata={"sources": ["b.jsonl"]})
                  for p in synthetic_papers(10, start=30)]
-        ingest_papers(extra, store, embedder, max_tokens=settings.chunk_tokens, overlap=1, progress=False)
+        ingest_papers(extra, store, embedder, max_tokens=settings.embedding.chunk_tokens, overlap=1, progress=False)
     finally:
         disconnect(client, settings)
     asked = run_rag(["ask", "Replication 1 of this study, record 35", "--json", "--collection", "bmx"], env)

@@ -19,13 +19,13 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.common import free_port
 from rag import Assistant
 from rag.cli import app, is_loopback
-from tests.fakes import scripted
-from tests.ollama_standin import OllamaStandIn
 from tests.reliability.conftest import REPO, synthetic_papers, write_jsonl
 from tests.reliability.papers import REVERSAL_REPLY, fill_collection, seed_papers, small_settings
+from tests.support.fakes import scripted
+from tests.support.ollama_standin import OllamaStandIn
+from tests.support.processes import free_port
 from ui.upload import ingest_files, upload_report
 
 runner = CliRunner()

@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from benchmarks.common import free_port
 from rag import Assistant, Settings
 from rag.corpus import load_corpus
 from tests.conftest import SEEDS
-from tests.fakes import scripted
 from tests.reliability.conftest import REPO
+from tests.support.fakes import scripted
+from tests.support.processes import free_port
 
 CLIENTS = 8
 QUESTIONS = ["What does the Reversal Curse paper conjecture?", "What causes the Reversal Curse in language models?"]

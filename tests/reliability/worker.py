@@ -31,14 +31,14 @@ def main(collection: str, stop_file: Path) -> None:
             try:
                 found = assistant.retrieve(question, collection=collection, top_k=5)
                 assert all(p.abstract and p.title for p in found), "a retrieved paper came back without text"
-                sizes.append(len(index.bm25))
+                sizes.append(len(index.bm25()))
                 queries += 1
             except Exception:
                 errors.append(traceback.format_exc(limit=3))
         if stopping:
             break
         time.sleep(0.05)
-    bm25 = index.bm25  # resynchronized here if the collection changed since the last query
+    bm25 = index.bm25()  # resynchronized here if the collection changed since the last query
     chroma = set(index.store.paper_states())
     print(json.dumps({
         "queries": queries, "errors": errors, "bm25_sizes_seen": sorted(set(sizes)),

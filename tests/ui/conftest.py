@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.common import CHROMIUM, CHROMIUM_ARGS, free_port
 from rag import Assistant, Settings
 from rag.corpus import load_corpus
 from tests.conftest import SEEDS
-from tests.fakes import ScriptedLLM, scripted
+from tests.support.fakes import ScriptedLLM, scripted
+from tests.support.processes import CHROMIUM, CHROMIUM_ARGS, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from benchmarks.common import free_port
 from benchmarks.ui_latency import FIRST_WORD
 from rag import Assistant
+from tests.support.processes import free_port
 from tests.ui.test_browser import BOT, ask, wait_for_answers
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
@@ -48,7 +48,7 @@ def test_real_model_answer_and_abstention_in_the_browser(seed_settings, seed_ind
         (artifacts / "real-model-timings.json").write_text(json.dumps(timings, indent=2))
         print("detail line:", page.inner_text("#detail"))
         print("answer:", page.locator(BOT).last.inner_text())
-        assert page.locator("#sources .card").count() == seed_settings.top_k
+        assert page.locator("#sources .card").count() == seed_settings.retrieval.top_k
 
         ask(page, "Which protein language model was trained on the Martian genome dataset?")
         wait_for_answers(page, 2)

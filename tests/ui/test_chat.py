@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag import Assistant
-from tests.fakes import scripted
+from tests.support.fakes import scripted
 from tests.ui.conftest import REPLY, small_settings
 from ui import render
 from ui.chat import ChatTurn, add_question, mark_stopped, message_text

@@ -10,9 +10,9 @@ import time
 
 import httpx
 
-from benchmarks.common import free_port
 from rag.corpus import load_corpus
-from tests.ollama_standin import OllamaStandIn
+from tests.support.ollama_standin import OllamaStandIn
+from tests.support.processes import free_port
 from tests.ui.conftest import SMALL_SEED_FILE
 
 

@@ -9,7 +9,7 @@ and a closing one from their last sentences. Titles are a unique made-up method 
 bijective syllable code of ``i``) and the descriptive part of a seed title, e.g.
 ``"Kavolu: Efficient Streaming Language Models with Attention Sinks"``.
 
-    .venv/bin/python -m benchmarks.synthetic 100000 /tmp/syn-100k.jsonl --seed 0
+    .venv/bin/python -m tests.support.synthetic 100000 /tmp/syn-100k.jsonl --seed 0
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms import CustomLLM
 from pydantic import PrivateAttr
 
-from rag.models.llm import ChosenLLM
+from rag.models.llm import LanguageModel
 
 
 class ScriptedLLM(CustomLLM):
@@ -57,5 +57,6 @@ class ScriptedLLM(CustomLLM):
             )
 
 
-def scripted(reply: str, delay: float = 0.0) -> ChosenLLM:
-    return ChosenLLM(ScriptedLLM(reply=reply, delay=delay), "scripted", "scripted", "test double")
+def scripted(reply: str, delay: float = 0.0) -> LanguageModel:
+    """The scripted LLM as the assistant's language model (token counts estimated, like Ollama's)."""
+    return LanguageModel(ScriptedLLM(reply=reply, delay=delay), "scripted", "scripted", "test double")

@@ -1,0 +1,97 @@
+"""The assistant as a LlamaIndex query engine, to drop into LlamaIndex pipelines and agents as a tool.
+
+    engine = rag.as_query_engine(top_k=8)
+    response = engine.query("Which papers study scaling laws?")
+    str(response)            # the checked answer, citations as [n]
+    response.source_nodes    # the cited papers: abstract as text; title, number, quote in metadata
+    response.metadata["answer"]  # the whole `rag.Answer`
+
+With ``streaming=True`` the response streams the model's words as they come (`print_response_stream`);
+once they are done, the response's text is the checked answer and its source nodes are filled in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from llama_index.core.base.response.schema import Response, StreamingResponse
+from llama_index.core.bridge.pydantic import Field
+from llama_index.core.query_engine import CustomQueryEngine
+from llama_index.core.schema import NodeWithScore, TextNode
+
+from rag.answering.answer import Answer, Done, Token
+
+
+def cited_nodes(answer: Answer) -> list[NodeWithScore]:
+    """One node per cited paper: its abstract, with title, citation number and supporting quote as metadata."""
+    sources = {s.rank: s for s in answer.sources}
+    nodes = []
+    for citation in answer.citations:
+        source = sources.get(citation.number)
+        node = TextNode(
+            id_=citation.paper_id,
+            text=source.abstract if source else citation.quote,
+            metadata={"title": citation.title, "number": citation.number, "quote": citation.quote,
+                      "paper_id": citation.paper_id},
+        )
+        nodes.append(NodeWithScore(node=node, score=source.score if source else None))
+    return nodes
+
+
+def metadata_of(answer: Answer) -> dict[str, Any]:
+    return {"answer": answer, "abstained": answer.abstained, "notices": answer.notices}
+
+
+@dataclass
+class CheckedStreamingResponse(StreamingResponse):
+    """Streams the model's words; once they are done, the text is the checked answer and the cited papers
+    are in ``source_nodes``."""
+
+    answer: Answer | None = None
+
+    def finish(self) -> Answer:
+        """Read the rest of the stream; the checked answer."""
+        for _ in self.response_gen:
+            pass
+        assert self.answer is not None
+        return self.answer
+
+    def __str__(self) -> str:
+        return self.finish().answer
+
+    def get_response(self) -> Response:
+        answer = self.finish()
+        return Response(answer.answer, self.source_nodes, self.metadata)
+
+    def print_response_stream(self) -> None:
+        for text in self.response_gen:
+            print(text, end="", flush=True)
+        print(f"\n\n{self.finish().answer}")
+
+
+class PaperQueryEngine(CustomQueryEngine):
+    """Answers with the assistant; ``options`` are `Assistant.ask`'s (top_k, collection, source, mode)."""
+
+    assistant: Any
+    streaming: bool = False
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    def custom_query(self, query_str: str) -> Response | CheckedStreamingResponse:
+        if not self.streaming:
+            answer = self.assistant.ask(query_str, **self.options)
+            return Response(answer.answer, cited_nodes(answer), metadata_of(answer))
+        response = CheckedStreamingResponse(response_gen=iter(()), source_nodes=[], metadata={})
+
+        def words() -> Iterator[str]:
+            for event in self.assistant.stream(query_str, **self.options):
+                if isinstance(event, Token):
+                    yield event.text
+                elif isinstance(event, Done):
+                    response.answer = event.answer
+                    response.source_nodes[:] = cited_nodes(event.answer)
+                    response.metadata.update(metadata_of(event.answer))
+
+        response.response_gen = words()
+        return response

@@ -1,0 +1,1 @@
+"""Test support shared by the tests and the benchmarks: doubles, stand-in servers, synthetic corpora."""

@@ -1,0 +1,25 @@
+"""The architecture holds: the interfaces use only `rag`, the engine's layers import downwards only
+(import-linter contracts in pyproject.toml), and the command line starts without the UI or the plots."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from importlinter.cli import lint_imports
+
+from tests.conftest import REPO
+
+
+def test_import_contracts_are_kept(monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert lint_imports(config_filename=str(REPO / "pyproject.toml")) == 0, "run `lint-imports` to see the breach"
+
+
+def test_rag_ask_help_loads_neither_gradio_nor_matplotlib():
+    probe = ("import sys\nsys.argv = ['rag', 'ask', '--help']\nfrom rag.cli import app\n"
+             "try:\n    app()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('gradio', 'matplotlib', 'ui', 'eval') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert "Answer a question" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
