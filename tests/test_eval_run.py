@@ -163,3 +163,28 @@ def test_a_failed_question_is_recorded_and_retried_on_resume(tmp_path, settings,
                 progress=False)
     assert [("error" in r) for r in again] == [False, False]
     assert again[0]["metrics"]["must_mention"] == 1.0
+
+
+def test_any_failure_in_a_question_is_an_error_row_and_the_run_goes_on(tmp_path, settings, embedder, monkeypatch):
+    """Not only LLM errors: a bug met on one question (here the citation check raising) is recorded with its
+    type and message, and the other questions are still evaluated."""
+    from rag.answering.citations import CitationChecker
+
+    original, calls = CitationChecker.check, []
+
+    def failing_first(self, answer):
+        calls.append(answer)
+        if len(calls) == 1:
+            raise IndexError("string index out of range")
+        return original(self, answer)
+
+    monkeypatch.setattr(CitationChecker, "check", failing_first)
+    questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS[:2])
+    papers = write_jsonl(tmp_path / "papers.jsonl", PAPERS)
+    assistant = Assistant(settings, llm=scripted("Kernel ridge regression reaches 91.2% accuracy on Cora [1]."),
+                          embedder=embedder, progress=False)
+    assistant.index("tiny").ingest(load_corpus([papers]).papers, progress=False)
+    rows = run(assistant, load_questions(questions), tmp_path / "out", collection="tiny", retrieval_only=False,
+               progress=False)
+    assert rows[0]["error"] == "IndexError: string index out of range"
+    assert "error" not in rows[1] and rows[1]["citations"]

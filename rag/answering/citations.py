@@ -224,7 +224,8 @@ class CitationChecker:
                     kept = [titled] if self.answers_question(titled) else []
                     claim = Claim(set(content_terms(self.question)), set())
                     text = text if kept else ""
-                elif sentence in self.subject_items:  # "[n] trains ...": paper n must fit the question
+                elif sentence in self.subject_items and content_terms(text):
+                    # "[n] trains ...": paper n must fit the question; its title becomes the subject
                     kept = [n for n in numbers if self.answers_question(n) or (
                         n in self.sources and self.support(n, claim) >= self.threshold)][:1]
                     text = f"{self.sources[kept[0]].source.title} {text[0].lower()}{text[1:]}" if kept else ""
