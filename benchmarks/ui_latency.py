@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 
 from benchmarks.common import RESULTS, machine, write_json
 from rag.settings import REPO_ROOT, Settings
+from tests.support.browser import timed_question
 from tests.support.processes import CHROMIUM, CHROMIUM_ARGS, free_port
 
 QUESTION_IDS = ("dev-004", "dev-010", "dev-021", "dev-025", "dev-030", "dev-033", "dev-038", "dev-045")
-FIRST_WORD = """() => { const bots = document.querySelectorAll("#chat [data-testid='bot']");
-  const text = bots.length ? bots[bots.length - 1].innerText : "";
-  return text.length > 0 && !text.includes("Searching the collection") && !text.includes("writing the answer"); }"""
-DONE = "() => document.querySelectorAll('#chat .citations, #chat .abstain, #chat .chat-error').length >= 1"
 
 
 def ask_in_browser(browser, url: str, question: str) -> dict[str, float]:
@@ -36,16 +32,7 @@ def ask_in_browser(browser, url: str, question: str) -> dict[str, float]:
         page.set_default_timeout(300_000)
         page.goto(url)
         page.wait_for_selector("#status p")
-        page.fill("#question textarea", question)
-        started = time.perf_counter()
-        page.press("#question textarea", "Enter")
-        page.wait_for_selector("#sources .card")
-        card = time.perf_counter() - started
-        page.wait_for_function(FIRST_WORD)
-        word = time.perf_counter() - started
-        page.wait_for_function(DONE)
-        return {"first_card_s": round(card, 3), "first_word_s": round(word, 2),
-                "checked_answer_s": round(time.perf_counter() - started, 2)}
+        return timed_question(page, question)
     finally:
         context.close()
 

@@ -7,6 +7,7 @@ generate -> check the citations -> `Answer`.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -123,20 +124,47 @@ class Assistant:
                           count_sources=self.embedder.count_tokens)
 
     def generate(self, prompt: Prompt, llm: LanguageModel, request: Request, reply: Reply) -> Iterator[Token]:
-        """Stream the LLM's reply into ``reply``, yielding each piece; stop if it repeats the rules."""
-        stream = llm.stream(prompt.messages)
+        """Stream the LLM's reply into ``reply``, yielding each piece; stop if it repeats the rules.
+
+        The model runs in a worker thread that holds the generation lock (one generation at a time).
+        When this generator is closed (Stop, a finished reader) or abandoned, the worker stops at the
+        model's next word, or at the latest when its answer is done, and releases the lock: a reader
+        that goes away never blocks the next question.
+        """
+        pieces: queue.Queue[str | BaseException | None] = queue.Queue()
+        cancelled = threading.Event()
+
+        def produce() -> None:
+            try:
+                with self.generation_lock:
+                    stream = llm.stream(prompt.messages)
+                    try:
+                        for delta in stream:
+                            if cancelled.is_set():
+                                break
+                            pieces.put(delta)
+                    finally:
+                        stream.close()
+            except BaseException as error:  # handed to the reader, which raises it
+                pieces.put(error)
+            finally:
+                pieces.put(None)
+
+        threading.Thread(target=produce, name="generation", daemon=True).start()
         try:
-            for delta in stream:
+            while (piece := pieces.get()) is not None:
+                if isinstance(piece, BaseException):
+                    raise piece
                 if reply.first_token_ms is None:
                     reply.first_token_ms = request.elapsed_ms()
-                reply.text += delta
+                reply.text += piece
                 reply.pieces += 1
                 if echoes_rules(reply.text):
                     reply.withheld = True
                     return
-                yield Token(text=delta)
+                yield Token(text=piece)
         finally:
-            stream.close()
+            cancelled.set()
 
     def check(self, request: Request, sources: list[Source], reply: Reply,
               weight: Callable[[str], float]) -> tuple[str, list[Citation], bool]:
@@ -181,10 +209,9 @@ class Assistant:
         llm = self.llm
         reply = Reply()
         if self.worth_asking(request.query, papers, bm25.idf):
-            with self.generation_lock:
-                prompt = self.build_prompt(request, sources, llm)
-                request.notices += prompt.notices
-                yield from self.generate(prompt, llm, request, reply)
+            prompt = self.build_prompt(request, sources, llm)
+            request.notices += prompt.notices
+            yield from self.generate(prompt, llm, request, reply)
         text, citations, abstained = self.check(request, sources, reply, bm25.idf)
         yield Done(answer=Answer(
             question=request.question,

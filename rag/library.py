@@ -60,6 +60,12 @@ class Library:
                 disconnect(self._client, self.settings)
                 self._client = None
 
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def name_of(self, collection: str | None) -> str:
         """``collection``, or the default one; `StoreError` for a name Chroma would refuse."""
         name = (collection or "").strip() or self.settings.store.collection

@@ -70,7 +70,8 @@ def test_embedding_model_mismatch_is_a_clear_error(settings, embedder):
         model_name = "ollama:nomic-embed-text"
         dimension = 768
 
-    with pytest.raises(EmbeddingMismatch, match=r"all-MiniLM-L6-v2-onnx-int8.*384.*nomic-embed-text.*768.*--rebuild"):
+    expected = r"all-MiniLM-L6-v2-onnx-int8.*384.*nomic-embed-text.*768.*rag rebuild --collection test-mismatch"
+    with pytest.raises(EmbeddingMismatch, match=expected):
         PaperIndex(settings, OtherModel(), "test-mismatch")
 
 

@@ -97,16 +97,19 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     gr.update(visible=answering, value="Stop", interactive=True))
 
         def begin(text: str, history: list, request: gr.Request) -> tuple[Any, ...]:
+            emptied, asked = add_question(text, history)
+            if asked is history:  # a blank question: nothing to do, and nothing the reader typed since is lost
+                return history, gr.update(), gr.update(), gr.update()
             turn.control.begin(request.session_hash)
-            emptied, history = add_question(text, history)
             _, ask_button, stop_button = busy(True)
-            return history, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), ask_button, stop_button
+            return asked, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), ask_button, stop_button
 
         def answer(history: list, past: list, k: float, name: str, file: str, request: gr.Request):
             yield from turn.respond(history, past, k, name, file, session=request.session_hash)
 
+        # always_last: a question sent while the previous one is being set up waits for it instead of being dropped
         started = gr.on([question.submit, ask.click], begin, [question, chatbot], [chatbot, question, ask, stop],
-                        queue=False, api_visibility="private")
+                        queue=False, trigger_mode="always_last", api_visibility="private")
         answering = started.then(answer, [chatbot, turns, top_k, collection, source],
                                  [chatbot, sources, detail, turns], concurrency_limit=1,
                                  concurrency_id=GENERATION, show_progress="full", show_progress_on=[detail, sources],

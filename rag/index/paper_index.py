@@ -11,7 +11,7 @@ from rag.index.ingest import PAPERS_PER_BATCH, IngestReport, Progress, ingest_pa
 from rag.index.store import PaperStore, StoredPaper, connect, disconnect, fingerprint_of, is_clean
 from rag.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("rag.index")  # the name users see in warnings: "WARNING rag.index: ..."
 
 
 class PaperIndex:

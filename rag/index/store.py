@@ -217,8 +217,8 @@ class PaperStore:
                 f"collection {name!r} was built with embedding model {stamped.get('embed_model')!r} "
                 f"({stamped.get('embed_dim')} dimensions) but the configured model is {embed_model!r} "
                 f"({embed_dim} dimensions). Either set RAG_EMBED_PROVIDER back to the model it was built "
-                f"with, ingest into a new collection (--collection NEW_NAME), or rebuild this one with "
-                f"`rag ingest --rebuild --collection {name}`."
+                f"with, ingest into a new collection (--collection NEW_NAME), or embed this one again with "
+                f"the configured model: `rag rebuild --collection {name}`."
             )
         self._writing: str | None = None  # the "writing-" token this store set last
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)

@@ -54,15 +54,18 @@ def test_llm_error_is_a_readable_message(assistant, monkeypatch):
     assert "Traceback" not in reply
 
 
-def test_closing_a_turn_mid_answer_releases_the_generation_lock(assistant):
+def test_closing_a_turn_mid_answer_releases_the_generation_lock(small_data_dir, embedder):
+    slow = Assistant(small_settings(small_data_dir), llm=scripted(" ".join([REPLY] * 4), delay=0.05),
+                     embedder=embedder, progress=False)
     _, history = add_question(QUESTION, [])
-    turn = ChatTurn(assistant).respond(history, [], 6, "papers", "")
+    turn = ChatTurn(slow).respond(history, [], 6, "papers", "")
     for update in turn:
         if "Reversal" in message_text(update[0][-1]):
             break
     assert Assistant.generation_lock.locked()
-    turn.close()  # what Gradio does when Stop is pressed
-    assert not Assistant.generation_lock.locked()
+    turn.close()  # the reader goes away: the model stops at its next word and lets go
+    assert Assistant.generation_lock.acquire(timeout=30), "the generation lock was not released"
+    Assistant.generation_lock.release()
     stopped = mark_stopped(update[0])
     assert message_text(stopped[-1]).endswith(render.STOPPED_NOTE) and render.CURSOR not in message_text(stopped[-1])
 
@@ -96,3 +99,13 @@ def test_csv_upload_goes_into_the_named_collection_with_progress(assistant, tmp_
     assert seen[0] == (0, 2) and seen[-1] == (2, 2)
     again = ingest_files(assistant, [table], "csv-uploads")
     assert (again.added, again.unchanged) == (0, 2)
+
+
+def test_an_abandoned_answer_does_not_block_the_next_question(assistant):
+    """A reader that stops reading without closing the stream (a vanished browser tab): its answer finishes
+    in the background and the next question is answered."""
+    abandoned = assistant.stream(QUESTION)
+    assert next(abandoned).sources and next(abandoned).text  # the model has started writing
+    answer = assistant.ask(QUESTION)
+    assert answer.citations and not answer.abstained
+    del abandoned
