@@ -143,14 +143,15 @@ def pdf_title(text: PdfText) -> str:
 
 
 def join_lines(lines: list[str], document: str) -> str:
-    """Lines as one paragraph; a word hyphenated at a line end is joined unless ``document`` also writes it
-    with the hyphen inside a line ("state-of-the-art")."""
-    out = ""
+    """Lines as one paragraph. A word broken by a hyphen at a line end is joined ("generali-" + "zation");
+    the hyphen stays when ``document`` also writes the pair with it inside a line ("large-scale")."""
+    out, document = "", document.casefold()
     for line in lines:
         match = HYPHENATED.search(out)
         following = re.match(r"[a-z]+", line)
-        if match and following and f"{match.group(1)}-{following.group(0)}" not in document:
-            out = out[: -1] + line
+        if match and following:
+            keep = f"{match.group(1)}-{following.group(0)}".casefold() in document
+            out = (out if keep else out[:-1]) + line
         else:
             out = f"{out} {line}" if out else line
     return clean_text(out)
