@@ -105,8 +105,6 @@ def entry_to_paper(entry: Entry, source: str, line: int) -> Paper | BadRecord:
 
 def failure(block: ParsingFailedBlock, source: str, line: int) -> BadRecord:
     """A bad record for a block the parser gave up on, naming the entry key when it can be read."""
-    if isinstance(block, DuplicateBlockKeyBlock):
-        return BadRecord(file=source, line=line, problem=f"entry key {block.key} is used twice in this file")
     key = BLOCK_KEY.match((block.raw or "").lstrip())
     name = f"entry {key.group(1)}" if key else "block"
     reason = getattr(block.error, "abort_reason", "") or str(block.error)
@@ -136,13 +134,13 @@ def read_bibtex(path: Path) -> Iterator[Paper | BadRecord]:
         strings = library.strings
         for block in library.blocks:
             line = first + (block.start_line or 0)
-            if isinstance(block, ParsingFailedBlock):
-                yield failure(block, path.name, line)
-            elif isinstance(block, Entry):
+            if isinstance(block, (Entry, DuplicateBlockKeyBlock)):
                 if block.key in first_seen:
                     yield BadRecord(file=path.name, line=line, problem=f"entry key {block.key} is used twice "
                                     f"in this file (first at line {first_seen[block.key]})")
-                    continue
-                first_seen[block.key] = line
-                yield entry_to_paper(block, path.name, line)
+                elif isinstance(block, Entry):
+                    first_seen[block.key] = line
+                    yield entry_to_paper(block, path.name, line)
+            elif isinstance(block, ParsingFailedBlock):
+                yield failure(block, path.name, line)
     yield from bad
