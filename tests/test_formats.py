@@ -333,3 +333,21 @@ def test_supported_extensions_and_detection_by_content(tmp_path):
         "library.txt:120: entry smith2020 has no abstract",
         "refs.txt:25: record has no end line (ER) before the next record at line 31",
     ]
+
+
+def test_pubmed_book_chapters_are_read_too(tmp_path):
+    (tmp_path / "books.xml").write_text(
+        '<?xml version="1.0"?>\n<PubmedArticleSet>\n<PubmedBookArticle><BookDocument>\n'
+        '<PMID Version="1">20301295</PMID>\n<Book><Publisher><PublisherName>Example University Press</PublisherName>'
+        "</Publisher><BookTitle>Example Reviews</BookTitle><PubDate><Year>2019</Year></PubDate></Book>\n"
+        "<ArticleTitle>Graph Solvers in Practice</ArticleTitle>\n"
+        '<AuthorList Type="authors"><Author><LastName>Park</LastName><ForeName>Junyoung</ForeName></Author>'
+        "</AuthorList>"
+        '<AuthorList Type="editors"><Author><LastName>Editor</LastName><ForeName>Ed</ForeName></Author></AuthorList>\n'
+        "<Abstract><AbstractText>Iterative solvers with guaranteed convergence.</AbstractText></Abstract>\n"
+        "</BookDocument></PubmedBookArticle>\n</PubmedArticleSet>\n")
+    papers, bad = read(tmp_path / "books.xml")
+    assert bad == []
+    assert (papers[0].id, papers[0].title, papers[0].metadata["authors"], papers[0].metadata["venue"],
+            papers[0].metadata["year"]) == ("pmid:20301295", "Graph Solvers in Practice", ["Junyoung Park"],
+                                            "Example University Press", 2019)

@@ -9,14 +9,12 @@ indentation: whitespace is collapsed. Author names carry LaTeX accents: decoded.
 
 from __future__ import annotations
 
-from pylatexenc.latex2text import LatexNodes2Text
-
 from rag.corpus.identifiers import normalize_arxiv_id
+from rag.corpus.latex import decode_latex
 from rag.corpus.paper import BadRecord, Paper, clean_text
 from rag.corpus.scholarly import scholarly_paper, split_authors, year_of
 
 SNAPSHOT_ONLY_FIELDS = ("versions", "update_date", "authors_parsed", "submitter", "journal-ref")
-LATEX = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
 
 
 def is_arxiv_row(record: dict) -> bool:
@@ -31,16 +29,6 @@ def is_arxiv_row(record: dict) -> bool:
     )
 
 
-def decode_latex(text: str) -> str:
-    """LaTeX accents and braces in a name decoded to text (``Bal\\'azs`` -> ``Balázs``)."""
-    if "\\" not in text and "{" not in text:
-        return text
-    try:
-        return clean_text(LATEX.latex_to_text(text))
-    except Exception:  # pylatexenc gives up on odd input: keep the name as written
-        return text
-
-
 def snapshot_authors(record: dict) -> list[str]:
     """"First Last" names from ``authors_parsed`` ([last, first, suffix]) or else the ``authors`` string."""
     parsed = record.get("authors_parsed")
@@ -48,7 +36,7 @@ def snapshot_authors(record: dict) -> list[str]:
         names = [" ".join(clean_text(part) for part in (p[1:2] + p[0:1] + p[2:3]) if clean_text(part)) for p in parsed]
     else:
         names = split_authors(str(record.get("authors") or ""))
-    return [decoded for name in names if (decoded := decode_latex(name))]
+    return [decoded for name in names if (decoded := clean_text(decode_latex(name)))]
 
 
 def submission_year(arxiv_id: str, record: dict) -> int | None:

@@ -2,9 +2,10 @@
 
 LaTeX is decoded to text (``{\\"u}`` -> ``ü``, ``{GPT}`` -> ``GPT``, ``\\emph{x}`` -> ``x``, ``--`` ->
 ``–``; math such as ``$O(n^2)$`` is kept as written), ``@string`` macros are resolved, and names
-become "First Last". An entry without an abstract is a bad record (``entry smith2020 has no
-abstract``), like an entry the parser could not read (an unbalanced brace): bibtexparser stops such
-an entry at the next line that starts with ``@`` and goes on with the rest of the file.
+become "First Last". An entry without an abstract is a bad record like any other (``entry smith2020
+has no abstract``): listed, and aborting the load unless bad records are skipped (``--skip-bad``). So
+is an entry the parser could not read (an unbalanced brace): bibtexparser stops such an entry at the
+next line that starts with ``@`` and goes on with the rest of the file.
 
 The file is streamed: it is cut at lines starting with ``@`` into pieces of about `ENTRIES_PER_PARSE`
 entries, each parsed on its own with the ``@string`` macros defined before it.
@@ -23,6 +24,7 @@ from bibtexparser.library import Library
 from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock, String
 
 from rag.corpus.identifiers import arxiv_id_from_url
+from rag.corpus.latex import DECODER
 from rag.corpus.paper import BadRecord, Paper
 from rag.corpus.scholarly import scholarly_paper
 from rag.corpus.text_files import read_lines
@@ -40,7 +42,7 @@ def parse_stack() -> list:
     """Middleware after bibtexparser's defaults: keys lower-cased, LaTeX decoded, names split and merged."""
     return [
         middlewares.NormalizeFieldKeys(),
-        middlewares.LatexDecodingMiddleware(),
+        middlewares.LatexDecodingMiddleware(decoder=DECODER),
         middlewares.SeparateCoAuthors(),
         middlewares.SplitNameParts(),
         middlewares.MergeNameParts(style="first"),

@@ -13,6 +13,8 @@ from rag.corpus.text_files import read_lines
 
 REQUIRED_FIELDS = ("title", "abstract")
 OPTIONAL_FIELDS = ("url", "authors", "published")
+
+
 def metadata_value(value: object) -> str | int | float | bool:
     """A value Chroma can store as metadata: scalars as they are, lists of scalars joined, anything
     else (objects, nested lists) as compact JSON text."""
