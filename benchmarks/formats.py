@@ -15,6 +15,7 @@ embedding (`HashEmbedding`): the store and the reader are real, the vectors are 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -57,9 +58,10 @@ def arxiv_row(i: int, r: dict) -> str:
     names = AUTHORS[: 1 + i % 4]
     return json.dumps({
         "id": arxiv_id(i), "submitter": "Ada Lovelace", "authors": ", ".join(f"{f} {last}" for f, last in names),
-        "title": textwrap.fill(r["title"], 72, subsequent_indent="  "), "comments": "12 pages", "journal-ref": None,
+        "title": textwrap.fill(r["title"], 72, subsequent_indent="  ", break_on_hyphens=False),
+        "comments": "12 pages", "journal-ref": None,
         "doi": None, "report-no": None, "categories": "cs.LG", "license": None,
-        "abstract": "  " + textwrap.fill(r["abstract"], 78) + "\n",
+        "abstract": "  " + textwrap.fill(r["abstract"], 78, break_on_hyphens=False) + "\n",
         "versions": [{"version": "v1", "created": "Mon, 1 Jan 2024 00:00:00 GMT"}], "update_date": r["published"],
         "authors_parsed": [[last, first, ""] for first, last in names],
     }) + "\n"
@@ -113,6 +115,8 @@ def read_only(path: Path) -> dict[str, Any]:
     """Run in a subprocess: every record of ``path`` through its reader; counts, time, peak RSS."""
     from rag.corpus import BadRecord, iter_records
 
+    with contextlib.suppress(OSError):  # reset the peak RSS to the current RSS: the peak is then the reader's
+        Path("/proc/self/clear_refs").write_text("5")
     base = proc_status()
     started, cpu = time.perf_counter(), time.process_time()
     papers = bad = 0

@@ -5,8 +5,9 @@ plain record (`record_to_paper`: ``title``, ``abstract``, optional ``id`` kept a
 per record, so a plain JSONL file reads exactly as before and mixed files work.
 
 A ``.json`` file holds one record, a list of records, an OpenAlex API page ``{"meta": ..., "results":
-[...]}``, or JSON lines. Each record of a document is reported at the line where it starts; a syntax
-error ends the file with a bad record at its line, after the records before it.
+[...]}``, or JSON lines (streamed). A document is read whole (API pages are small; large dumps come as
+JSON lines); each of its records is reported at the line where it starts, and a syntax error ends the
+file with a bad record at its line, after the records before it.
 """
 
 from __future__ import annotations
@@ -117,18 +118,23 @@ def document_records(text: str) -> Iterator[tuple[int, object]]:
     yield start, document
 
 
-def is_json_lines(text: str) -> bool:
-    """Whether a text holds several JSON values one after another (JSON lines), not one document."""
-    start = skip_space(text, 0)
+def is_json_lines(path: Path) -> bool:
+    """Whether a file is JSON lines: its first line is a whole JSON value and more text follows."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+        more = handle.read(4096).strip()
     try:
-        _, end = DECODER.raw_decode(text, start)
-    except json.JSONDecodeError:
+        json.loads(first.removeprefix(b"\xef\xbb\xbf"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return False
-    return skip_space(text, end) < len(text)
+    return bool(more)
 
 
 def read_json(path: Path) -> Iterator[Paper | BadRecord]:
-    """A JSON document (one record, a list, an OpenAlex API page) or JSON lines, read whole."""
+    """JSON lines (streamed), or a JSON document (one record, a list, an OpenAlex API page) read whole."""
+    if is_json_lines(path):
+        yield from read_jsonl(path)
+        return
     try:
         text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError as error:
@@ -136,9 +142,6 @@ def read_json(path: Path) -> Iterator[Paper | BadRecord]:
         return
     if not text.strip():
         yield BadRecord(file=path.name, line=1, problem="file is empty")
-        return
-    if is_json_lines(text):
-        yield from read_jsonl(path)
         return
     lines = Lines(text)
     try:

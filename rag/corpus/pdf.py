@@ -112,8 +112,9 @@ def read_pdf_text(path: Path) -> PdfText:
                     break
     except PDFEncryptionError:
         raise UnreadablePdf("encrypted PDF (password-protected): its text cannot be read") from None
-    except (PSException, ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
-        raise UnreadablePdf(f"not a readable PDF ({clean_text(error) or type(error).__name__})") from None
+    except Exception as error:  # pdfminer fails in many ways on damaged files (syntax, zlib, struct, ...)
+        reason = clean_text(error) if isinstance(error, PSException) else f"{type(error).__name__}: {clean_text(error)}"
+        raise UnreadablePdf(f"not a readable PDF ({reason})") from None
     return text
 
 
