@@ -20,7 +20,7 @@ from rag.answering.answer import Answer, Citation, Done, Source, SourcesFound, S
 from rag.answering.markers import MARKER, marker_numbers, parse_numbers
 from rag.answering.question import Turn
 from rag.assistant import Assistant
-from rag.corpus import SUPPORTED_SUFFIXES, BadRecord, normalize_title
+from rag.corpus import SUPPORTED_EXTENSIONS, BadRecord, normalize_title
 from rag.errors import (
     CorpusError,
     EmbeddingMismatch,
@@ -49,7 +49,7 @@ __all__ = [
     "BULK_BATCH",
     "MARKER",
     "PROFILES",
-    "SUPPORTED_SUFFIXES",
+    "SUPPORTED_EXTENSIONS",
     "TOP_K_MAX",
     "Answer",
     "Assistant",

@@ -17,7 +17,7 @@ from rich.console import Console
 from rag import (
     BULK_BATCH,
     PROFILES,
-    SUPPORTED_SUFFIXES,
+    SUPPORTED_EXTENSIONS,
     TOP_K_MAX,
     Answer,
     Assistant,
@@ -133,7 +133,7 @@ def ask(
 @app.command()
 def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(
-        help=f"Files or folders ({', '.join(SUPPORTED_SUFFIXES)}); default: the seeds.")] = None,
+        help=f"Files or folders ({', '.join(SUPPORTED_EXTENSIONS)}); default: the seeds.")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection to write into.")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Ingest the good records, report the bad ones.")]
     = False,

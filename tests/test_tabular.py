@@ -24,7 +24,7 @@ def test_jsonl_keeps_given_id_and_derives_missing_one(tmp_path):
     ])
     papers = load_corpus([path]).papers
     assert papers[0].id == "arxiv:1"
-    assert papers[0].metadata["authors"] == "A, B" and papers[0].metadata["url"] == "http://x"
+    assert papers[0].metadata["authors"] == ["A", "B"] and papers[0].metadata["url"] == "http://x"
     assert papers[1].id == paper_id_from_title("derived id!")
 
 
@@ -82,9 +82,10 @@ def test_empty_and_binary_files(tmp_path, content, problem):
 
 
 def test_unsupported_extension_and_missing_path(tmp_path):
-    (tmp_path / "x.pdf").write_text("x")
-    with pytest.raises(ValueError, match="unsupported file type"):
-        load_corpus([tmp_path / "x.pdf"])
+    (tmp_path / "x.docx").write_text("x")
+    with pytest.raises(ValueError, match=r"unsupported file type '.docx'; supported: .bib, .csv, .json, .jsonl, "
+                       r".md, .pdf, .ris, .txt, .xml"):
+        load_corpus([tmp_path / "x.docx"])
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_corpus([tmp_path / "missing.jsonl"])
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag import SUPPORTED_SUFFIXES, TOP_K_MAX, Assistant, Settings, collection_name_problem
+from rag import SUPPORTED_EXTENSIONS, TOP_K_MAX, Assistant, Settings, collection_name_problem
 from ui import render, status
 from ui.chat import ChatTurn, add_question
 from ui.style import CSS
@@ -35,6 +35,7 @@ PLACEHOLDER = (
     "<p>For example: <i>Which papers adapt diffusion models with parameter-efficient fine-tuning?</i> "
     "Then follow up: <i>what datasets did it use?</i></p></div>"
 )
+UPLOAD_LABEL = "BibTeX, RIS, PDF, arXiv / OpenAlex JSON, PubMed XML, JSONL, CSV or a listing page"
 ASK_HERE = "Ask about the papers…  (Enter to send)"
 ANSWERING = "Answering…  (Stop interrupts)"
 # Gradio opens the sidebar over the whole page on a phone; start it closed there.
@@ -66,8 +67,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             source = gr.Dropdown(choices=[(status.ALL_FILES, "")], value="", label="Only papers from",
                                  elem_id="source-filter")
             gr.HTML("<h2 class='side-head'>Add papers</h2>", js_on_load=None)
-            upload = gr.File(label="JSONL, CSV or a listing page (.txt)", file_count="multiple",
-                             file_types=list(SUPPORTED_SUFFIXES), elem_id="upload", height=150)
+            upload = gr.File(label=UPLOAD_LABEL, file_count="multiple",
+                             file_types=list(SUPPORTED_EXTENSIONS), elem_id="upload", height=150)
             report = gr.HTML(elem_id="upload-report", js_on_load=None)
             gr.HTML("<h2 class='side-head'>Models</h2>", js_on_load=None)
             models_box = gr.HTML(elem_id="status", js_on_load=None)

@@ -139,7 +139,7 @@ class ChatTurn:
             return problem
         if self.assistant.index(collection).paper_count() == 0:
             return (f"The collection “{collection}” is empty. Add papers in the side panel "
-                    "(Add papers: JSONL, CSV or a listing page), or pick another collection.")
+                    "(Add papers), or pick another collection.")
         return None
 
     def respond(self, history: list[Message], turns: list[TurnSources], top_k: float | None,

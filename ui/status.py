@@ -39,7 +39,7 @@ def collection_status(assistant: Assistant, collection: str) -> str:
     except StoreError as error:
         return f'<p class="status-error">{escape(str(error))}</p>'
     if count == 0:
-        return f"<p>{escape(collection)} is empty: add papers below (JSONL, CSV or a listing page).</p>"
+        return f"<p>{escape(collection)} is empty: add papers below.</p>"
     return f"<p>{escape(collection)} · {count} papers</p>"
 
 

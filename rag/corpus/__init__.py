@@ -1,4 +1,5 @@
-"""Corpus loaders: seed listing pages, JSONL and CSV files -> de-duplicated `Paper` records."""
+"""Corpus loaders -> de-duplicated `Paper` records: seed listing pages, JSONL and CSV files, and researchers'
+formats (BibTeX, RIS, arXiv snapshot and OpenAlex JSON, PubMed XML, PDF), chosen by extension and content."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.corpus.bibtex import read_bibtex
+from rag.corpus.json_files import read_json, read_jsonl
 from rag.corpus.paper import BadRecord, Paper, normalize_title, paper_id_from_title
+from rag.corpus.pubmed import read_pubmed
+from rag.corpus.ris import read_ris
 from rag.corpus.seed_pages import parse_seed_page, read_seed_page
-from rag.corpus.tabular import read_csv, read_jsonl
+from rag.corpus.sniff import read_txt
+from rag.corpus.tabular import read_csv
 from rag.errors import CorpusError
 
 __all__ = [
-    "SUPPORTED_SUFFIXES",
+    "SUPPORTED_EXTENSIONS",
     "BadRecord",
     "LoadedCorpus",
     "Paper",
@@ -25,8 +31,28 @@ __all__ = [
 ]
 
 Reader = Callable[[Path], Iterator[Paper | BadRecord]]
-READERS: dict[str, Reader] = {".jsonl": read_jsonl, ".csv": read_csv, ".txt": read_seed_page, ".md": read_seed_page}
-SUPPORTED_SUFFIXES = tuple(READERS)
+
+
+def read_pdf(path: Path) -> Iterator[Paper | BadRecord]:
+    """A paper's PDF (`rag.corpus.pdf`; pdfminer is loaded only when a PDF is read)."""
+    from rag.corpus.pdf import read_pdf as read
+
+    return read(path)
+
+
+READERS: dict[str, Reader] = {
+    ".bib": read_bibtex,  # BibTeX (Zotero, JabRef, Mendeley)
+    ".csv": read_csv,  # a header row with title, abstract
+    ".json": read_json,  # one record, a list, an OpenAlex API page, or JSON lines
+    ".jsonl": read_jsonl,  # plain records, arXiv snapshot rows, OpenAlex works (per line)
+    ".md": read_seed_page,  # a listing page
+    ".pdf": read_pdf,  # one paper
+    ".ris": read_ris,  # RIS
+    ".txt": read_txt,  # a listing page, or RIS / BibTeX saved as text
+    ".xml": read_pubmed,  # PubMed / MEDLINE XML
+}
+SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(READERS))
+"""File extensions `load_corpus` reads (for upload boxes and help texts)."""
 
 
 def reader_for(path: Path) -> Reader:
@@ -35,7 +61,7 @@ def reader_for(path: Path) -> Reader:
         return READERS[path.suffix.lower()]
     except KeyError:
         raise ValueError(
-            f"{path}: unsupported file type {path.suffix!r}; use .jsonl, .csv or a .txt listing page"
+            f"{path}: unsupported file type {path.suffix!r}; supported: {', '.join(SUPPORTED_EXTENSIONS)}"
         ) from None
 
 

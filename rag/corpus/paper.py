@@ -1,4 +1,4 @@
-"""The `Paper` record every loader produces, and stable ids derived from titles."""
+"""The `Paper` record every loader produces, text cleaning, and stable ids derived from titles."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ import re
 import unicodedata
 
 from pydantic import BaseModel, Field
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: object) -> str:
+    """Text of a field with control characters removed and whitespace (newlines too) collapsed."""
+    return " ".join(CONTROL_CHARS.sub(" ", str(value)).split())
 
 
 def normalize_title(title: str) -> str:

@@ -1,24 +1,18 @@
-"""JSONL and CSV corpora: one paper per line/row with ``id``, ``title``, ``abstract`` and extras."""
+"""Plain records (a JSONL line, a CSV row) with ``id``, ``title``, ``abstract`` and extras; CSV files."""
 
 from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from rag.corpus.paper import BadRecord, Paper, paper_id_from_title
+from rag.corpus.paper import BadRecord, Paper, clean_text, paper_id_from_title
+from rag.corpus.scholarly import common_keys
 from rag.corpus.text_files import read_lines
 
 REQUIRED_FIELDS = ("title", "abstract")
 OPTIONAL_FIELDS = ("url", "authors", "published")
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def clean_text(value: object) -> str:
-    """Text of a field with control characters removed and whitespace collapsed."""
-    return " ".join(CONTROL_CHARS.sub(" ", str(value)).split())
 
 
 def metadata_value(value: object) -> str | int | float | bool:
@@ -32,7 +26,8 @@ def metadata_value(value: object) -> str | int | float | bool:
 
 
 def record_to_paper(record: dict, source: str, line: int) -> Paper | BadRecord:
-    """Validate one parsed record; a given ``id`` is kept, otherwise derived from the title."""
+    """Validate one parsed record; a given ``id`` is kept, otherwise derived from the title. Extras are
+    kept, with the common keys (`common_keys`: authors list, year, doi, ...) normalized over them."""
     if not isinstance(record, dict):
         return BadRecord(file=source, line=line, problem=f"expected a JSON object, got {type(record).__name__}")
     not_text = [name for name in (*REQUIRED_FIELDS, "id") if isinstance(record.get(name), (dict, list, bool))]
@@ -54,25 +49,8 @@ def record_to_paper(record: dict, source: str, line: int) -> Paper | BadRecord:
         id=given_id or paper_id_from_title(title),
         title=title,
         abstract=abstract,
-        metadata={**extras, "sources": [source], "line": line},
+        metadata={**extras, **common_keys(record), "sources": [source], "line": line},
     )
-
-
-def read_jsonl(path: Path) -> Iterator[Paper | BadRecord]:
-    """One JSON object per line; blank lines are ignored."""
-    for item in read_lines(path):
-        if isinstance(item, BadRecord):
-            yield item
-            continue
-        number, line = item
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield BadRecord(file=path.name, line=number, problem=f"invalid JSON: {error.msg} at column {error.colno}")
-            continue
-        yield record_to_paper(record, path.name, number)
 
 
 def good_lines(path: Path, bad: list[BadRecord]) -> Iterable[str]:

@@ -81,9 +81,9 @@ def test_follow_up_is_folded_with_the_previous_question(assistant):
 
 
 def test_upload_of_unsupported_or_empty_files_is_an_error(assistant, tmp_path):
-    pdf = tmp_path / "paper.pdf"
-    pdf.write_bytes(b"%PDF-1.4")
-    assert "unsupported file type" in ingest_files(assistant, [pdf], "uploads").error
+    docx = tmp_path / "paper.docx"
+    docx.write_bytes(b"PK\x03\x04")
+    assert "unsupported file type" in ingest_files(assistant, [docx], "uploads").error
     empty = tmp_path / "empty.csv"
     empty.write_text("title,abstract\n")
     assert "No papers were found" in ingest_files(assistant, [empty], "uploads").error
