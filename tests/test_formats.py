@@ -18,8 +18,8 @@ from rag.corpus.identifiers import canonical_url, normalize_arxiv_id, normalize_
 from rag.corpus.openalex import rebuild_abstract
 from rag.corpus.scholarly import split_authors
 from rag.errors import CorpusError
-from tests import pdf_papers
-from tests.pdf_papers import seed_paper
+from tests.support import pdf_papers
+from tests.support.pdf_papers import seed_paper
 
 FILES = Path(__file__).parent / "corpus_files"
 BAYES = "Transformers Can Do Bayesian Inference"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.common import HashEmbedding
 from rag.corpus import load_corpus
 from rag.errors import CorpusError
 from rag.index import PaperIndex
 from rag.index.bulk import bulk_ingest
-from tests import pdf_papers
+from tests.support import pdf_papers
+from tests.support.hash_embedding import HashEmbedding
 
 FILES = Path(__file__).parent / "corpus_files"
 BIB, RIS, ARXIV = FILES / "library.bib", FILES / "export.ris", FILES / "arxiv-snapshot.jsonl"
@@ -81,7 +81,7 @@ def test_chroma_keeps_the_metadata_and_merges_sources_across_ingests(settings, e
         "sources": ["library.bib", "arxiv-snapshot.jsonl"],
     }
     assert stored["doi:10.5555/parzc.2024.3"].metadata["pmid"] == "38000001"
-    assert index.bm25.search("prior-data fitted networks posterior approximation", 3)[0][0] == BAYES
+    assert index.bm25().search("prior-data fitted networks posterior approximation", 3)[0][0] == BAYES
 
     again = [index.ingest(load_corpus([path], skip_bad=True).papers, progress=False) for path in (BIB, ARXIV, PUBMED)]
     assert [(r.added, r.updated, r.unchanged) for r in again] == [(0, 0, 4), (0, 0, 3), (0, 0, 2)]
@@ -96,9 +96,9 @@ def test_bulk_ingest_streams_each_format(settings, hashed, path, papers, bad):
             bulk_ingest(index, [path], progress=False)  # the survey finds the bad records first
         assert index.paper_count() == 0
         report = bulk_ingest(index, [path], skip_bad=True, progress=False)
-        assert (report.records, report.ingest.added, len(report.ingest.bad)) == (papers, papers, bad)
+        assert (report.records, report.added, len(report.bad)) == (papers, papers, bad)
         again = bulk_ingest(index, [path], skip_bad=True, progress=False)
-        assert (again.ingest.added, again.ingest.unchanged) == (0, papers)
+        assert (again.added, again.unchanged) == (0, papers)
         assert index.paper_count() == papers
 
 
@@ -106,7 +106,7 @@ def test_bulk_ingest_of_every_format_merges_sources(settings, hashed, pdfs):
     files = [BIB, RIS, ARXIV, OPENALEX, PUBMED, *pdfs]
     with PaperIndex(settings, hashed, "bulk-all") as index:
         report = bulk_ingest(index, files, skip_bad=True, progress=False, batch_papers=4)
-        assert (report.records, report.duplicates, report.ingest.added, len(report.ingest.bad)) == (16, 6, 10, 6)
+        assert (report.records, report.duplicates, report.added, len(report.bad)) == (16, 6, 10, 6)
         assert index.papers([BAYES])[BAYES].sources == [
             "library.bib", "export.ris", "arxiv-snapshot.jsonl", "openalex-page.json", "bayes-ieee.pdf"]
 
@@ -114,9 +114,8 @@ def test_bulk_ingest_of_every_format_merges_sources(settings, hashed, pdfs):
 @pytest.mark.parametrize("fmt", ["bib", "ris", "arxiv", "openalex", "pubmed"])
 def test_benchmark_corpora_read_back_whole(tmp_path, fmt):
     """`benchmarks.formats` writes valid files: every synthetic paper reads back, with the same text."""
-    from benchmarks.synthetic import synthetic_records
-
-    from benchmarks.formats import write_corpus
+    from tests.support.synthetic import synthetic_records
+    from tests.support.synthetic_formats import write_corpus
 
     corpus = load_corpus([write_corpus(fmt, 20, tmp_path)])
     assert len(corpus.papers) == 20
