@@ -73,6 +73,8 @@ def eval_command(
         if corpus is not None:
             report = base.library.ingest([corpus], collection=collection, progress=not as_json)
             err.print(f"{collection}: {report.summary()}", highlight=False)
+        elif collection == base.settings.store.collection:
+            base.library.seed()  # an empty default collection is filled from the seeds, as `rag ask` does
         results = {}
         for config in configs:
             assistant = base.variant(Settings(**config.overrides))
