@@ -2,7 +2,7 @@
 
 A record is an arXiv snapshot row (`is_arxiv_row`), an OpenAlex work (`is_openalex_work`), or else a
 plain record (`record_to_paper`: ``title``, ``abstract``, optional ``id`` kept as given). Detection is
-per record, so a plain JSONL file reads exactly as before and mixed files work.
+per record, so plain JSONL rows keep their fields and ids and mixed files work.
 
 A ``.json`` file holds one record, a list of records, an OpenAlex API page ``{"meta": ..., "results":
 [...]}``, or JSON lines (streamed). A document is read whole (API pages are small; large dumps come as

@@ -133,7 +133,7 @@ class Bm25Index:
         system: loading is then instant and processes sharing a data folder share the pages. Saves
         never write into a loaded folder (they swap a new folder in by rename), and on POSIX a mapped
         file stays readable after it is renamed or deleted, so a concurrent save cannot change or
-        break a mapped index. Small indexes are read into memory as before.
+        break a mapped index. Small indexes are read into memory.
         """
         with lock_for(folder):
             if not (folder / MANIFEST).exists():
@@ -193,7 +193,7 @@ class Bm25Builder:
     BM25, k1=1.5, b=0.75): the same terms and the same float32 scores, bit for bit (tested), but
     each paper is reduced to its term ids and counts as it arrives (no token lists are kept, stems
     are cached per word), and the score matrix is computed with a few vectorized numpy passes
-    instead of a Python loop per paper. Rows come out in paper-id order, as before.
+    instead of a Python loop per paper. Rows come out in paper-id order.
     """
 
     K1, B = 1.5, 0.75
