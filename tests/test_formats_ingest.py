@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.common import HashEmbedding
+from tests.support.hash_embedding import HashEmbedding
 from rag.corpus import load_corpus
 from rag.errors import CorpusError
 from rag.index import PaperIndex
@@ -81,7 +81,7 @@ def test_chroma_keeps_the_metadata_and_merges_sources_across_ingests(settings, e
         "sources": ["library.bib", "arxiv-snapshot.jsonl"],
     }
     assert stored["doi:10.5555/parzc.2024.3"].metadata["pmid"] == "38000001"
-    assert index.bm25.search("prior-data fitted networks posterior approximation", 3)[0][0] == BAYES
+    assert index.bm25().search("prior-data fitted networks posterior approximation", 3)[0][0] == BAYES
 
     again = [index.ingest(load_corpus([path], skip_bad=True).papers, progress=False) for path in (BIB, ARXIV, PUBMED)]
     assert [(r.added, r.updated, r.unchanged) for r in again] == [(0, 0, 4), (0, 0, 3), (0, 0, 2)]
@@ -96,9 +96,9 @@ def test_bulk_ingest_streams_each_format(settings, hashed, path, papers, bad):
             bulk_ingest(index, [path], progress=False)  # the survey finds the bad records first
         assert index.paper_count() == 0
         report = bulk_ingest(index, [path], skip_bad=True, progress=False)
-        assert (report.records, report.ingest.added, len(report.ingest.bad)) == (papers, papers, bad)
+        assert (report.records, report.added, len(report.bad)) == (papers, papers, bad)
         again = bulk_ingest(index, [path], skip_bad=True, progress=False)
-        assert (again.ingest.added, again.ingest.unchanged) == (0, papers)
+        assert (again.added, again.unchanged) == (0, papers)
         assert index.paper_count() == papers
 
 
@@ -106,7 +106,7 @@ def test_bulk_ingest_of_every_format_merges_sources(settings, hashed, pdfs):
     files = [BIB, RIS, ARXIV, OPENALEX, PUBMED, *pdfs]
     with PaperIndex(settings, hashed, "bulk-all") as index:
         report = bulk_ingest(index, files, skip_bad=True, progress=False, batch_papers=4)
-        assert (report.records, report.duplicates, report.ingest.added, len(report.ingest.bad)) == (16, 6, 10, 6)
+        assert (report.records, report.duplicates, report.added, len(report.bad)) == (16, 6, 10, 6)
         assert index.papers([BAYES])[BAYES].sources == [
             "library.bib", "export.ris", "arxiv-snapshot.jsonl", "openalex-page.json", "bayes-ieee.pdf"]
 
