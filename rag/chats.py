@@ -83,6 +83,9 @@ class ChatStore:
         self._lock = threading.Lock()
         self._warned: set[Path] = set()
 
+    new_id = staticmethod(new_id)
+    valid_id = staticmethod(valid_id)
+
     @classmethod
     def of(cls, settings: Settings) -> ChatStore:
         """The store under ``settings``' data folder, keeping ``chats_keep`` chats per browser."""

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hash_embedding import HashEmbedding
 from rag.corpus import load_corpus
 from rag.errors import CorpusError
 from rag.index import PaperIndex
 from rag.index.bulk import bulk_ingest
 from tests import pdf_papers
+from tests.support.hash_embedding import HashEmbedding
 
 FILES = Path(__file__).parent / "corpus_files"
 BIB, RIS, ARXIV = FILES / "library.bib", FILES / "export.ris", FILES / "arxiv-snapshot.jsonl"

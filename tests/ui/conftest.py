@@ -93,6 +93,7 @@ def page(browser, ui_url):
     page.goto(ui_url)
     page.wait_for_selector("#question textarea")
     page.wait_for_selector("#status p")  # the load event has filled the side panel
+    page.wait_for_selector("#chats-note p")  # ... and restored the browser's last chat, if any
     yield page
     context.close()
     assert not elsewhere, f"the page made requests outside the app: {elsewhere[:5]}"
