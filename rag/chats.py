@@ -128,14 +128,17 @@ class ChatStore:
         return sorted(found, key=lambda c: (c.updated, c.id), reverse=True)
 
     def save(self, browser: str, chat: Chat) -> None:
-        """Write a chat (its title from its first question, ``updated`` now) atomically, then keep the
-        browser's newest ``keep`` chats. Nothing is written when ``keep`` is 0 or the chat is empty."""
+        """Write a chat (its title from its first question, ``created`` kept from the saved copy, ``updated``
+        now) atomically, then keep the browser's newest ``keep`` chats. Nothing is written when ``keep`` is 0
+        or the chat is empty."""
         if self.keep <= 0 or not chat.entries:
             return
         path = self.path(browser, chat.id)
-        chat = chat.model_copy(update={"updated": datetime.now().astimezone()}).titled()
-        text = json.dumps(chat_json(chat), ensure_ascii=False)
         with self._lock:
+            saved = self.read(path)
+            chat = chat.model_copy(update={"updated": datetime.now().astimezone(),
+                                           **({"created": saved.created} if saved else {})}).titled()
+            text = json.dumps(chat_json(chat), ensure_ascii=False)
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
             try:

@@ -14,7 +14,7 @@ import gradio as gr
 
 from rag import SUPPORTED_EXTENSIONS, TOP_K_MAX, Assistant, ChatStore, Settings, collection_name_problem
 from ui import history, render, status
-from ui.chat import ChatTurn, add_question, whole
+from ui.chat import ChatTurn, add_question
 from ui.script import SCRIPT
 from ui.style import CSS
 from ui.upload import ingest_files, upload_report
@@ -77,13 +77,15 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             source = gr.Dropdown(choices=[(status.ALL_FILES, "")], value="", label="Only papers from",
                                  elem_id="source-filter")
             with gr.Row(elem_id="years"):
-                year_from = gr.Number(None, label="From year", precision=0, elem_id="year-from", min_width=100)
-                year_to = gr.Number(None, label="To year", precision=0, elem_id="year-to", min_width=100)
+                year_from = gr.Textbox(label="From year", placeholder="e.g. 2020", max_lines=1, elem_id="year-from",
+                                       min_width=100)
+                year_to = gr.Textbox(label="To year", placeholder="e.g. 2024", max_lines=1, elem_id="year-to",
+                                     min_width=100)
             author = gr.Textbox(label="Author", placeholder="a name or part of one, e.g. Hinton", max_lines=1,
                                 elem_id="author-filter")
             gr.HTML("<h2 class='side-head'>Chats</h2>", js_on_load=None)
             new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
-            chat_list = gr.Radio(choices=[], value=None, label="Earlier chats", elem_id="chat-list",
+            chat_list = gr.Radio(choices=[], value=None, label="Saved chats", elem_id="chat-list",
                                  visible=chats is not None)
             chats_note = gr.HTML(elem_id="chats-note", js_on_load=None)
             delete_chat = gr.Button("Delete this chat", elem_id="delete-chat", size="sm", variant="secondary",
@@ -178,8 +180,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             _, *buttons = busy(True)
             return asked, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), *buttons
 
-        def answer(shown_messages: list, past: list, k: float, name: str, file: str, first: float | None,
-                   last: float | None, who: str, browser_id: str | None, chat: str, request: gr.Request):
+        def answer(shown_messages: list, past: list, k: float, name: str, file: str, first: str, last: str, who: str,
+                   browser_id: str | None, chat: str, request: gr.Request):
             yield from turn.respond(shown_messages, past, k, name, file, session=request.session_hash, year_from=first,
                                     year_to=last, author=who, browser=browser_id, chat_id=chat)
 
@@ -248,8 +250,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             returns the checked Answer as JSON."""
             try:
                 answer = assistant.ask(question, top_k=top_k or None, collection=collection or None,
-                                       source=source or None, year_from=whole(year_from) or None,
-                                       year_to=whole(year_to) or None, author=author or None)
+                                       source=source or None, year_from=year_from or None,
+                                       year_to=year_to or None, author=author or None)
             except Exception as error:  # a readable message for the client, the traceback in the log
                 raise gr.Error(turn.explain(error, started=False), print_exception=False) from None
             return answer.model_dump(mode="json")

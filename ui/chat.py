@@ -69,14 +69,14 @@ def conversation(turns: list[TurnSources]) -> list[Turn]:
     return out
 
 
-def whole(value: float | str | None) -> int | None:
-    """A number box's value as a whole number (None when empty; an empty box may also send 0)."""
-    if value in (None, ""):
+def year_in(box: str | int | None, label: str) -> int | None:
+    """The year typed in a filter box (None when it is empty); `QuestionError` when it is not a year."""
+    text = str(box if box is not None else "").strip()
+    if not text:
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    if not text.isdigit():
+        raise QuestionError(f"{label} must be a year such as 2020, not “{text}”")
+    return int(text)
 
 
 def add_question(question: str, history: list[Message]) -> tuple[str, list[Message]]:
@@ -150,7 +150,7 @@ class ChatTurn:
 
     def respond(self, history: list[Message], turns: list[TurnSources], top_k: float | None,
                 collection: str | None, source: str | None, session: str = "", *,
-                year_from: float | None = None, year_to: float | None = None, author: str | None = None,
+                year_from: str | int | None = None, year_to: str | int | None = None, author: str | None = None,
                 browser: str | None = None, chat_id: str | None = None) -> Iterator[Update]:
         """Yield (chat, sources panel, detail line, turns) after each event of the assistant's stream; when the
         session asks the turn to end, the last update is the stopped (or cleared) chat. Once the turn has
@@ -160,9 +160,7 @@ class ChatTurn:
             yield history, render.sources_panel(turns), "", turns
             return
         collection = (collection or "").strip() or self.assistant.settings.store.collection
-        filters = {"source": source or None, "year_from": whole(year_from) or None, "year_to": whole(year_to) or None,
-                   "author": (author or "").strip() or None}
-        described = render.filters_text(**filters)
+        filters: dict[str, Any] = {"source": source or None, "author": (author or "").strip() or None}
         entry = TurnSources(turn=len(turns) + 1, question=question, sources=[])
         earlier, turns = turns, [*turns, entry]
         history = with_reply(history, f"*Searching the collection…*{render.CURSOR}")
@@ -173,6 +171,9 @@ class ChatTurn:
         raw = ""
         final: Update | None = None
         try:
+            filters["year_from"] = year_in(year_from, "From year")
+            filters["year_to"] = year_in(year_to, "To year")
+            described = render.filters_text(**filters)
             problem = self.empty_collection_problem(collection)
             if problem:
                 entry = replace(entry, done=True, status="failed", text=problem)

@@ -72,12 +72,12 @@ def answer_markdown(answer: Answer, *, heading: str = "## ") -> str:
 
 def entry_markdown(entry: ChatEntry, number: int) -> str:
     """One question of a chat as Markdown (`answer_markdown` when it was answered)."""
-    heading = f"## {number}. "
+    heading = f"## {number}. {markdown_text(entry.question)}\n\n"
     if entry.status == "answered" and entry.answer is not None:
-        return answer_markdown(entry.answer, heading=heading)
+        return heading + answer_markdown(entry.answer, heading="")
     body = f"{entry.text.strip()} *(stopped)*".strip() if entry.status == "stopped" else (
         f"*Not answered: {markdown_text(entry.text)}*")
-    return f"{heading}{markdown_text(entry.question)}\n\n{body}\n"
+    return f"{heading}{body}\n"
 
 
 def chat_markdown(entries: Sequence[ChatEntry], title: str | None = None) -> str:
