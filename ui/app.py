@@ -194,10 +194,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                  [chatbot, sources, detail, turns], concurrency_limit=1,
                                  concurrency_id=GENERATION, show_progress="full", show_progress_on=[detail, sources],
                                  api_visibility="private")
-        answering.then(lambda: busy(False), None, [question, ask, stop, chat_list, delete_chat], queue=False,
-                       api_visibility="private")
+        # the list of chats and Download chat are up to date by the time Ask is back
         answering.then(chat_updates, [browser, chat_id, turns], [chat_list, chats_note, download], queue=False,
-                       api_visibility="private")
+                       api_visibility="private").then(
+            lambda: busy(False), None, [question, ask, stop, chat_list, delete_chat], queue=False,
+            api_visibility="private")
 
         # Stop and Clear ask the running turn to end; it writes the chat's last state itself (see ui.chat)
         def stopping(request: gr.Request) -> Any:

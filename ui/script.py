@@ -48,12 +48,25 @@ SCRIPT = """
   }
 
   function keepOnScreen(cite) {
+    // inside the chat's box (it clips what overflows it) and the window; above the marker if there is no room below
     const pop = cite.querySelector('.cite-pop');
     if (!pop) return;
     pop.style.left = '';
-    const box = pop.getBoundingClientRect();
-    const over = box.right - (document.documentElement.clientWidth - 8);
-    if (over > 0) pop.style.left = `${Math.min(0, -over)}px`;
+    pop.style.maxWidth = '';
+    cite.classList.remove('pop-above');
+    const chat = (cite.closest('#chat') || document.documentElement).getBoundingClientRect();
+    const left = Math.max(chat.left, 0) + 8;
+    const right = Math.min(chat.right, document.documentElement.clientWidth) - 8;
+    pop.style.maxWidth = `${Math.max(160, Math.min(416, right - left))}px`;
+    let box = pop.getBoundingClientRect();
+    let shift = 0;
+    if (box.right > right) shift = right - box.right;
+    if (box.left + shift < left) shift = left - box.left;
+    if (shift) pop.style.left = `${shift}px`;
+    box = pop.getBoundingClientRect();
+    const bottom = Math.min(chat.bottom, window.innerHeight);
+    const room = cite.getBoundingClientRect().top - Math.max(chat.top, 0);
+    if (box.bottom > bottom && room > box.height + 8) cite.classList.add('pop-above');
   }
 
   const openPops = () => document.querySelectorAll('a.cite.pop-open');

@@ -81,7 +81,8 @@ CSS = """
 #chat .cite-meta { font-size: 0.8rem; color: var(--body-text-color-subdued); }
 
 /* a marker's popover: the paper and the sentence that supports the claim (hover, focus, tap; Escape closes) */
-#chat a.cite { position: relative; }
+#chat a.cite { position: relative; -webkit-tap-highlight-color: transparent; }
+#chat a.cite.pop-above > .cite-pop { top: auto; bottom: calc(100% + 4px); }
 #chat a.cite:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 1px; }
 #chat .cite-pop { display: none; position: absolute; z-index: 60; left: 0; top: calc(100% + 4px);
   width: max-content; max-width: min(26rem, 80vw); padding: 8px 10px; border-radius: 8px;
