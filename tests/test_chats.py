@@ -78,7 +78,9 @@ def test_writes_are_atomic_and_leave_nothing_behind(store, monkeypatch):
     assert sorted(p.name for p in (store.folder / BROWSER).iterdir()) == [f"{saved.id}.json"], "no temporary file"
 
 
-def test_a_damaged_chat_file_is_skipped_with_a_warning(store, caplog):
+def test_a_damaged_chat_file_is_skipped_with_a_warning(store, caplog, monkeypatch):
+    # another test's logging set-up (import-linter's dictConfig) may have disabled the loggers that existed then
+    monkeypatch.setattr(logging.getLogger("rag.chats"), "disabled", False)
     good = chat([answered("Good?")])
     store.save(BROWSER, good)
     folder = store.folder / BROWSER
