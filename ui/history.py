@@ -78,6 +78,8 @@ def download_file(turns: list[TurnSources], chat_id: str) -> str | None:
     slug = "-".join(re.findall(r"[a-z0-9]+", title.lower()))[:48].rstrip("-") or "chat"
     folder = EXPORTS / chat_id
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.md"):  # one file per chat: the latest version
+        old.unlink(missing_ok=True)
     path = folder / f"chat-{datetime.now():%Y-%m-%d}-{slug}.md"
     path.write_text(chat_markdown(entries, title), encoding="utf-8")
     return str(path)

@@ -124,3 +124,14 @@ def test_year_and_author_filters_in_the_side_panel(page, fake_llm, artifacts):
     ask(page, "Which papers study models and data?")
     wait_for_answers(page, 4)
     assert len(card_years(page)) == 6, "without filters the papers of every year come back"
+
+
+def test_the_api_takes_the_filters_and_answers_with_the_papers_metadata(ui_url, fake_llm):
+    from gradio_client import Client
+
+    fake_llm.reply = LIBRARY_REPLY
+    client = Client(ui_url, verbose=False)
+    answer = client.predict(LIBRARY_QUESTION, 0, LIBRARY, "", 2022, 2022, "müller", api_name="/ask")
+    assert [s["title"] for s in answer["sources"]] == ["Transformers Can Do Bayesian Inference"]
+    assert answer["sources"][0]["paper"]["link"] == "https://arxiv.org/abs/2112.10510"
+    assert answer["citations"][0]["paper"]["authors"][0] == "Samuel Müller"
