@@ -3,7 +3,7 @@
 Compares the previous build (``content_terms`` token lists for every paper, then
 ``bm25s.BM25().index``) with `rag.index.bm25.Bm25Builder` (term counts per paper, vectorized
 scores; bit-identical results), each in a fresh subprocess so peak RSS is its own. Texts are
-title + abstract of the synthetic corpus (`benchmarks.synthetic`, seed 0).
+title + abstract of the synthetic corpus (`tests.support.synthetic`, seed 0).
 
     .venv/bin/python -m benchmarks.bm25_build --sizes 10000 100000 1000000
 """

@@ -1,6 +1,6 @@
 """Scale benchmark: the real ingest and retrieval code against a Chroma server, 500 to 1,000,000 abstracts.
 
-For each size N it generates N synthetic papers (`benchmarks.synthetic`, seed 0), starts
+For each size N it generates N synthetic papers (`tests.support.synthetic`, seed 0), starts
 ``chroma run`` on a free loopback port with a fresh folder, bulk-ingests the JSONL file through
 `rag.index.bulk.bulk_ingest` (the real loader, chunking, heads-last upserts and streaming BM25
 rebuild), reopens the index as a new process would (`PaperIndex` check), and times ~100 queries per
@@ -282,7 +282,7 @@ def merge(key: str, value: dict[str, Any]) -> None:
         "what": "Real ingest + retrieval code against `chroma run` on loopback (points) or the embedded store "
                 "(seeds_minilm). Points use HashEmbedding: a seeded random projection of hashed word counts, "
                 "384-d, normalized -- cheap deterministic vectors, NOT MiniLM (see benchmarks/scale.py).",
-        "corpus": "benchmarks/synthetic.py, seed 0: sentence-level remix of the 487 seed abstracts",
+        "corpus": "tests/support/synthetic.py, seed 0: sentence-level remix of the 487 seed abstracts",
         "retrieval": "HybridRetriever.retrieve_papers, top_k 6, 40 candidates per retriever, 100 queries "
                      "(68 dev questions + 32 seed titles), 5 warm-up queries; p50/p95 in ms",
         "machine": machine(),

@@ -4,6 +4,7 @@
     >>> answer = rag.ask("Which papers adapt diffusion models with parameter-efficient fine-tuning?")
     >>> print(answer.answer, [c.title for c in answer.citations])
     >>> rag.ingest(["my_papers.jsonl"], collection="mine")
+    >>> print(rag.answer_markdown(rag.ask("Which papers distil language models?", year_from=2023)))
 
 This module is the only door: the CLI, the chat UI and the evaluation use nothing deeper. The
 module-level functions use one process-wide `Assistant` built from the environment's settings;
@@ -16,10 +17,13 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from rag.answering.answer import Answer, Citation, Done, Source, SourcesFound, StreamEvent, Timings, Token
+from rag.answering.answer import Answer, Citation, Done, PaperInfo, Source, SourcesFound, StreamEvent, Timings, Token
+from rag.answering.conversation import Chat, ChatEntry
+from rag.answering.export import answer_bibtex, answer_markdown, chat_markdown, papers_bibtex
 from rag.answering.markers import MARKER, marker_numbers, parse_numbers
 from rag.answering.question import Turn
 from rag.assistant import Assistant
+from rag.chats import ChatStore, ChatSummary
 from rag.corpus import SUPPORTED_EXTENSIONS, BadRecord, normalize_title
 from rag.errors import (
     CorpusError,
@@ -54,6 +58,10 @@ __all__ = [
     "Answer",
     "Assistant",
     "BadRecord",
+    "Chat",
+    "ChatEntry",
+    "ChatStore",
+    "ChatSummary",
     "Citation",
     "CollectionInfo",
     "CorpusError",
@@ -64,6 +72,7 @@ __all__ = [
     "Library",
     "LlmPlan",
     "ModelUnavailable",
+    "PaperInfo",
     "QuestionError",
     "RagError",
     "RetrievedPaper",
@@ -76,8 +85,11 @@ __all__ = [
     "Timings",
     "Token",
     "Turn",
+    "answer_bibtex",
+    "answer_markdown",
     "as_query_engine",
     "ask",
+    "chat_markdown",
     "collection_name_problem",
     "collections",
     "default_assistant",
@@ -87,6 +99,7 @@ __all__ = [
     "ingest",
     "marker_numbers",
     "normalize_title",
+    "papers_bibtex",
     "parse_numbers",
     "plan_llm",
     "rebuild",
@@ -111,7 +124,8 @@ def default_assistant() -> Assistant:
 
 
 def ask(question: str, **options) -> Answer:
-    """Answer ``question``. Options: top_k, collection, source (a corpus file name), mode, history."""
+    """Answer ``question``. Options: top_k, collection, mode, history, and the filters source (a corpus file
+    name), year_from, year_to (inclusive) and author (a name or part of one, any case)."""
     return default_assistant().ask(question, **options)
 
 
@@ -121,8 +135,8 @@ def stream(question: str, **options) -> Iterator[StreamEvent]:
 
 
 def retrieve(question: str, **options) -> list[RetrievedPaper]:
-    """The papers ``question`` would be answered from, best first (no LLM). Options: top_k, collection,
-    source, mode."""
+    """The papers ``question`` would be answered from, best first (no LLM). Options: top_k, collection, mode,
+    source, year_from, year_to, author."""
     return default_assistant().retrieve(question, **options)
 
 

@@ -103,14 +103,17 @@ class Assistant:
         return Request(question, fold_history(question, history, max_chars), top_k, notices)
 
     def retrieve(self, question: str, *, top_k: int | None = None, collection: str | None = None,
-                 source: str | None = None, mode: str | None = None, bm25: Bm25Index | None = None
+                 source: str | None = None, mode: str | None = None, bm25: Bm25Index | None = None,
+                 year_from: int | None = None, year_to: int | None = None, author: str | None = None,
                  ) -> list[RetrievedPaper]:
-        """The papers a question would be answered from, best first, without asking the LLM."""
+        """The papers a question would be answered from, best first, without asking the LLM; the filters
+        (source, year_from, year_to, author) apply before ranking (see `HybridRetriever.retrieve_papers`)."""
         index = self.index(collection)
         retrieval = self.settings.retrieval
         retriever = HybridRetriever(index, top_k=retrieval.top_k, candidates=retrieval.candidates,
                                     rrf_k=retrieval.rrf_k, mode=mode or retrieval.mode)
-        return retriever.retrieve_papers(question, top_k=top_k, source=source, bm25=bm25)
+        return retriever.retrieve_papers(question, top_k=top_k, source=source, bm25=bm25, year_from=year_from,
+                                         year_to=year_to, author=author)
 
     def worth_asking(self, query: str, papers: list[RetrievedPaper], weight: Callable[[str], float]) -> bool:
         """Whether some paper covers enough of the question to be on topic; if not, abstain without the LLM."""
@@ -190,10 +193,16 @@ class Assistant:
         source: str | None = None,
         mode: str | None = None,
         history: Sequence[Turn | dict] | None = None,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        author: str | None = None,
     ) -> Iterator[StreamEvent]:
         """Yield `SourcesFound` at once, then `Token`s as the LLM writes, then `Done` with the checked answer.
 
-        Raises `QuestionError` for a question that cannot be asked (empty, no words, bad ``top_k``) and
+        Only papers that pass the filters are retrieved: ``source`` (a corpus file name), ``year_from`` /
+        ``year_to`` (inclusive), ``author`` (a name or part of one, any case: "hinton").
+
+        Raises `QuestionError` for a question that cannot be asked (empty, no words, bad ``top_k`` or filter) and
         `LLMError` / `ModelUnavailable` when the LLM cannot answer. A question longer than
         ``max_question_chars`` is cut, and the prompt always fits the model's context window; the
         Answer's ``notices`` say when either happened.
@@ -201,7 +210,7 @@ class Assistant:
         request = self.request(question, top_k, history)
         bm25 = self.index(collection).bm25()  # read once: retrieval and the term weights share it
         papers = self.retrieve(request.query, top_k=request.top_k, collection=collection, source=source, mode=mode,
-                               bm25=bm25)
+                               bm25=bm25, year_from=year_from, year_to=year_to, author=author)
         sources = [Source.of(p) for p in papers]
         retrieval_ms = request.elapsed_ms()
         yield SourcesFound(sources=sources, retrieval_query=request.query)

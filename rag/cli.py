@@ -7,12 +7,14 @@ import ipaddress
 import json
 import logging
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from rag import (
     BULK_BATCH,
@@ -28,6 +30,8 @@ from rag import (
     Settings,
     SourcesFound,
     Token,
+    answer_bibtex,
+    answer_markdown,
     describe_invalid,
     plan_llm,
 )
@@ -86,8 +90,10 @@ def print_answer(answer: Answer, streamed: bool) -> None:
     if answer.citations:
         out.print("\n[bold]Sources[/]")
         for c in answer.citations:
-            out.print(f"[{c.number}] [bold]{c.title}[/]  ({c.paper_id})", highlight=False)
-            out.print(f"    “{c.quote}”", style="dim", highlight=False)
+            out.print(f"[{c.number}] [bold]{escape(c.title)}[/]  ({escape(c.paper_id)})", highlight=False)
+            if about := paper_line(c.paper):
+                out.print(f"    {about}", highlight=False, markup=False)
+            out.print(f"    “{c.quote}”", style="dim", highlight=False, markup=False)
     elif answer.sources:
         out.print("\n[bold]Closest sources[/]")
         for s in answer.sources:
@@ -98,34 +104,65 @@ def print_answer(answer: Answer, streamed: bool) -> None:
               f"first token {first} · total {t.total_ms / 1000:.1f} s[/]")
 
 
+def paper_line(paper) -> str:
+    """Authors, year, venue and link of a paper, on one line (empty when none is known)."""
+    parts = [paper.short_authors(), str(paper.year or ""), paper.venue or "", paper.link or ""]
+    return " · ".join(part for part in parts if part)
+
+
+class Format(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    bibtex = "bibtex"
+    json = "json"
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as one JSON object.")] = False,
+    output: Annotated[Format, typer.Option(
+        "--format", help="text: streamed, then the checked answer; markdown: the answer with a numbered reference "
+        "list; bibtex: the cited papers as BibTeX entries; json: the Answer as one JSON object.")] = Format.text,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     top_k: Annotated[int | None, typer.Option("--top-k", help=f"Papers to retrieve (1-{TOP_K_MAX}).")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection to answer from.")] = None,
     source: Annotated[str | None, typer.Option(help="Only papers from this corpus file.")] = None,
+    year_from: Annotated[int | None, typer.Option("--year-from", help="Only papers from this year on.")] = None,
+    year_to: Annotated[int | None, typer.Option("--year-to", help="Only papers up to this year.")] = None,
+    author: Annotated[str | None, typer.Option(help="Only papers by this author (a name or part of one, any "
+                                                    "case: Hinton).")] = None,
 ) -> None:
     """Answer a question with citations, streaming the model's words as they come."""
+    if as_json:
+        output = Format.json
     settings = load_settings(top_k=top_k)
     answer = None
     streamed = False
+    text = output is Format.text
     try:
-        assistant = Assistant(settings, progress=not as_json)
+        assistant = Assistant(settings, progress=text)
         if collection in (None, settings.store.collection):
             assistant.library.seed()
-        for event in assistant.stream(question, collection=collection, source=source):
-            if isinstance(event, SourcesFound) and not as_json:
+        for event in assistant.stream(question, collection=collection, source=source, year_from=year_from,
+                                      year_to=year_to, author=author):
+            if isinstance(event, SourcesFound) and text:
                 err.print(f"[dim]{len(event.sources)} sources found; generating...[/]")
-            elif isinstance(event, Token) and not as_json and sys.stdout.isatty():
+            elif isinstance(event, Token) and text and sys.stdout.isatty():
                 streamed = True
                 out.print(event.text, end="", highlight=False)
             elif isinstance(event, Done):
                 answer = event.answer
     except RagError as error:
         fail(str(error))
-    if as_json:
+    if output is Format.json:
         print(answer.model_dump_json())
+    elif output is Format.markdown:
+        print(answer_markdown(answer), end="")
+    elif output is Format.bibtex:
+        entries = answer_bibtex(answer)
+        if not entries:
+            err.print("[yellow]note:[/] the answer cites no papers: no BibTeX entries", highlight=False)
+        print(entries, end="")
     else:
         print_answer(answer, streamed)
 

@@ -3,7 +3,7 @@
     engine = rag.as_query_engine(top_k=8)
     response = engine.query("Which papers study scaling laws?")
     str(response)            # the checked answer, citations as [n]
-    response.source_nodes    # the cited papers: abstract as text; title, number, quote in metadata
+    response.source_nodes    # the cited papers: abstract as text; title, number, quote, authors, year, link in metadata
     response.metadata["answer"]  # the whole `rag.Answer`
 
 With ``streaming=True`` the response streams the model's words as they come (`print_response_stream`);
@@ -21,7 +21,7 @@ from llama_index.core.bridge.pydantic import Field
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from rag.answering.answer import Answer, Done, Token
+from rag.answering.answer import Answer, Done, PaperInfo, Token
 
 
 def cited_nodes(answer: Answer) -> list[NodeWithScore]:
@@ -34,10 +34,16 @@ def cited_nodes(answer: Answer) -> list[NodeWithScore]:
             id_=citation.paper_id,
             text=source.abstract if source else citation.quote,
             metadata={"title": citation.title, "number": citation.number, "quote": citation.quote,
-                      "paper_id": citation.paper_id},
+                      "paper_id": citation.paper_id, **paper_metadata(citation.paper)},
         )
         nodes.append(NodeWithScore(node=node, score=source.score if source else None))
     return nodes
+
+
+def paper_metadata(paper: PaperInfo) -> dict[str, Any]:
+    """A cited paper's authors, year, venue and link, as far as they are known."""
+    known = {"authors": paper.authors, "year": paper.year, "venue": paper.venue, "link": paper.link}
+    return {key: value for key, value in known.items() if value not in (None, "", [])}
 
 
 def metadata_of(answer: Answer) -> dict[str, Any]:

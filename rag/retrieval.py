@@ -12,6 +12,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from rag.index import Bm25Index, PaperIndex
+from rag.index.filters import PaperFilter
 from rag.text import content_terms
 
 
@@ -60,10 +61,11 @@ class HybridRetriever(BaseRetriever):
         self.rrf_k = rrf_k
         self.mode = mode
 
-    def dense(self, query: str, source: str | None) -> tuple[list[str], dict[str, float]]:
-        """Papers by their best chunk's cosine similarity."""
+    def dense(self, query: str, source: str | PaperFilter | None) -> tuple[list[str], dict[str, float]]:
+        """Papers by their best chunk's cosine similarity, among those that pass the filter (Chroma filters
+        before ranking)."""
         embedding = self.index.embedder.get_query_embedding(query)
-        where = {"sources": {"$contains": source}} if source else None
+        where = (PaperFilter(source=source) if isinstance(source, str) else source or PaperFilter()).where()
         result = self.index.store.vector_store.query(
             VectorStoreQuery(query_embedding=embedding, similarity_top_k=self.candidates),
             **({"where": where} if where else {}),
@@ -80,22 +82,26 @@ class HybridRetriever(BaseRetriever):
 
     def retrieve_papers(
         self, query: str, *, top_k: int | None = None, source: str | None = None, mode: str | None = None,
-        bm25: Bm25Index | None = None,
+        bm25: Bm25Index | None = None, year_from: int | None = None, year_to: int | None = None,
+        author: str | None = None,
     ) -> list[RetrievedPaper]:
-        """The ``top_k`` best papers for ``query``; ``source`` limits them to one corpus file. ``bm25`` is the
-        index's BM25 if the caller has just read it (`PaperIndex.bm25`)."""
+        """The ``top_k`` best papers for ``query`` among those that pass the filters: ``source`` (one corpus
+        file), ``year_from`` / ``year_to`` (inclusive), ``author`` (a name or a part of one, any case; see
+        `rag.index.filters`). ``bm25`` is the index's BM25 if the caller has just read it (`PaperIndex.bm25`).
+        `QuestionError` for a filter that cannot be applied (a year out of range, a reversed range)."""
         mode = mode or self.mode
         top_k = top_k or self.top_k
+        wanted = PaperFilter.of(source, year_from, year_to, author)
         rankings: list[list[str]] = []
         bm25_order: list[str] = []
         dense_order: list[str] = []
         similarity: dict[str, float] = {}
         if mode in ("hybrid", "bm25"):
             bm25 = bm25 or self.index.bm25()
-            bm25_order = [pid for pid, _ in bm25.search(query, self.candidates, source)]
+            bm25_order = [pid for pid, _ in bm25.search(query, self.candidates, wanted)]
             rankings.append(bm25_order)
         if mode in ("hybrid", "dense"):
-            dense_order, similarity = self.dense(query, source)
+            dense_order, similarity = self.dense(query, wanted)
             rankings.append(dense_order)
         fused = reciprocal_rank_fusion(rankings, self.rrf_k)
         best_possible = len(rankings) / (self.rrf_k + 1)

@@ -90,6 +90,10 @@ class StoreSettings(Section):
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 
+    @property
+    def chats_dir(self) -> Path:
+        return self.data_dir / "chats"
+
 
 class EmbeddingSettings(Section):
     """The embedding model and how abstracts are cut for it."""
@@ -200,6 +204,11 @@ class UiSettings(Section):
     password: SecretStr | None = Field(
         None, alias="ui_password",
         description="Password for the chat UI's login; unset = no login (never printed or logged).",
+    )
+    chats_keep: int = Field(
+        50, ge=0, le=10000,
+        description="Chats the chat UI keeps per browser under data_dir/chats (the oldest go first); 0 = chats "
+        "are not saved.",
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import bibtexparser
 import pytest
+from bibtexparser.middlewares import LatexDecodingMiddleware
 from typer.testing import CliRunner
 
 from rag.cli import app
+from tests.conftest import REPO
 from tests.support.ollama_standin import OllamaStandIn
 
 runner = CliRunner()
@@ -69,9 +72,10 @@ def test_ask_json_prints_the_answer_structure(seed_settings, seed_index):
     answer = json.loads(result.stdout)
     assert set(answer) >= {"answer", "abstained", "citations", "sources", "timings", "llm_model", "embed_model"}
     assert len(answer["sources"]) == 3
-    assert set(answer["sources"][0]) == {"rank", "paper_id", "title", "score"}
+    assert set(answer["sources"][0]) == {"rank", "paper_id", "title", "score", "paper"}
     assert set(answer["timings"]) >= {"retrieval_ms", "first_token_ms", "total_ms", "tokens_per_s"}
-    assert answer["citations"] and set(answer["citations"][0]) == {"number", "paper_id", "title", "quote"}
+    assert answer["citations"] and set(answer["citations"][0]) == {"number", "paper_id", "title", "quote", "paper"}
+    assert answer["citations"][0]["paper"]["authors"] == [], "the seed pages carry no authors"
 
 
 @pytest.mark.slow
@@ -83,3 +87,31 @@ def test_info_lists_collections_and_models(seed_settings, seed_index):
     assert report["collections"]["seeds"]["papers"] == 487
     assert report["embedding"]["model"] == "all-MiniLM-L6-v2-onnx-int8"
     assert report["llm"]["provider"] == "llamacpp"
+
+
+FILES = REPO / "tests" / "corpus_files"
+PFN_QUESTION = "How do prior-data fitted networks approximate Bayesian inference?"
+
+
+def test_ask_prints_markdown_or_bibtex_of_the_filtered_papers(settings):
+    """`rag ask --format markdown|bibtex` with the year and author filters, over the researchers' formats (the
+    Ollama stand-in answers with source [1]'s first sentence)."""
+    env = env_for(settings)
+    files = [str(FILES / name) for name in ("library.bib", "export.ris", "arxiv-snapshot.jsonl", "pubmed.xml")]
+    ingested = runner.invoke(app, ["ingest", *files, "--collection", "library", "--skip-bad"], env=env)
+    assert ingested.exit_code == 0 and "library now holds 9 papers" in ingested.output, ingested.output
+    with OllamaStandIn(["qwen2.5:3b-instruct"]) as server:
+        env = {**env, "RAG_OLLAMA_HOST": server.url, "RAG_LLM_PROVIDER": "ollama"}
+        ask = ["ask", PFN_QUESTION, "--collection", "library", "--year-from", "2022", "--author", "müller"]
+        markdown = runner.invoke(app, [*ask, "--format", "markdown"], env=env)
+        bibtex = runner.invoke(app, [*ask, "--format", "bibtex"], env=env)
+        as_json = runner.invoke(app, [*ask, "--json", "--year-to", "2021"], env=env)
+    assert markdown.exit_code == 0, markdown.output
+    assert markdown.stdout.startswith(f"## {PFN_QUESTION}\n\nCurrently, it is hard to reap the benefits")
+    assert ("\n- [1] Samuel Müller, Noah Hollmann, Sebastian Pineda Arango, Josif Grabocka, Frank Hutter (2022). "
+            "*Transformers Can Do Bayesian Inference*. International Conference on Learning Representations. "
+            "<https://arxiv.org/abs/2112.10510>\n  > Currently, it is hard") in markdown.stdout
+    assert bibtex.exit_code == 0, bibtex.output
+    (entry,) = bibtexparser.parse_string(bibtex.stdout, append_middleware=[LatexDecodingMiddleware()]).entries
+    assert entry.key == "muller2022transformers" and entry["author"].startswith("Samuel Müller and Noah Hollmann")
+    assert as_json.exit_code == 1 and "year_from (2022) is after year_to (2021)" in as_json.output

@@ -1,7 +1,9 @@
-"""The Gradio app: chat column, source cards beside it, settings and uploads in a side panel.
+"""The Gradio app: chat column, source cards beside it, settings, filters, saved chats and uploads in a
+side panel.
 
-`build_app(assistant)` wires components to the handlers in `ui.chat`, `ui.upload` and `ui.status`;
-`launch(app, settings)` serves it (queue: one generation at a time, fair order across tabs).
+`build_app(assistant)` wires components to the handlers in `ui.chat`, `ui.history`, `ui.upload` and
+`ui.status`; `launch(app, settings)` serves it (queue: one generation at a time, fair order across tabs)
+with the page script of `ui.script` (export buttons, popover keys and taps).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from typing import Any
 
 import gradio as gr
 
-from rag import SUPPORTED_EXTENSIONS, TOP_K_MAX, Assistant, Settings, collection_name_problem
-from ui import render, status
+from rag import SUPPORTED_EXTENSIONS, TOP_K_MAX, Assistant, ChatStore, Settings, collection_name_problem
+from ui import history, render, status
 from ui.chat import ChatTurn, add_question
+from ui.script import SCRIPT
 from ui.style import CSS
 from ui.upload import ingest_files, upload_report
 
@@ -42,6 +45,10 @@ ANSWERING = "Answering…  (Stop interrupts)"
 CLOSE_SIDEBAR_WHEN_NARROW = """() => {
   if (window.innerWidth < 760) document.querySelector('#settings.open .toggle-button')?.click();
 }"""
+CHATS_NOTE = "<p>Kept on this machine only. Clear or New chat starts another; pick one to reopen it.</p>"
+NO_CHATS_NOTE = "<p>No saved chats yet: each answered question is kept on this machine only.</p>"
+CHATS_OFF_NOTE = "<p>Chats are not saved (RAG_CHATS_KEEP=0).</p>"
+BROWSER_SECRET = "paper-rag"  # the id is a random token, not a credential: this only keeps it unreadable at a glance
 TRACK_TQDM = gr.Progress(track_tqdm=True)  # Gradio fills these in per event (the seed ingest's tqdm bar shows)
 PROGRESS = gr.Progress()
 
@@ -49,10 +56,13 @@ PROGRESS = gr.Progress()
 def build_app(assistant: Assistant) -> gr.Blocks:
     """The chat UI over ``assistant`` (which may carry a fake LLM in tests)."""
     settings = assistant.settings
-    turn = ChatTurn(assistant)
+    chats = ChatStore.of(settings) if settings.ui.chats_keep > 0 else None
+    turn = ChatTurn(assistant, chats)
 
     with gr.Blocks(title="Ask the papers", analytics_enabled=False) as app:
         turns = gr.State([])
+        chat_id = gr.State("")
+        browser = gr.BrowserState(None, storage_key=history.BROWSER_KEY, secret=BROWSER_SECRET)
 
         with gr.Sidebar(label="Settings", open=True, width=330, elem_id="settings"):
             gr.HTML("<h2 class='side-head'>Settings</h2>", js_on_load=None)
@@ -66,6 +76,20 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             collection_box = gr.HTML(elem_id="collection-status", js_on_load=None)
             source = gr.Dropdown(choices=[(status.ALL_FILES, "")], value="", label="Only papers from",
                                  elem_id="source-filter")
+            with gr.Row(elem_id="years"):
+                year_from = gr.Textbox(label="From year", placeholder="e.g. 2020", max_lines=1, elem_id="year-from",
+                                       min_width=100)
+                year_to = gr.Textbox(label="To year", placeholder="e.g. 2024", max_lines=1, elem_id="year-to",
+                                     min_width=100)
+            author = gr.Textbox(label="Author", placeholder="a name or part of one, e.g. Hinton", max_lines=1,
+                                elem_id="author-filter")
+            gr.HTML("<h2 class='side-head'>Chats</h2>", js_on_load=None)
+            new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
+            chat_list = gr.Radio(choices=[], value=None, label="Saved chats", elem_id="chat-list",
+                                 visible=chats is not None)
+            chats_note = gr.HTML(elem_id="chats-note", js_on_load=None)
+            delete_chat = gr.Button("Delete this chat", elem_id="delete-chat", size="sm", variant="secondary",
+                                    visible=chats is not None)
             gr.HTML("<h2 class='side-head'>Add papers</h2>", js_on_load=None)
             upload = gr.File(label=UPLOAD_LABEL, file_count="multiple",
                              file_types=list(SUPPORTED_EXTENSIONS), elem_id="upload", height=150)
@@ -87,35 +111,94 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     ask = gr.Button("Ask", variant="primary", elem_id="ask-btn", scale=2)
                     stop = gr.Button("Stop", variant="stop", elem_id="stop-btn", visible=False, scale=2)
                     clear = gr.Button("Clear", variant="secondary", elem_id="clear-btn", scale=1)
+                    download = gr.DownloadButton("Download chat", value=None, interactive=False, variant="secondary",
+                                                 elem_id="download-chat", scale=1)
             with gr.Column(scale=2, min_width=300, elem_id="sources-col"):
                 sources = gr.HTML(render.sources_panel([]), elem_id="sources", js_on_load=None)
 
+        # --- saved chats: the browser's id is kept in its localStorage; the last chat comes back on load
+        def chat_updates(browser_id: str | None, current: str, turn_list: list) -> tuple[Any, ...]:
+            """(chat list, note under it, Download chat button) for the open chat."""
+            if chats is None or not browser_id:
+                choices: list[tuple[str, str]] = []
+                note = CHATS_OFF_NOTE if chats is None else NO_CHATS_NOTE
+            else:
+                choices = history.chat_choices(chats, browser_id)
+                note = CHATS_NOTE if choices else NO_CHATS_NOTE
+            value = current if any(value == current for _, value in choices) else None
+            path = history.download_file(turn_list, current)
+            return (gr.update(choices=choices, value=value), note,
+                    gr.update(value=path, interactive=path is not None))
+
+        def shown(browser_id: str | None, chat: str, turn_list: list) -> tuple[Any, ...]:
+            """Everything that shows a chat: its id, messages, turns, source cards, detail line, list, note,
+            download."""
+            return (chat, history.messages(turn_list), turn_list, render.sources_panel(turn_list), "",
+                    *chat_updates(browser_id, chat, turn_list))
+
+        chat_view = [chat_id, chatbot, turns, sources, detail, chat_list, chats_note, download]
+
+        def restore(browser_id: str | None) -> tuple[Any, ...]:
+            browser_id = browser_id if ChatStore.valid_id(browser_id) else ChatStore.new_id()
+            latest = chats.chats(browser_id)[:1] if chats is not None else []
+            chat = chats.load(browser_id, latest[0].id) if latest else None
+            if chat is None:
+                return browser_id, *shown(browser_id, ChatStore.new_id(), [])
+            return browser_id, *shown(browser_id, chat.id, history.to_turns(chat.entries))
+
+        app.load(restore, [browser], [browser, *chat_view], api_visibility="private")
+
+        def opened(browser_id: str | None, chosen: str | None) -> tuple[Any, ...]:
+            chat = chats.load(browser_id, chosen) if chats is not None and chosen else None
+            if chat is None:  # deleted meanwhile, or its file is damaged: the list says what is left
+                return shown(browser_id, ChatStore.new_id(), [])
+            return shown(browser_id, chat.id, history.to_turns(chat.entries))
+
+        chat_list.input(opened, [browser, chat_list], chat_view, queue=False, api_visibility="private")
+
+        def deleted(browser_id: str | None, current: str) -> tuple[Any, ...]:
+            if chats is not None and browser_id:
+                chats.delete(browser_id, current)
+            return shown(browser_id, ChatStore.new_id(), [])
+
+        delete_chat.click(deleted, [browser, chat_id], chat_view, queue=False, api_visibility="private")
+
         # --- asking: show the question at once, then queue the answer (one generation at a time)
-        # While an answer is being written the input is locked (as in gr.ChatInterface) and Stop replaces Ask.
+        # While an answer is being written the input is locked (as in gr.ChatInterface), Stop replaces Ask, and
+        # other chats cannot be opened or deleted.
         def busy(answering: bool) -> tuple[Any, ...]:
             box = gr.update(interactive=not answering, placeholder=ANSWERING if answering else ASK_HERE)
             return (box, gr.update(visible=not answering),
-                    gr.update(visible=answering, value="Stop", interactive=True))
+                    gr.update(visible=answering, value="Stop", interactive=True),
+                    gr.update(interactive=not answering), gr.update(interactive=not answering))
 
-        def begin(text: str, history: list, request: gr.Request) -> tuple[Any, ...]:
-            emptied, asked = add_question(text, history)
-            if asked is history:  # a blank question: nothing to do, and nothing the reader typed since is lost
-                return history, gr.update(), gr.update(), gr.update()
+        def begin(text: str, shown_messages: list, request: gr.Request) -> tuple[Any, ...]:
+            emptied, asked = add_question(text, shown_messages)
+            if asked is shown_messages:  # a blank question: nothing to do, and nothing typed since is lost
+                return shown_messages, *(gr.update() for _ in range(5))
             turn.control.begin(request.session_hash)
-            _, ask_button, stop_button = busy(True)
-            return asked, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), ask_button, stop_button
+            _, *buttons = busy(True)
+            return asked, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), *buttons
 
-        def answer(history: list, past: list, k: float, name: str, file: str, request: gr.Request):
-            yield from turn.respond(history, past, k, name, file, session=request.session_hash)
+        def answer(shown_messages: list, past: list, k: float, name: str, file: str, first: str, last: str, who: str,
+                   browser_id: str | None, chat: str, request: gr.Request):
+            yield from turn.respond(shown_messages, past, k, name, file, session=request.session_hash, year_from=first,
+                                    year_to=last, author=who, browser=browser_id, chat_id=chat)
 
         # always_last: a question sent while the previous one is being set up waits for it instead of being dropped
-        started = gr.on([question.submit, ask.click], begin, [question, chatbot], [chatbot, question, ask, stop],
+        started = gr.on([question.submit, ask.click], begin, [question, chatbot],
+                        [chatbot, question, ask, stop, chat_list, delete_chat],
                         queue=False, trigger_mode="always_last", api_visibility="private")
-        answering = started.then(answer, [chatbot, turns, top_k, collection, source],
+        answering = started.then(answer, [chatbot, turns, top_k, collection, source, year_from, year_to, author,
+                                          browser, chat_id],
                                  [chatbot, sources, detail, turns], concurrency_limit=1,
                                  concurrency_id=GENERATION, show_progress="full", show_progress_on=[detail, sources],
                                  api_visibility="private")
-        answering.then(lambda: busy(False), None, [question, ask, stop], queue=False, api_visibility="private")
+        # the list of chats and Download chat are up to date by the time Ask is back
+        answering.then(chat_updates, [browser, chat_id, turns], [chat_list, chats_note, download], queue=False,
+                       api_visibility="private").then(
+            lambda: busy(False), None, [question, ask, stop, chat_list, delete_chat], queue=False,
+            api_visibility="private")
 
         # Stop and Clear ask the running turn to end; it writes the chat's last state itself (see ui.chat)
         def stopping(request: gr.Request) -> Any:
@@ -124,12 +207,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         stop.click(stopping, None, [stop], queue=False, api_visibility="private")
 
-        def cleared(request: gr.Request) -> tuple[Any, ...]:
+        def cleared(browser_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+            """Clear and New chat: a new, empty chat; the one before stays in the list."""
             turn.control.end(request.session_hash, "clear")
-            return [], render.sources_panel([]), "", []
+            return shown(browser_id, ChatStore.new_id(), [])
 
-        for trigger in (clear.click, chatbot.clear):
-            trigger(cleared, None, [chatbot, sources, detail, turns], queue=False, api_visibility="private")
+        for trigger in (clear.click, chatbot.clear, new_chat.click):
+            trigger(cleared, [browser], chat_view, queue=False, api_visibility="private")
 
         # --- side panel: status, collection and file filters, uploads
         def refresh(name: str | None, progress: gr.Progress = TRACK_TQDM) -> tuple[Any, ...]:
@@ -161,11 +245,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                       concurrency_limit=1, concurrency_id="ingest", api_visibility="private")
 
         # --- the API: gradio_client.Client(url).predict("question", api_name="/ask")
-        def ask_api(question: str, top_k: int = 0, collection: str = "", source: str = "") -> dict:
-            """Answer a question from the collection; returns the checked Answer as JSON."""
+        def ask_api(question: str, top_k: int = 0, collection: str = "", source: str = "", year_from: int = 0,
+                    year_to: int = 0, author: str = "") -> dict:
+            """Answer a question from the collection (optionally only papers of a source file, years and author);
+            returns the checked Answer as JSON."""
             try:
                 answer = assistant.ask(question, top_k=top_k or None, collection=collection or None,
-                                       source=source or None)
+                                       source=source or None, year_from=year_from or None,
+                                       year_to=year_to or None, author=author or None)
             except Exception as error:  # a readable message for the client, the traceback in the log
                 raise gr.Error(turn.explain(error, started=False), print_exception=False) from None
             return answer.model_dump(mode="json")
@@ -189,6 +276,7 @@ def launch(app: gr.Blocks, settings: Settings, *, host: str | None = None, port:
         auth_message="Log in to ask the papers." if password else None,
         theme=THEME,
         css=CSS,
+        head=SCRIPT,
         max_file_size=f"{settings.ui.upload_max_mb}mb",
         footer_links=["api"],
         ssr_mode=False,

@@ -6,6 +6,9 @@ Stop and Clear do not cancel the turn from outside (a streamed update already on
 then land after Stop's and put the cursor back). They ask the turn to end (`TurnControl`): the
 turn notices after the model's next word, closes the assistant's stream (which releases the
 generation lock) and writes the chat's final state itself, as its last update.
+
+When the turn has ended (answered, stopped, failed or cleared) it saves its chat (`ui.history`), under
+the browser's id and the chat's id it started with.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from html import escape
 from typing import Any, Literal
 
 from rag import (
     Assistant,
+    ChatStore,
     Done,
     LLMError,
     ModelUnavailable,
@@ -29,7 +32,7 @@ from rag import (
     Turn,
     collection_name_problem,
 )
-from ui import render
+from ui import history, render
 from ui.render import TurnSources
 
 log = logging.getLogger(__name__)
@@ -66,20 +69,22 @@ def conversation(turns: list[TurnSources]) -> list[Turn]:
     return out
 
 
+def year_in(box: str | int | None, label: str) -> int | None:
+    """The year typed in a filter box (None when it is empty); `QuestionError` when it is not a year."""
+    text = str(box if box is not None else "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise QuestionError(f"{label} must be a year such as 2020, not “{text}”")
+    return int(text)
+
+
 def add_question(question: str, history: list[Message]) -> tuple[str, list[Message]]:
     """Show the question in the chat at once (before the queue), and empty the input box."""
     question = " ".join((question or "").split())
     if not question:
         return "", history
     return "", [*history, {"role": "user", "content": question}]
-
-
-def notices_html(notices: list[str]) -> str:
-    """Notes on how the question was handled (shortened question, sources cut to fit), under the answer."""
-    if not notices:
-        return ""
-    items = "".join(f"<li>{escape(n)}</li>" for n in notices)
-    return f'<div class="notices"><ul>{items}</ul></div>'
 
 
 def with_reply(history: list[Message], content: str) -> list[Message]:
@@ -126,11 +131,12 @@ class TurnControl:
 
 
 class ChatTurn:
-    """Runs one question against the assistant and renders each step for the browser."""
+    """Runs one question against the assistant, renders each step for the browser and saves the chat."""
 
-    def __init__(self, assistant: Assistant):
+    def __init__(self, assistant: Assistant, chats: ChatStore | None = None):
         self.assistant = assistant
         self.control = TurnControl()
+        self.chats = chats
 
     def empty_collection_problem(self, collection: str) -> str | None:
         """A message when the collection cannot answer anything (bad name, empty), else None."""
@@ -143,14 +149,18 @@ class ChatTurn:
         return None
 
     def respond(self, history: list[Message], turns: list[TurnSources], top_k: float | None,
-                collection: str | None, source: str | None, session: str = "") -> Iterator[Update]:
+                collection: str | None, source: str | None, session: str = "", *,
+                year_from: str | int | None = None, year_to: str | int | None = None, author: str | None = None,
+                browser: str | None = None, chat_id: str | None = None) -> Iterator[Update]:
         """Yield (chat, sources panel, detail line, turns) after each event of the assistant's stream; when the
-        session asks the turn to end, the last update is the stopped (or cleared) chat."""
+        session asks the turn to end, the last update is the stopped (or cleared) chat. Once the turn has
+        ended, the chat is saved as ``chat_id`` of ``browser`` (when both are given and chats are kept)."""
         question = pending_question(history)
         if question is None:
             yield history, render.sources_panel(turns), "", turns
             return
         collection = (collection or "").strip() or self.assistant.settings.store.collection
+        filters: dict[str, Any] = {"source": source or None, "author": (author or "").strip() or None}
         entry = TurnSources(turn=len(turns) + 1, question=question, sources=[])
         earlier, turns = turns, [*turns, entry]
         history = with_reply(history, f"*Searching the collection…*{render.CURSOR}")
@@ -158,52 +168,73 @@ class ChatTurn:
 
         detail = ""
         stream = None
+        raw = ""
+        final: Update | None = None
         try:
+            filters["year_from"] = year_in(year_from, "From year")
+            filters["year_to"] = year_in(year_to, "To year")
+            described = render.filters_text(**filters)
             problem = self.empty_collection_problem(collection)
             if problem:
-                yield with_reply(history, render.error_message(problem)), render.sources_panel(turns), "", turns
-                return
-            stream = self.assistant.stream(
-                question, top_k=int(top_k) if top_k else None, collection=collection,
-                source=source or None, history=conversation(earlier),
-            )
-            raw = ""
-            ranks: list[int] = []
-            for event in stream:
-                if self.control.asked(session):
-                    break
-                if isinstance(event, SourcesFound):
-                    entry = replace(entry, sources=event.sources)
-                    turns = [*earlier, entry]
-                    ranks = [s.rank for s in event.sources]
-                    detail = render.detail_line(question, event.retrieval_query)
-                    history = with_reply(history, render.waiting_message(len(event.sources)))
-                    yield history, render.sources_panel(turns), detail, turns
-                elif isinstance(event, Token):
-                    raw += event.text
-                    history = with_reply(history, render.streaming_message(raw, entry.turn, ranks))
-                    yield history, render.sources_panel(turns), detail, turns
-                elif isinstance(event, Done):
-                    answer = event.answer
-                    entry = replace(entry, sources=answer.sources, citations=answer.citations, done=True,
-                                    answer=answer.answer)
-                    turns = [*earlier, entry]
-                    detail = render.detail_line(question, answer.retrieval_query, answer.timings,
-                                                f"{answer.llm_provider}:{answer.llm_model}")
-                    history = with_reply(history, render.answer_message(answer, entry.turn)
-                                         + notices_html(answer.notices))
-                    yield history, render.sources_panel(turns), detail, turns
+                entry = replace(entry, done=True, status="failed", text=problem)
+                turns = [*earlier, entry]
+                final = with_reply(history, render.error_message(problem)), render.sources_panel(turns), "", turns
+            else:
+                stream = self.assistant.stream(
+                    question, top_k=int(top_k) if top_k else None, collection=collection,
+                    history=conversation(earlier), **filters,
+                )
+                ranks: list[int] = []
+                for event in stream:
+                    if self.control.asked(session):
+                        break
+                    if isinstance(event, SourcesFound):
+                        entry = replace(entry, sources=event.sources)
+                        turns = [*earlier, entry]
+                        ranks = [s.rank for s in event.sources]
+                        detail = render.detail_line(question, event.retrieval_query, filters=described)
+                        history = with_reply(history, render.waiting_message(len(event.sources)))
+                        yield history, render.sources_panel(turns), detail, turns
+                    elif isinstance(event, Token):
+                        raw += event.text
+                        history = with_reply(history, render.streaming_message(raw, entry.turn, ranks))
+                        yield history, render.sources_panel(turns), detail, turns
+                    elif isinstance(event, Done):
+                        answer = event.answer
+                        entry = replace(entry, sources=answer.sources, citations=answer.citations, done=True,
+                                        answer=answer.answer, result=answer, status="answered")
+                        turns = [*earlier, entry]
+                        detail = render.detail_line(question, answer.retrieval_query, answer.timings,
+                                                    f"{answer.llm_provider}:{answer.llm_model}", described)
+                        history = with_reply(history, render.turn_message(entry))
+                        final = history, render.sources_panel(turns), detail, turns
         except Exception as error:  # shown as a readable message; the chat stays usable
             message = self.explain(error, started=bool(entry.sources))
-            yield with_reply(history, render.error_message(message)), render.sources_panel(turns), detail, turns
+            entry = replace(entry, done=True, status="failed", text=message)
+            turns = [*earlier, entry]
+            final = with_reply(history, render.error_message(message)), render.sources_panel(turns), detail, turns
         finally:
             if stream is not None:
                 stream.close()
         asked = self.control.asked(session)
+        if asked and not entry.done:  # Stop or Clear ended it: the words so far are kept
+            entry = replace(entry, done=True, status="stopped", text=raw)
+            turns = [*earlier, entry]
+            final = mark_stopped(history), render.sources_panel(turns), detail, turns
+        self.save(browser, chat_id, collection, turns)
         if asked == "clear":
             yield [], render.sources_panel([]), "", []
-        elif asked == "stop":
-            yield mark_stopped(history), render.sources_panel(turns), detail, turns
+        elif final is not None:
+            yield final
+
+    def save(self, browser: str | None, chat_id: str | None, collection: str, turns: list[TurnSources]) -> None:
+        """Save the chat (a failure is logged: the answer on screen matters more than its copy on disk)."""
+        if self.chats is None or not (browser and chat_id):
+            return
+        try:
+            history.save_chat(self.chats, browser, chat_id, collection, turns)
+        except (OSError, ValueError) as error:
+            log.warning("could not save chat %s: %s", chat_id, error)
 
     def explain(self, error: Exception, started: bool) -> str:
         """A sentence for the reader; the traceback goes to the server log only."""

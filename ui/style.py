@@ -74,6 +74,40 @@ CSS = """
 #upload-report { font-size: 0.88rem; }
 #upload-report ul { margin: 0.2em 0; padding-left: 1.1em; font-family: var(--font-mono); font-size: 0.78rem; }
 
+/* paper metadata: authors, year, venue, link */
+#sources .card-meta { margin: 3px 0 0; font-size: 0.8rem; color: var(--body-text-color-subdued); line-height: 1.4; }
+#sources .card-meta a, #chat .cite-meta a { color: var(--color-accent); text-decoration: none; }
+#sources .card-meta a:hover, #chat .cite-meta a:hover { text-decoration: underline; }
+#chat .cite-meta { font-size: 0.8rem; color: var(--body-text-color-subdued); }
+
+/* a marker's popover: the paper and the sentence that supports the claim (hover, focus, tap; Escape closes) */
+#chat a.cite { position: relative; -webkit-tap-highlight-color: transparent; }
+#chat a.cite.pop-above > .cite-pop { top: auto; bottom: calc(100% + 4px); }
+#chat a.cite:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 1px; }
+#chat .cite-pop { display: none; position: absolute; z-index: 60; left: 0; top: calc(100% + 4px);
+  width: max-content; max-width: min(26rem, 80vw); padding: 8px 10px; border-radius: 8px;
+  background: var(--background-fill-primary); color: var(--body-text-color);
+  border: 1px solid var(--border-color-primary); box-shadow: 0 6px 20px rgba(0, 0, 0, 0.16);
+  font-weight: 400; font-size: 0.85rem; line-height: 1.45; white-space: normal; text-align: left; cursor: default; }
+#chat a.cite:hover > .cite-pop, #chat a.cite:focus > .cite-pop, #chat a.cite.pop-open > .cite-pop { display: block; }
+#chat a.cite.pop-closed > .cite-pop { display: none; }
+#chat .pop-title { display: block; font-weight: 600; }
+#chat .pop-meta { display: block; color: var(--body-text-color-subdued); font-size: 0.78rem; }
+#chat .pop-quote { display: block; margin-top: 4px; font-style: italic; }
+
+/* an answer's export buttons */
+#chat .answer-tools { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 0.7em; }
+#chat .answer-tools button { font-size: 0.8rem; padding: 2px 10px; border-radius: 999px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill);
+  color: var(--body-text-color); }
+#chat .answer-tools button:hover { border-color: var(--color-accent); color: var(--color-accent); }
+#chat .answer-tools button:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 1px; }
+
+/* saved chats in the side panel */
+#chat-list .wrap { flex-direction: column; gap: 4px; }
+#chat-list label { width: 100%; font-size: 0.85rem; }
+#chats-empty p { margin: 0; font-size: 0.8rem; color: var(--body-text-color-subdued); }
+
 /* narrow windows: sources drop below the chat */
 @media (max-width: 760px) {
   #sources-col { max-height: none; overflow: visible; }

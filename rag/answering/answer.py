@@ -2,7 +2,64 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, computed_field, model_validator
+
+from rag.corpus.identifiers import canonical_url
+from rag.corpus.scholarly import author_list, year_of
+
+LINK_SCHEMES = ("https://", "http://")
+
+
+class PaperInfo(BaseModel):
+    """Who wrote a paper, when and where, and its identifiers; every field is optional (the seed pages carry
+    none). ``link`` is the paper's page: its ``url``, else its DOI, arXiv or PubMed page (http(s) only)."""
+
+    authors: list[str] = Field(default_factory=list, description='Authors as "First Last".')
+    year: int | None = None
+    venue: str | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+    pmid: str | None = None
+    url: str | None = None
+
+    @classmethod
+    def of(cls, metadata: dict[str, Any]) -> PaperInfo:
+        """From a stored paper's metadata; ``authors`` may be a list or the comma-joined string older
+        versions stored."""
+        def text(key: str) -> str | None:
+            value = metadata.get(key)
+            return str(value).strip() or None if value not in (None, "") else None
+
+        return cls(authors=author_list(metadata.get("authors")), year=year_of(metadata.get("year")),
+                   venue=text("venue") or text("journal"), doi=text("doi"), arxiv_id=text("arxiv_id"),
+                   pmid=text("pmid"), url=text("url"))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def link(self) -> str | None:
+        """The paper's page: ``url`` if it is an http(s) link, else its DOI, arXiv or PubMed page."""
+        if self.url and self.url.lower().startswith(LINK_SCHEMES):
+            return self.url
+        return canonical_url(doi=self.doi, arxiv_id=self.arxiv_id, pmid=self.pmid)
+
+    def short_authors(self, shown: int = 2) -> str:
+        """``"A, B et al."`` (all of them when there are at most ``shown + 1``)."""
+        if len(self.authors) <= shown + 1:
+            return ", ".join(self.authors)
+        return ", ".join(self.authors[:shown]) + " et al."
+
+    def link_label(self) -> str:
+        """How to name `link` in a list: ``doi:...``, ``arXiv:...``, ``PMID ...`` or its host."""
+        link = self.link or ""
+        if self.doi and link == canonical_url(doi=self.doi):
+            return f"doi:{self.doi}"
+        if self.arxiv_id and link == canonical_url(arxiv_id=self.arxiv_id):
+            return f"arXiv:{self.arxiv_id}"
+        if self.pmid and link == canonical_url(pmid=self.pmid):
+            return f"PMID {self.pmid}"
+        return link.split("://", 1)[-1].split("/", 1)[0] if link else ""
 
 
 class Citation(BaseModel):
@@ -12,6 +69,7 @@ class Citation(BaseModel):
     paper_id: str
     title: str
     quote: str
+    paper: PaperInfo = Field(default_factory=PaperInfo, description="The cited paper's authors, year, venue, link.")
 
 
 class Source(BaseModel):
@@ -21,13 +79,14 @@ class Source(BaseModel):
     paper_id: str
     title: str
     score: float
+    paper: PaperInfo = Field(default_factory=PaperInfo, description="Authors, year, venue and link.")
     abstract: str = Field("", exclude=True, repr=False)
 
     @classmethod
     def of(cls, paper) -> Source:
         """The source for a retrieved paper (`rag.retrieval.RetrievedPaper`)."""
         return cls(rank=paper.rank, paper_id=paper.paper_id, title=paper.title, score=paper.score,
-                   abstract=paper.abstract)
+                   paper=PaperInfo.of(paper.metadata), abstract=paper.abstract)
 
 
 class Timings(BaseModel):
@@ -58,6 +117,22 @@ class Answer(BaseModel):
         default_factory=list,
         description="Things the reader should know about how the question was handled (e.g. it was shortened).",
     )
+
+    @model_validator(mode="after")
+    def cite_with_paper_info(self) -> Answer:
+        """Each citation carries its source's `PaperInfo` (the citation check knows only numbers and titles)."""
+        sources = {(s.rank, s.paper_id): s for s in self.sources}
+        for citation in self.citations:
+            source = sources.get((citation.number, citation.paper_id))
+            if source is not None and citation.paper == PaperInfo():
+                citation.paper = source.paper
+        return self
+
+    def cited_sources(self) -> list[Source]:
+        """The sources the citations name, once each, in the order they are first cited."""
+        by_rank = {s.rank: s for s in self.sources}
+        numbers = dict.fromkeys(c.number for c in self.citations if c.number in by_rank)
+        return [by_rank[n] for n in numbers]
 
 
 class SourcesFound(BaseModel):

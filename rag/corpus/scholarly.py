@@ -18,7 +18,7 @@ from rag.corpus.identifiers import (
     normalize_pmid,
     scholarly_id,
 )
-from rag.corpus.paper import BadRecord, Paper, clean_text
+from rag.corpus.paper import BadRecord, Paper, clean_text, normalize_title
 
 YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 AUTHOR_SEPARATORS = re.compile(r"\s*;\s*|\s+and\s+", re.IGNORECASE)
@@ -125,3 +125,36 @@ def common_keys(record: dict) -> dict[str, object]:
     if not clean_text(record.get("url") or "") and (url := canonical_url(**ids)):
         found["url"] = url
     return found
+
+
+MAX_NAME_WORDS = 6  # longer "names" (an organisation spelled out) keep only their first and last words' runs
+
+
+def name_words(name: object) -> list[str]:
+    """A name's words, lower-case and accent-folded: "Geoffrey E. Hinton" -> ["geoffrey", "e", "hinton"]."""
+    return normalize_title(str(name or "")).split()
+
+
+def name_keys(name: object) -> set[str]:
+    """The ways an author filter may name this author: every run of its words ("hinton", "geoffrey e",
+    "geoffrey e hinton"), first and last name ("geoffrey hinton"), and initials with the last name ("g hinton",
+    "g e hinton"); single letters are not keys on their own."""
+    words = name_words(name)
+    if len(words) > MAX_NAME_WORDS:
+        words = words[:2] + words[-2:]
+    keys = {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
+    if len(words) >= 2:
+        keys.add(f"{words[0]} {words[-1]}")
+        keys.add(f"{words[0][0]} {words[-1]}")
+        keys.add(" ".join([*(w[0] for w in words[:-1]), words[-1]]))
+    return {key for key in keys if len(key) > 1}
+
+
+def author_keys(authors: object) -> list[str]:
+    """Sorted `name_keys` of every author (a list of names, or the comma-joined string older versions stored)."""
+    return sorted(set().union(*(name_keys(name) for name in author_list(authors))))
+
+
+def author_query(text: object) -> str:
+    """An author filter as the key it must match: "Hinton" -> "hinton", "G. Hinton" -> "g hinton"."""
+    return " ".join(name_words(text))

@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import log
 from pathlib import Path
 
@@ -15,9 +15,11 @@ import bm25s
 import numpy as np
 from filelock import FileLock
 
+from rag.index.filters import PaperFilter
 from rag.text import STOPWORDS, WORD, content_terms, stemmer
 
 MANIFEST = "manifest.json"
+MANIFEST_VERSION = 2  # 2: per-paper years and author keys for the filters (indexes saved before are rebuilt)
 STAMP = "stamp.json"  # the collection's (chunk count, generation token) when the index was last in step with it
 MMAP_BYTES = 64 << 20  # saved score arrays larger than this are memory-mapped on load (POSIX), not read
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG, so `rag` printed "Building index from tokens"
@@ -61,7 +63,8 @@ def read_stamp(folder: Path, fingerprint: str) -> tuple[int, str | None] | None:
 
 @dataclass
 class Bm25Index:
-    """bm25s over stemmed, stopword-free terms; row ``i`` is paper ``paper_ids[i]``.
+    """bm25s over stemmed, stopword-free terms; row ``i`` is paper ``paper_ids[i]``, from the corpus files
+    ``sources[i]``, of year ``years[i]`` (None if unknown) and with the author keys ``author_keys[i]``.
 
     ``stamp`` is the Chroma collection's ``(chunk count, generation token)`` at a moment the papers
     it stored had this ``fingerprint`` (None if unknown); `PaperIndex.check` trusts it on large
@@ -73,13 +76,22 @@ class Bm25Index:
     sources: list[list[str]]
     fingerprint: str
     stamp: tuple[int, str | None] | None = None
+    years: list[int | None] = field(default_factory=list)
+    author_keys: list[list[str]] = field(default_factory=list)
+    _year_array: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _author_rows: dict[str, list[int]] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.years = self.years or [None] * len(self.paper_ids)
+        self.author_keys = self.author_keys or [[] for _ in self.paper_ids]
 
     @classmethod
-    def build(cls, papers: list[tuple[str, str, list[str]]], fingerprint: str) -> Bm25Index:
-        """Index ``(paper_id, text, sources)`` triples (rows in paper-id order; see `Bm25Builder`)."""
+    def build(cls, papers: list[tuple], fingerprint: str) -> Bm25Index:
+        """Index ``(paper_id, text, sources)`` triples, or ``(paper_id, text, sources, year, author_keys)``
+        tuples (rows in paper-id order; see `Bm25Builder`)."""
         builder = Bm25Builder()
-        for paper_id, text, sources in papers:
-            builder.add(paper_id, text, sources)
+        for paper in papers:
+            builder.add(*paper)
         return builder.finish(fingerprint)
 
     def save(self, folder: Path) -> None:
@@ -95,7 +107,8 @@ class Bm25Index:
         try:
             if self.retriever is not None:
                 self.retriever.save(str(staging), show_progress=False)
-            manifest = {"fingerprint": self.fingerprint, "paper_ids": self.paper_ids, "sources": self.sources}
+            manifest = {"version": MANIFEST_VERSION, "fingerprint": self.fingerprint, "paper_ids": self.paper_ids,
+                        "sources": self.sources, "years": self.years, "author_keys": self.author_keys}
             (staging / MANIFEST).write_text(json.dumps(manifest))
             if self.stamp is not None:
                 write_stamp(staging, self.stamp, self.fingerprint)
@@ -127,7 +140,8 @@ class Bm25Index:
 
     @classmethod
     def read(cls, folder: Path, mmap: bool | None = None) -> tuple[Bm25Index | None, str]:
-        """The saved index and "ok", or None and why not ("missing" or "unreadable (...)").
+        """The saved index and "ok", or None and why not ("missing", "unreadable (...)", or "saved by an older
+        version" when it lacks what the filters need).
 
         ``mmap=None`` memory-maps the score arrays when they are large (over `MMAP_BYTES`) on a POSIX
         system: loading is then instant and processes sharing a data folder share the pages. Saves
@@ -140,19 +154,23 @@ class Bm25Index:
                 return None, "missing"
             try:
                 manifest = json.loads((folder / MANIFEST).read_text())
+                if manifest.get("version") != MANIFEST_VERSION:
+                    return None, "saved by an older version"
                 paper_ids, sources, fingerprint = manifest["paper_ids"], manifest["sources"], manifest["fingerprint"]
+                years, keys = manifest["years"], manifest["author_keys"]
                 retriever = None
                 if paper_ids:
                     if mmap is None:
                         arrays = sum(f.stat().st_size for f in folder.glob("*.csc.index.npy"))
                         mmap = os.name == "posix" and arrays > MMAP_BYTES
                     retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
-                    if int(retriever.scores["num_docs"]) != len(paper_ids) or len(sources) != len(paper_ids):
+                    if int(retriever.scores["num_docs"]) != len(paper_ids) or not (
+                            len(sources) == len(years) == len(keys) == len(paper_ids)):
                         raise ValueError(f"{retriever.scores['num_docs']} documents for {len(paper_ids)} papers")
             except Exception as error:  # any damage (truncated arrays, bad JSON, missing files) means rebuild
                 return None, f"unreadable ({type(error).__name__}: {error})"
             stamp = read_stamp(folder, fingerprint)
-        return cls(retriever, paper_ids, sources, fingerprint, stamp), "ok"
+        return cls(retriever, paper_ids, sources, fingerprint, stamp, years, keys), "ok"
 
     def __len__(self) -> int:
         return len(self.paper_ids)
@@ -167,16 +185,44 @@ class Bm25Index:
             frequency = int(indptr[column + 1] - indptr[column])
         return log(1 + (n - frequency + 0.5) / (frequency + 0.5))
 
-    def search(self, query: str, k: int, source: str | None = None) -> list[tuple[str, float]]:
-        """The best ``k`` papers for ``query`` as ``(paper_id, score)``, optionally from one source file."""
+    def mask(self, wanted: PaperFilter) -> np.ndarray | None:
+        """1.0 for the rows that pass ``wanted``, 0.0 for the others; None when it filters nothing."""
+        if not wanted:
+            return None
+        keep = np.ones(len(self.paper_ids), dtype=bool)
+        if wanted.source is not None:
+            keep &= np.array([wanted.source in s for s in self.sources], dtype=bool)
+        if wanted.year_from is not None or wanted.year_to is not None:
+            if self._year_array is None:
+                self._year_array = np.array([0 if y is None else y for y in self.years], dtype=np.int32)
+            years = self._year_array
+            keep &= years > 0
+            if wanted.year_from is not None:
+                keep &= years >= wanted.year_from
+            if wanted.year_to is not None:
+                keep &= years <= wanted.year_to
+        if wanted.author is not None:
+            if self._author_rows is None:  # built on the first author filter: key -> rows
+                rows: dict[str, list[int]] = {}
+                for row, keys in enumerate(self.author_keys):
+                    for key in keys:
+                        rows.setdefault(key, []).append(row)
+                self._author_rows = rows
+            by_author = np.zeros(len(self.paper_ids), dtype=bool)
+            by_author[self._author_rows.get(wanted.author, [])] = True
+            keep &= by_author
+        return keep.astype(np.float32)
+
+    def search(self, query: str, k: int, source: str | PaperFilter | None = None) -> list[tuple[str, float]]:
+        """The best ``k`` papers for ``query`` as ``(paper_id, score)``, optionally only those that pass a
+        `PaperFilter` (or come from one source file)."""
         terms = content_terms(query)
         if self.retriever is None or not terms:
             return []
-        mask = None
-        if source is not None:
-            mask = np.array([source in s for s in self.sources], dtype=np.float32)
-            if not mask.any():
-                return []
+        wanted = PaperFilter(source=source) if isinstance(source, str) else source or PaperFilter()
+        mask = self.mask(wanted)
+        if mask is not None and not mask.any():
+            return []
         k = min(k, len(self.paper_ids))
         docs, scores = self.retriever.retrieve([terms], k=k, show_progress=False, weight_mask=mask)
         return [
@@ -204,6 +250,8 @@ class Bm25Builder:
         self.vocab: dict[str, int] = {}
         self.paper_ids: list[str] = []
         self.sources: list[list[str]] = []
+        self.years: list[int | None] = []
+        self.author_keys: list[list[str]] = []
         self._words: dict[str, int] = {}  # word -> term id, or -1 for a stopword
         self._lengths: list[int] = []  # terms per paper (with repeats)
         self._unique: list[int] = []  # distinct terms per paper
@@ -230,11 +278,14 @@ class Bm25Builder:
         array = np.array(ids, dtype=np.int32)
         return array[array >= 0]
 
-    def add(self, paper_id: str, text: str, sources: list[str]) -> None:
+    def add(self, paper_id: str, text: str, sources: list[str], year: int | None = None,
+            author_keys: list[str] | None = None) -> None:
         ids = self.term_ids(text)
         terms, counts = np.unique(ids, return_counts=True)
         self.paper_ids.append(paper_id)
         self.sources.append(list(sources))
+        self.years.append(year)
+        self.author_keys.append(list(author_keys or []))
         self._lengths.append(len(ids))
         self._unique.append(len(terms))
         self._pending[0].append(terms)
@@ -284,4 +335,5 @@ class Bm25Builder:
         retriever.vocab_dict = {**self.vocab, "": n_vocab}
         retriever.unique_token_ids_set = set(retriever.vocab_dict.values())
         retriever.nonoccurrence_array = None
-        return Bm25Index(retriever, [self.paper_ids[i] for i in order], [self.sources[i] for i in order], fingerprint)
+        return Bm25Index(retriever, [self.paper_ids[i] for i in order], [self.sources[i] for i in order], fingerprint,
+                         years=[self.years[i] for i in order], author_keys=[self.author_keys[i] for i in order])

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from rag.corpus import BadRecord, Paper
 from rag.index.chunking import chunk_abstract
+from rag.index.filters import chunk_filter_metadata
 from rag.index.store import PaperStore, chunk_id
 
 PAPERS_PER_BATCH = 64
@@ -83,6 +84,7 @@ def paper_nodes(paper: Paper, sources: list[str], embedder, max_tokens: int, ove
             start = paper.abstract.find(chunk)
         cursor = start + 1
         extras = {k: v for k, v in paper.metadata.items() if k not in ("sources", "line")}
+        extras.update(chunk_filter_metadata(paper.metadata))
         nodes.append(
             TextNode(
                 id_=chunk_id(paper.id, index),
@@ -102,10 +104,18 @@ def paper_nodes(paper: Paper, sources: list[str], embedder, max_tokens: int, ove
                 },
                 excluded_embed_metadata_keys=[k for k in (*extras, "paper_id", "sources", "chunk", "n_chunks",
                                                           "start_char", "end_char", "content_hash")],
-                excluded_llm_metadata_keys=["sources", "chunk", "n_chunks", "start_char", "end_char", "content_hash"],
+                excluded_llm_metadata_keys=["sources", "author_keys", "chunk", "n_chunks", "start_char", "end_char",
+                                            "content_hash"],
             )
         )
     return nodes
+
+
+def missing_filter_keys(head: dict) -> dict:
+    """The filter keys (`chunk_filter_metadata`) a stored paper's chunks lack or hold in an older form, from its
+    stored metadata: papers ingested before the year and author filters existed gain them on re-ingest."""
+    wanted = chunk_filter_metadata(head)
+    return {key: value for key, value in wanted.items() if head.get(key) != value}
 
 
 def embed_nodes(nodes: list[TextNode], embedder) -> None:
@@ -162,8 +172,11 @@ def ingest_papers(
                 sources = old_sources + [s for s in paper.sources if s not in old_sources]
                 if old and old.complete and old.head["content_hash"] == paper.content_hash():
                     report.unchanged += 1
+                    changes = missing_filter_keys(old.head)
                     if sources != old_sources:
-                        store.set_sources(paper.id, int(old.head["n_chunks"]), sources)
+                        changes["sources"] = sources
+                    if changes:  # a new source file, or filter keys an older version did not store
+                        store.update_metadata(paper.id, int(old.head["n_chunks"]), changes)
                         touched = True
                     continue
                 if old:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from rag.corpus import Paper
 from rag.index.bm25 import Bm25Builder, Bm25Index
+from rag.index.filters import chunk_filter_metadata
 from rag.index.ingest import PAPERS_PER_BATCH, IngestReport, Progress, ingest_papers
 from rag.index.store import PaperStore, StoredPaper, connect, disconnect, fingerprint_of, is_clean
 from rag.settings import Settings
@@ -188,7 +189,13 @@ class PaperIndex:
         """
         stamp = stamp or self.store.stamp()
         builder = Bm25Builder()
-        fingerprint = self.store.scan_papers(lambda p: builder.add(p.paper_id, f"{p.title}\n{p.abstract}", p.sources))
+
+        def add(paper: StoredPaper) -> None:
+            keys = chunk_filter_metadata(paper.metadata)  # derived from the authors: older papers match too
+            builder.add(paper.paper_id, f"{paper.title}\n{paper.abstract}", paper.sources, keys.get("year"),
+                        keys.get("author_keys"))
+
+        fingerprint = self.store.scan_papers(add)
         index = builder.finish(fingerprint)
         index.stamp = stamp
         index.save(self.bm25_dir)

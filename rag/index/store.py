@@ -450,10 +450,14 @@ class PaperStore:
 
     def set_sources(self, paper_id: str, n_chunks: int, sources: list[str]) -> None:
         """Replace the source list on every chunk of a paper (no re-embedding)."""
+        self.update_metadata(paper_id, n_chunks, {"sources": sources})
+
+    def update_metadata(self, paper_id: str, n_chunks: int, changes: dict[str, Any]) -> None:
+        """Set some metadata keys on every chunk of a paper (no re-embedding)."""
         ids = [chunk_id(paper_id, i) for i in range(n_chunks)]
         self.begin_write()
         rows = self.collection.get(ids=ids, include=["metadatas"])
-        metadatas = [{**meta, "sources": sources} for meta in rows["metadatas"]]
+        metadatas = [{**meta, **changes} for meta in rows["metadatas"]]
         # heads last, like `write_chunks`
         order = sorted(range(len(rows["ids"])), key=lambda i: metadatas[i]["chunk"] == 0)
         self.collection.update(ids=[rows["ids"][i] for i in order], metadatas=[metadatas[i] for i in order])
@@ -483,7 +487,7 @@ class PaperStore:
                 )
 
 
-INTERNAL_KEYS = {"paper_id", "title", "chunk", "n_chunks", "start_char", "end_char", "content_hash"}
+INTERNAL_KEYS = {"paper_id", "title", "chunk", "n_chunks", "start_char", "end_char", "content_hash", "author_keys"}
 
 
 def paper_metadata(meta: dict[str, Any]) -> dict[str, Any]:

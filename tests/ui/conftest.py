@@ -1,4 +1,5 @@
-"""Fixtures for the chat UI: a small real collection, the app on a free loopback port, headless Chromium."""
+"""Fixtures for the chat UI: small real collections (30 seed papers; the researchers' formats in `LIBRARY`), the
+app on a free loopback port, headless Chromium."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ REPLY = (
     "The Reversal Curse is a manifestation of the long-standing binding problem in cognitive science [1]. "
     "The authors identify the inconsistency and entanglements of concept representations as its two causes [1]."
 )
+CORPUS_FILES = REPO / "tests" / "corpus_files"
+LIBRARY = "library"  # a second collection: the researchers' formats, with authors, years, venues and links
+LIBRARY_FILES = ("library.bib", "export.ris", "arxiv-snapshot.jsonl", "openalex-page.json", "pubmed.xml")
+LIBRARY_QUESTION = "How do prior-data fitted networks approximate Bayesian inference, and how do graph solvers work?"
+LIBRARY_REPLY = ("PFNs approximate Bayesian inference in a single forward propagation [1]. "
+                 "Convergent graph solvers compute the fixed points of graph systems [2].")
 
 
 def small_settings(data_dir: Path) -> Settings:
@@ -35,11 +42,13 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def small_data_dir(tmp_path_factory, embedder) -> Path:
-    """A collection of the first 30 papers of one seed page (real MiniLM embeddings), ingested once."""
+    """A collection of the first 30 papers of one seed page and one of the test corpus files (`LIBRARY`, 9 papers
+    with metadata), real MiniLM embeddings, ingested once."""
     data_dir = tmp_path_factory.mktemp("ui-data")
     assistant = Assistant(small_settings(data_dir), llm=scripted(REPLY), embedder=embedder, progress=False)
     papers = load_corpus([SMALL_SEED_FILE]).papers[:SMALL_COLLECTION_SIZE]
     assistant.index().ingest(papers, total=len(papers), progress=False)
+    assistant.library.ingest([CORPUS_FILES / name for name in LIBRARY_FILES], collection=LIBRARY, skip_bad=True)
     return data_dir
 
 
@@ -93,6 +102,7 @@ def page(browser, ui_url):
     page.goto(ui_url)
     page.wait_for_selector("#question textarea")
     page.wait_for_selector("#status p")  # the load event has filled the side panel
+    page.wait_for_selector("#chats-note p")  # ... and restored the browser's last chat, if any
     yield page
     context.close()
     assert not elsewhere, f"the page made requests outside the app: {elsewhere[:5]}"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag import Assistant
+from rag import Assistant, ChatStore
 from tests.support.fakes import scripted
 from tests.ui.conftest import REPLY, small_settings
-from ui import render
+from ui import history, render
 from ui.chat import ChatTurn, add_question, mark_stopped, message_text
 from ui.upload import ingest_files
 
@@ -109,3 +109,30 @@ def test_an_abandoned_answer_does_not_block_the_next_question(assistant):
     answer = assistant.ask(QUESTION)
     assert answer.citations and not answer.abstained
     del abandoned
+
+
+def test_a_finished_turn_is_saved_and_shown_again_the_same(assistant, tmp_path):
+    store = ChatStore(tmp_path / "chats")
+    chat, browser = ChatTurn(assistant, store), ChatStore.new_id()
+    chat_id = ChatStore.new_id()
+    _, messages = add_question(QUESTION, [])
+    *_, (messages, panel, _, turns) = chat.respond(messages, [], 6, "papers", "", browser=browser, chat_id=chat_id)
+    _, messages = add_question("What datasets did it use?", messages)
+    *_, (messages, panel, _, turns) = chat.respond(messages, turns, 6, "papers", "", year_from="2030",
+                                                   browser=browser, chat_id=chat_id)
+    saved = store.load(browser, chat_id)
+    assert [e.status for e in saved.entries] == ["answered", "answered"] and saved.collection == "papers"
+    assert saved.entries[1].answer.sources == [], "no paper is from 2030"
+    shown = history.to_turns(saved.entries)
+    assert history.messages(shown) == messages and render.sources_panel(shown) == panel
+
+
+def test_a_year_that_is_not_a_number_is_a_readable_message_and_is_saved_as_failed(assistant, tmp_path):
+    store = ChatStore(tmp_path / "chats")
+    browser, chat_id = ChatStore.new_id(), ChatStore.new_id()
+    _, messages = add_question(QUESTION, [])
+    reply = last_reply(ChatTurn(assistant, store).respond(messages, [], 6, "papers", "", year_to="soon",
+                                                          browser=browser, chat_id=chat_id))
+    assert "That question cannot be asked: To year must be a year such as 2020, not “soon”" in reply
+    (entry,) = store.load(browser, chat_id).entries
+    assert entry.status == "failed" and "To year must be a year" in entry.text

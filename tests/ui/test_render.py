@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rag import Answer, Citation, Source, Timings
+from html import unescape
+
+from rag import Answer, Citation, PaperInfo, Source, Timings, answer_markdown
 from rag.corpus import BadRecord
 from ui import render
 from ui.upload import UploadResult, upload_report
@@ -75,3 +77,52 @@ def test_upload_report_counts_and_bad_lines():
     assert "a.jsonl:4: invalid JSON" in html and "/tmp/gradio" not in html and "<script>" not in html
     failed = upload_report(UploadResult(collection="mine", files=["x.pdf"], error="unsupported file type '.pdf'"))
     assert 'class="upload-error"' in failed and "unsupported file type" in failed
+
+
+def test_markers_carry_an_escaped_popover_and_answers_their_export_buttons():
+    paper = PaperInfo(authors=[f"Ada {EVIL}", "B", "C", "D"], year=2021, venue=EVIL, doi="10.5555/x")
+    cited = Citation(number=1, paper_id="p-1", title=f"Paper 1 {EVIL}", quote=f"The cited sentence {EVIL}.",
+                     paper=paper)
+    final = render.answer_message(answer("It works [1].", [cited]), turn=3)
+    pop = final.split('<span class="cite-pop" role="tooltip">', 1)[1].split("</a>", 1)[0]
+    assert '<span class="pop-title">Paper 1 &lt;img' in pop and "&lt;script&gt;" in pop and "<script>" not in pop
+    assert '<span class="pop-meta">Ada &lt;img' in pop and "et al. · 2021" in pop
+    copy = final.split('class="copy-md" value="', 1)[1].split('"', 1)[0]
+    assert "\n" not in copy and "<" not in copy, "one escaped line: a blank line would end Markdown's HTML block"
+    assert unescape(copy) == answer_markdown(answer("It works [1].", [cited]))
+    bib = final.split('class="download-bib" name="answer-3.bib" value="', 1)[1].split('"', 1)[0]
+    assert unescape(bib).startswith("@misc{paper1,") and "<img" not in bib
+    abstained = render.answer_message(answer("The collection does not answer this question.", [], True), 1)
+    assert "copy-md" in abstained and "download-bib" not in abstained, "nothing cited: nothing to download"
+
+
+def test_links_are_http_only_and_open_in_a_new_tab():
+    safe = render.paper_meta(PaperInfo(url="https://example.org/paper?a=1&b=2"), "meta")
+    assert 'href="https://example.org/paper?a=1&amp;b=2" target="_blank" rel="noopener noreferrer"' in safe
+    assert ">example.org</a>" in safe
+    sneaky = render.paper_meta(PaperInfo(url="javascript:alert(1)", doi="10.5555/x"), "meta")
+    assert "javascript" not in sneaky and 'href="https://doi.org/10.5555/x"' in sneaky and ">doi:10.5555/x<" in sneaky
+    assert render.paper_meta(PaperInfo(url="javascript:alert(1)"), "meta") == ""
+    card = render.source_card(Source(rank=1, paper_id="p", title="T", score=0.1, abstract="A.",
+                                     paper=PaperInfo(authors=["Ada Lovelace"], year=1843, pmid="123")), 1, [])
+    assert ('<p class="card-meta"><span class="meta">Ada Lovelace · 1843 · <a class="paper-link" href="https://'
+            'pubmed.ncbi.nlm.nih.gov/123/" target="_blank" rel="noopener noreferrer">PMID 123</a>') in card
+    assert "card-meta" not in render.source_card(source(1), 1, []), "a paper without metadata has no meta line"
+
+
+def test_finished_turns_render_the_same_from_what_is_saved():
+    cited = Citation(number=1, paper_id="p-1", title="Paper 1", quote="The cited sentence is here.")
+    result = answer("It works [1].", [cited])
+    done = render.TurnSources(2, "q", [source(1)], done=True, status="answered", result=result)
+    assert render.turn_message(done) == render.answer_message(done.result, 2)
+    stopped = render.TurnSources(2, "q", [source(1)], done=True, status="stopped", text="Half an answer [1")
+    assert render.turn_message(stopped) == "Half an answer [1 *(stopped)*"
+    failed = render.TurnSources(2, "q", [], done=True, status="failed", text=f"It broke {EVIL}")
+    assert render.turn_message(failed).startswith('<div class="chat-error"><p>It broke &lt;img')
+
+
+def test_filters_are_described_in_words():
+    assert render.filters_text() == ""
+    assert render.filters_text("a.bib", 2020, 2023, "hinton") == "only papers from a.bib, 2020-2023, by “hinton”"
+    assert render.filters_text(year_from=2020) == "only papers 2020 or later"
+    assert render.filters_text(year_to=2020, year_from=2020) == "only papers of 2020"
