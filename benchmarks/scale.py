@@ -116,7 +116,7 @@ def time_retrieval(retriever, questions: list[str], repeat_warmup: int = 5) -> d
         t2 = time.perf_counter()
         index.embedder.get_query_embedding(q)
         t3 = time.perf_counter()
-        retriever.dense(q, None)
+        retriever.dense(q)
         t4 = time.perf_counter()
         index.papers([pid for pid, _ in hits[: retriever.top_k]])
         t5 = time.perf_counter()

@@ -61,11 +61,11 @@ class HybridRetriever(BaseRetriever):
         self.rrf_k = rrf_k
         self.mode = mode
 
-    def dense(self, query: str, source: str | PaperFilter | None) -> tuple[list[str], dict[str, float]]:
+    def dense(self, query: str, wanted: PaperFilter | None = None) -> tuple[list[str], dict[str, float]]:
         """Papers by their best chunk's cosine similarity, among those that pass the filter (Chroma filters
         before ranking)."""
         embedding = self.index.embedder.get_query_embedding(query)
-        where = (PaperFilter(source=source) if isinstance(source, str) else source or PaperFilter()).where()
+        where = wanted.where() if wanted else None
         result = self.index.store.vector_store.query(
             VectorStoreQuery(query_embedding=embedding, similarity_top_k=self.candidates),
             **({"where": where} if where else {}),

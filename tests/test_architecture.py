@@ -23,3 +23,14 @@ def test_rag_ask_help_loads_neither_gradio_nor_matplotlib():
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert "Answer a question" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_engine_module_has_a_layer():
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in config if c["type"] == "layers"]
+    placed = {name.strip() for layer in layers for name in layer.split("|")}
+    modules = {f"rag.{path.stem}" for path in (REPO / "rag").glob("*.py") if path.stem != "__init__"}
+    packages = {f"rag.{path.parent.name}" for path in (REPO / "rag").glob("*/__init__.py")}
+    assert modules | packages == placed, "add the module to the layers contract in pyproject.toml"
