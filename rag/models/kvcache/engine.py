@@ -332,6 +332,7 @@ class BlockEngine:
             report.add(step, now - clock)
             clock = now
 
+        report.decodes = 0
         self._ensure_prefix(prefix, report)
         lap("prefix")
         prompt = self._layout(pieces)
@@ -371,21 +372,23 @@ class BlockEngine:
         park()
         run: list[int] = []
         run_start = self._n_prefix
-        decodes = 0
+
+        def flush(logits: bool = False) -> None:
+            nonlocal run, run_start
+            self._decode(run, run_start, 0, logits=logits)
+            lap("tail_decode" if logits else "first_live_decode" if report.decodes == 0 else "live_decode")
+            report.decodes += 1
+            run_start += len(run)
+            run = []
+
         for i, piece in enumerate(pieces):
             if not piece.cached:
                 if separate and run:
-                    self._decode(run, run_start, 0, logits=False)
-                    decodes += 1
-                    run_start += len(run)
-                    run = []
+                    flush()
                 run.extend(prompt.tokens[i])
                 continue
             if run:
-                self._decode(run, run_start, 0, logits=False)
-                lap("first_live_decode" if decodes == 0 else "live_decode")
-                decodes += 1
-                run = []
+                flush()
             if i not in parked:
                 park()
             seq = parked.pop(i)
@@ -394,9 +397,7 @@ class BlockEngine:
             free.append(seq)
             run_start = prompt.starts[i] + len(prompt.tokens[i])
             lap("copy")
-        self._decode(run, run_start, 0, logits=True)
-        lap("tail_decode")
-        report.decodes = decodes + 1
+        flush(logits=True)
         return prompt.end
 
     def _layout(self, pieces: list[Piece]) -> _Prompt:

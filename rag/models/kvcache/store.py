@@ -1,11 +1,11 @@
 """On-disk store of saved KV blocks: one checksummed file per block, LRU-bounded, shared safely by processes.
 
 A file is ``MAGIC``, a 4-byte header length, a JSON header (the key's fields, the token count, the payload's
-length), the payload and the sha256 of everything before it. Files are written to a temporary name and renamed, so readers never see a
-half-written entry. An entry whose header does not match the key asked for, or whose payload fails its
-checksum, is deleted and reported as a miss. Each read stamps the file's mtime with the current time (our own
-access record, not the filesystem's atime); eviction removes the least recently stamped files first, under a
-lock file, until the folder fits ``max_bytes``. Recently used payloads are also kept in RAM (``memory_bytes``).
+length), the payload and the sha256 of everything before it. Files are written to a temporary name and renamed,
+so readers never see a half-written entry. An entry that fails its checksum or whose header does not match the
+key asked for is deleted and reported as a miss. Each read stamps the file's mtime with the current time (our
+own access record, not the filesystem's atime); eviction removes the least recently stamped files first, under
+a lock file, until the folder fits ``max_bytes``. Recently used payloads are also kept in RAM (``memory_bytes``).
 """
 
 from __future__ import annotations
