@@ -26,7 +26,13 @@ from llama_cpp import _internals
 from rag.models.kvcache.store import BlockCache, BlockKey, sha256_text
 from rag.models.kvcache.text import TextDeltas
 
-KV_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
+# name -> (K type, V type). llama.cpp needs flash attention for a quantized V cache (it refuses the context
+# otherwise); a quantized K alone works without it.
+KV_TYPES = {
+    "f16": (llama_cpp.GGML_TYPE_F16, llama_cpp.GGML_TYPE_F16),
+    "q8_0": (llama_cpp.GGML_TYPE_Q8_0, llama_cpp.GGML_TYPE_Q8_0),
+    "q8_0-k": (llama_cpp.GGML_TYPE_Q8_0, llama_cpp.GGML_TYPE_F16),
+}
 STATE_FORMAT = f"llama-cpp-python {llama_cpp.__version__}"
 STOP_POLL_SECONDS = 0.05
 
@@ -109,8 +115,10 @@ class BlockEngine:
             raise ValueError(f"kv_type must be one of {sorted(KV_TYPES)}, not {kv_type!r}")
         if n_seq_max < 3:
             raise ValueError("n_seq_max must be at least 3 (the prompt, a spare and a work sequence)")
-        flash = kv_type != "f16" if flash_attn is None else flash_attn
-        if kv_type != "f16" and not flash:
+        type_k, type_v = KV_TYPES[kv_type]
+        quantized_v = type_v != llama_cpp.GGML_TYPE_F16
+        flash = quantized_v if flash_attn is None else flash_attn
+        if quantized_v and not flash:
             raise ValueError(f"a {kv_type} V cache needs flash attention in llama.cpp (flash_attn=True)")
         self.llama = llama
         self.cache = cache
@@ -126,7 +134,7 @@ class BlockEngine:
         params.n_seq_max = n_seq_max
         params.kv_unified = True
         params.n_threads = params.n_threads_batch = n_threads
-        params.type_k = params.type_v = KV_TYPES[kv_type]
+        params.type_k, params.type_v = type_k, type_v
         params.flash_attn_type = (
             llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         )
