@@ -270,8 +270,8 @@ class BlockEngine:
                 return None
             self._ensure_prefix(prefix, StreamReport())
             key = self._key("block", text)
-            if self.cache.contains(key):
-                return 0
+            if self.cache.contains(key) or self._n_prefix + len(tokens) >= self.n_ctx:
+                return 0  # saved meanwhile, or too long to ever fit a prompt
             try:
                 payload = self._read_block(tokens, abortable=should_stop)
             except _Aborted:
