@@ -222,6 +222,29 @@ def engine(llm, tmp_path_factory):
 
 
 @pytest.mark.llm
+def test_layout_pieces_tokenize_like_the_whole_prompt_for_every_seed_paper(engine):
+    """Qwen's pre-tokenizer glues a run of newlines to the punctuation before it (``">\n\n"``) and a space to the
+    word after it: pieces that end in a newline and start with a non-space keep the tokens of the whole text."""
+    from benchmarks.kv_blocks import layouts, prompt_parts
+    from rag.corpus import load_corpus
+
+    papers = load_corpus([REPO / "seeds"]).papers
+    for start in range(0, len(papers), 6):
+        parts = prompt_parts(papers[start : start + 6], "Which of these papers use a benchmark?")
+        pieces = layouts(parts)["instructions_cached"]
+        split = engine.tokenize(parts["prefix"], bos=True) + [t for p in pieces for t in engine.tokenize(p.text)]
+        assert split == engine.tokenize(parts["prefix"] + "".join(p.text for p in pieces), bos=True)
+
+
+@pytest.mark.llm
+def test_report_flags_pieces_that_tokenize_differently_from_the_whole(engine, blocks):
+    from rag.models.kvcache import Piece
+
+    engine.prompt_logits(PREFIX, [Piece("[1] "), Piece(blocks[0][len("<paper>\n"):]), Piece(TAIL)])
+    assert engine.report.tokens_match is False  # " Title" is one token in the whole text, " " + "Title" apart
+
+
+@pytest.mark.llm
 def test_block_restored_where_it_was_read_gives_the_same_logits(engine, blocks):
     from rag.models.kvcache import Piece
 
