@@ -204,8 +204,13 @@ def summarize(result: dict[str, Any]) -> None:
             for step in steps}
     result["restore_ms_per_paper"] = round(statistics.median(
         s["warm_ram"]["timings_ms"]["restore"] / len(s["block_bytes"]) for s in sets), 2)
+    cold = [s for s in sets if s["cold"]["blocks_read"]]
     result["block_read_ms_cold"] = percentiles([s["cold"]["timings_ms"]["block_read"] / s["cold"]["blocks_read"]
-                                                for s in sets if s["cold"]["blocks_read"]])
+                                                for s in cold])
+    # the same estimate as result["warm"], from the blocks the cold questions read (more of them, other loads)
+    ms_per_token = (sum(s["cold"]["timings_ms"]["block_read"] for s in cold)
+                    / sum(sum(s["block_tokens"]) for s in cold))
+    result["all_seeds_estimate_from_cold_reads_min"] = round(ms_per_token * result["warm"]["seed_tokens"] / 60000, 1)
     result["answers"] = {}
     for name in ("cold", "warm_ram", "markers_cached", "instructions_cached"):
         pairs = [(s[name]["text"], s["direct"]["text"]) for s in sets]
