@@ -225,6 +225,30 @@ def summarize(result: dict[str, Any]) -> None:
     result["tokens_match"] = all(s[n]["tokens_match"] for s in sets for n in names)
 
 
+def abstains(text: str) -> bool:
+    return "not answer" in text
+
+
+def compare(data: dict[str, Any]) -> None:
+    """Across variants and KV types: false abstentions (every question names a paper of its set) and how often
+    a quantized KV cache gives the f16 answer, read directly and stitched, on the sets both ran."""
+    for result in data["kv"].values():
+        sets = result["sets"]
+        result["abstained"] = {name: sum(abstains(s[name]["text"]) for s in sets) for name in
+                               ("direct", "cold", "warm_ram", "markers_cached", "instructions_cached")}
+        result["abstained"]["of"] = len(sets)
+    base = data["kv"].get("f16")
+    if base is None:
+        return
+    for kv_type, result in data["kv"].items():
+        if kv_type == "f16":
+            continue
+        pairs = list(zip(base["sets"], result["sets"], strict=False))
+        result["same_answer_as_f16"] = {
+            name: sum(a[name]["text"] == b[name]["text"] for a, b in pairs) for name in ("direct", "warm_ram")}
+        result["same_answer_as_f16"]["of"] = len(pairs)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
@@ -268,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         for kv_type in args.kv:
             data["kv"][kv_type] = measure_kv(llm, model, kv_type, sets, papers, folder, args.n_ctx,
                                              args.logit_sets, args.warm_blocks)
+            compare(data)
             write_json(args.out, data)
     print(f"wrote {args.out}")
 
