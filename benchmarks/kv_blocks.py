@@ -12,8 +12,9 @@ the live question and instructions):
   ``instructions_cached`` (the fixed instructions after the question cached too);
 * the stitching steps of the warm runs (fetch, restore, shift, copy, live decodes, the K-shift that llama.cpp
   runs before the first decode, the tail), and the cost of the K-shift measured on its own;
-* how close the answers are: greedy answers (48 tokens) of each cached variant against the direct read, and
-  the next-token logits (KL, max |diff|) on a few sets.
+* how close the answers are: greedy answers (48 tokens) of each cached variant against the direct read, the
+  next-token logits (KL, max |diff|) on a few sets, false abstentions (every question names a paper of its
+  set) and, on a few sets, abstentions when the question names a paper that is not in the set.
 
 Each measurement records ``os.getloadavg()``: the machine is shared, read the times as upper bounds.
 
@@ -113,7 +114,7 @@ def kshift_cost(engine, parts: dict[str, Any], repeats: int = 5) -> dict[str, An
 
 
 def measure_kv(llm, model, kv_type: str, sets: list, papers_all: list, folder: Path, n_ctx: int,
-               logit_sets: int, warm_blocks: int) -> dict[str, Any]:
+               logit_sets: int, warm_blocks: int, unanswerable_sets: int) -> dict[str, Any]:
     from rag.models.kvcache import BlockCache, BlockEngine, Piece
 
     cache = BlockCache(folder / kv_type, max_bytes=64 << 30, memory_bytes=512 << 20)
@@ -164,6 +165,13 @@ def measure_kv(llm, model, kv_type: str, sets: list, papers_all: list, folder: P
             row["block_bytes"] = [len(cache.get(engine.block_key(parts["prefix"], b)).payload)
                                   for b in parts["blocks"]]
             row["block_tokens"] = [len(engine.tokenize(b)) for b in parts["blocks"]]
+            if index < unanswerable_sets:  # a question about a paper of the next set: the answer is to abstain
+                other = sets[(index + 1) % len(sets)][0][0].title
+                parts_u = prompt_parts(papers, f'What problem does "{other}" address?')
+                variants_u = layouts(parts_u)
+                row["unanswerable"] = {"question": f'What problem does "{other}" address?',
+                                       "cached": run(engine, parts_u["prefix"], variants_u["cached"]),
+                                       "direct": run(engine, parts_u["prefix"], variants_u["direct"])}
             if index < logit_sets:
                 direct = engine.prompt_logits(parts["prefix"], variants["direct"])
                 row["logits"] = {}
@@ -237,6 +245,11 @@ def compare(data: dict[str, Any]) -> None:
         result["abstained"] = {name: sum(abstains(s[name]["text"]) for s in sets) for name in
                                ("direct", "cold", "warm_ram", "markers_cached", "instructions_cached")}
         result["abstained"]["of"] = len(sets)
+        unanswerable = [s["unanswerable"] for s in sets if "unanswerable" in s]
+        if unanswerable:
+            result["abstained_when_unanswerable"] = {
+                name: sum(abstains(u[name]["text"]) for u in unanswerable) for name in ("direct", "cached")}
+            result["abstained_when_unanswerable"]["of"] = len(unanswerable)
     base = data["kv"].get("f16")
     if base is None:
         return
@@ -257,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--papers", type=int, default=6)
     parser.add_argument("--logit-sets", type=int, default=3)
     parser.add_argument("--warm-blocks", type=int, default=8)
+    parser.add_argument("--unanswerable-sets", type=int, default=4)
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
@@ -291,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         folder = args.cache_dir or Path(temp)
         for kv_type in args.kv:
             data["kv"][kv_type] = measure_kv(llm, model, kv_type, sets, papers, folder, args.n_ctx,
-                                             args.logit_sets, args.warm_blocks)
+                                             args.logit_sets, args.warm_blocks, args.unanswerable_sets)
             compare(data)
             write_json(args.out, data)
     print(f"wrote {args.out}")
