@@ -31,6 +31,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,38 @@ def summarize(result: dict[str, Any]) -> None:
     result["tokens_match"] = all(s[n]["tokens_match"] for s in sets for n in names)
 
 
+def measure_abstention(llm, model, kv_type: str, sets: list, folder: Path, n_ctx: int,
+                       save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Only the answers (no timings): each set's question, and one naming a paper of the next set instead, each
+    read stitched and directly. Runs beside other work (``nice``): quality does not depend on the load."""
+    from rag.models.kvcache import BlockCache, BlockEngine
+
+    cache = BlockCache(folder / kv_type, max_bytes=64 << 30, memory_bytes=512 << 20)
+    engine = BlockEngine(llm, cache, model_sha256=model.sha256, layout=LAYOUT, n_ctx=n_ctx, kv_type=kv_type)
+    rows = []
+    try:
+        for index, (papers, question) in enumerate(sets):
+            other = sets[(index + 1) % len(sets)][0][0].title
+            row: dict[str, Any] = {}
+            for kind, asked in (("answerable", question), ("unanswerable", f'What problem does "{other}" address?')):
+                variants = layouts(prompt_parts(papers, asked))
+                prefix = prompt_parts(papers, asked)["prefix"]
+                row[kind] = {"question": asked, "cached": run(engine, prefix, variants["cached"])["text"],
+                             "direct": run(engine, prefix, variants["direct"])["text"]}
+            rows.append(row)
+            save(abstention_summary(rows))
+            print(f"{kv_type} abstention set {index + 1}/{len(sets)}", flush=True)
+    finally:
+        engine.close()
+    return abstention_summary(rows)
+
+
+def abstention_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = {kind: {name: sum(abstains(r[kind][name]) for r in rows) for name in ("cached", "direct")}
+              for kind in ("answerable", "unanswerable")}
+    return {"sets": rows, "abstained": counts, "of": len(rows)}
+
+
 def abstains(text: str) -> bool:
     return "not answer" in text
 
@@ -271,6 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--logit-sets", type=int, default=3)
     parser.add_argument("--warm-blocks", type=int, default=8)
     parser.add_argument("--unanswerable-sets", type=int, default=4)
+    parser.add_argument("--abstention-only", action="store_true",
+                        help="only the answers to answerable and unanswerable questions, into kv[TYPE]['abstention']")
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
@@ -304,6 +339,16 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="kv-blocks-") as temp:
         folder = args.cache_dir or Path(temp)
         for kv_type in args.kv:
+            if args.abstention_only:
+                if args.out.exists():
+                    data = json.loads(args.out.read_text())
+
+                def save(summary: dict[str, Any], kv_type: str = kv_type, data: dict[str, Any] = data) -> None:
+                    data["kv"].setdefault(kv_type, {})["abstention"] = summary
+                    write_json(args.out, data)
+
+                save(measure_abstention(llm, model, kv_type, sets, folder, args.n_ctx, save))
+                continue
             data["kv"][kv_type] = measure_kv(llm, model, kv_type, sets, papers, folder, args.n_ctx,
                                              args.logit_sets, args.warm_blocks, args.unanswerable_sets)
             compare(data)
