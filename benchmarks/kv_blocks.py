@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     from rag.models.gguf import MODELS, assemble
 
     model = MODELS[args.model]
-    llm = Llama(model_path=str(assemble(model, Settings().models_dir, progress=False)), n_ctx=256,
+    llm = Llama(model_path=str(assemble(model, Settings().store.models_dir, progress=False)), n_ctx=256,
                 n_threads=args.threads, verbose=False)
     papers = load_corpus([REPO_ROOT / "seeds"]).papers
     rng = random.Random(args.seed)

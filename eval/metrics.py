@@ -30,6 +30,9 @@ LATENCY_KEYS = (
     "total_ms_p50",
     "total_ms_p95",
     "tokens_per_s",
+    "prompt_tokens_p50",
+    "prompt_tokens_read_p50",
+    "load_1min",
 )
 
 
@@ -129,6 +132,9 @@ def aggregate(rows: Sequence[dict]) -> dict:
         metrics[f"{name}_p50"] = percentile(values, 50)
         metrics[f"{name}_p95"] = percentile(values, 95)
     metrics["tokens_per_s"] = mean(t.get("tokens_per_s") for t in timings)
+    for name in ("prompt_tokens", "prompt_tokens_read"):
+        metrics[f"{name}_p50"] = percentile([t[name] for t in timings if t.get(name) is not None], 50)
+    metrics["load_1min"] = mean(t.get("load_1min") for t in timings)  # the machine's load while answering
     return {key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def run_signature(assistant: Assistant, questions: list[Question], collection: s
 EVAL_SETTINGS = {
     "retrieval_mode", "top_k", "candidates", "rrf_k", "chunk_tokens", "llm_provider", "ollama_model",
     "llamacpp_model", "context_tokens", "max_answer_tokens", "temperature", "support_threshold", "abstain_threshold",
+    "prompt_cache", "kv_type",
 }
 
 
@@ -109,7 +111,7 @@ def answer_fields(answer: Answer, question: Question, gold: list[set[str]], gold
         "sources": [s.model_dump() for s in answer.sources],
         "llm": f"{answer.llm_provider}:{answer.llm_model}",
         "metrics": {k: v for k, v in metrics.items() if v is not None},
-        "timings": answer.timings.model_dump(),
+        "timings": {**answer.timings.model_dump(), "load_1min": round(os.getloadavg()[0], 2)},
     }
 
 

@@ -192,7 +192,7 @@ def llm():
     from rag.models.gguf import MODELS, assemble
     from rag.settings import Settings
 
-    path = assemble(MODELS[MODEL], Settings().models_dir, progress=False)
+    path = assemble(MODELS[MODEL], Settings().store.models_dir, progress=False)
     return Llama(model_path=str(path), n_ctx=1024, n_batch=64, n_threads=2, verbose=False)
 
 
