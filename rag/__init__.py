@@ -38,7 +38,7 @@ from rag.errors import (
 from rag.index import IngestReport
 from rag.index.bulk import BULK_BATCH
 from rag.library import CollectionInfo, Library
-from rag.models.llm import LlmPlan, plan_llm
+from rag.models.llm import LlmPlan, plan_llm, prompt_cache_stats
 from rag.retrieval import RetrievedPaper
 from rag.settings import (
     PROFILES,
@@ -102,10 +102,12 @@ __all__ = [
     "papers_bibtex",
     "parse_numbers",
     "plan_llm",
+    "prompt_cache_stats",
     "rebuild",
     "retrieve",
     "sources",
     "stream",
+    "warm_cache",
 ]
 
 _default: Assistant | None = None
@@ -170,3 +172,9 @@ def as_query_engine(*, streaming: bool = False, **options):
     """The assistant as a LlamaIndex query engine (``query(str) -> Response`` with the cited papers as
     ``source_nodes``); options as for `ask`."""
     return default_assistant().as_query_engine(streaming=streaming, **options)
+
+
+def warm_cache(collection: str | None = None, **options) -> int:
+    """Read a collection's papers into the embedded model's prompt cache ahead of questions; see
+    `Assistant.warm_cache` (options: should_stop, on_progress). Returns how many were read."""
+    return default_assistant().warm_cache(collection, **options)

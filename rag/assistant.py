@@ -16,17 +16,18 @@ from dataclasses import dataclass, field
 from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
 from rag.answering.answer import Answer, Citation, Done, Source, SourcesFound, StreamEvent, Timings, Token
 from rag.answering.citations import CitationChecker
-from rag.answering.prompt import ABSTAIN_TEXT, Prompt, echoes_rules, fit_prompt
+from rag.answering.prompt import ABSTAIN_TEXT, Prompt, echoes_rules, fit_prompt, paper_block, prompt_prefix
 from rag.answering.question import Turn, clean_question, fold_history
 from rag.errors import QuestionError
 from rag.index import Bm25Index, PaperIndex
 from rag.library import Library
-from rag.models.llm import LanguageModel, choose_llm
+from rag.models.llm import LanguageModel, PromptRead, choose_llm
 from rag.retrieval import HybridRetriever, RetrievedPaper
 from rag.settings import TOP_K_MAX, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+WARM_CHECK_EVERY = 25  # papers between two looks at how full the prompt cache is
 UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
 WITHHELD_NOTE = " (The model's reply repeated the assistant's instructions and was withheld.)"
 
@@ -53,6 +54,7 @@ class Reply:
     pieces: int = 0
     first_token_ms: float | None = None
     withheld: bool = False  # it repeated the rules (asked to reveal its prompt): stopped and not shown
+    read: PromptRead | None = None  # how the model read the prompt
 
 
 class Assistant:
@@ -140,7 +142,7 @@ class Assistant:
         def produce() -> None:
             try:
                 with self.generation_lock:
-                    stream = llm.stream(prompt.messages)
+                    stream = llm.stream(prompt.messages, prompt.pieces)
                     try:
                         for delta in stream:
                             if cancelled.is_set():
@@ -148,6 +150,7 @@ class Assistant:
                             pieces.put(delta)
                     finally:
                         stream.close()
+                        reply.read = llm.last_read
             except BaseException as error:  # handed to the reader, which raises it
                 pieces.put(error)
             finally:
@@ -244,6 +247,24 @@ class Assistant:
                 return event.answer
         raise RuntimeError("the answer stream ended without a result")
 
+    def warm_cache(self, collection: str | None = None, *, should_stop: Callable[[], bool] = lambda: False,
+                   on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Read the collection's papers into the embedded model's prompt cache, those not there yet, so the
+        first question about them is answered as fast as later ones. A question asked meanwhile goes first;
+        warming stops when ``should_stop()`` or when the cache is nearly full. Returns how many were read."""
+        llm = self.llm
+        if not llm.reuses_pieces:
+            return 0
+        papers = list(self.index(collection).store.papers().values())
+        prefix, read = prompt_prefix(), 0
+        for done, paper in enumerate(papers, start=1):
+            if should_stop() or (done % WARM_CHECK_EVERY == 1 and llm.cache_full()):
+                break
+            read += llm.warm(prefix, [paper_block(paper.title, paper.abstract)], should_stop)
+            if on_progress is not None:
+                on_progress(done, len(papers))
+        return read
+
     def as_query_engine(self, *, streaming: bool = False, **options):
         """This assistant as a LlamaIndex query engine (see `rag.query_engine.PaperQueryEngine`)."""
         from rag.query_engine import PaperQueryEngine
@@ -254,7 +275,11 @@ class Assistant:
 def timings(retrieval_ms: float, reply: Reply, total_ms: float) -> Timings:
     """The answer's timings; generation speed from the first piece to the last."""
     generating_s = (total_ms - (reply.first_token_ms or total_ms)) / 1000
+    read = reply.read
     return Timings(
+        prompt_tokens=read.tokens if read else None,
+        prompt_tokens_read=read.computed if read else None,
+        papers_from_cache=read.papers_reused if read else None,
         retrieval_ms=round(retrieval_ms, 1),
         first_token_ms=None if reply.first_token_ms is None else round(reply.first_token_ms, 1),
         total_ms=round(total_ms, 1),

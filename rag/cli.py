@@ -7,6 +7,7 @@ import ipaddress
 import json
 import logging
 import sys
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from tqdm import tqdm
 
 from rag import (
     BULK_BATCH,
@@ -34,6 +36,7 @@ from rag import (
     answer_markdown,
     describe_invalid,
     plan_llm,
+    prompt_cache_stats,
 )
 
 app = typer.Typer(help="Local question answering over research-paper abstracts, with checked citations.",
@@ -214,6 +217,11 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")]
         report["llm"] = {"provider": plan.provider, "model": plan.model, "reason": plan.reason}
     except ModelUnavailable as error:
         report["llm"] = {"error": str(error)}
+    stats = prompt_cache_stats(settings)
+    report["prompt_cache"] = None if stats is None else {
+        "folder": str(settings.store.prompt_cache_dir), "entries": stats.entries, "bytes": stats.bytes,
+        "max_bytes": stats.max_bytes, "hits": stats.hits, "misses": stats.misses,
+        "hit_rate": round(stats.hit_rate, 3)}
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return
@@ -228,6 +236,11 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")]
     llm = report["llm"]
     status = llm.get("reason", llm.get("error"))
     out.print(f"[bold]LLM[/]  {llm.get('provider', '-')}:{llm.get('model', '-')}  {status}", highlight=False)
+    cached = report["prompt_cache"]
+    out.print("[bold]Prompt cache[/]  " + ("off" if cached is None else
+              f"{cached['entries']} entries, {cached['bytes'] / 2**30:.2f} of {cached['max_bytes'] / 2**30:.1f} GB, "
+              f"hit rate {cached['hit_rate']:.0%} ({cached['hits']} hits, {cached['misses']} misses)"),
+              highlight=False)
 
 
 @app.command()
@@ -302,11 +315,55 @@ def ui(
             err.print(f"[yellow]warning:[/] {error}", highlight=False)
         from ui.app import build_app, launch
 
-        launch(build_app(assistant), settings)
+        launch(build_app(assistant), settings, on_ready=lambda: warm_in_background(assistant))
     except RagError as error:
         fail(str(error))
     except OSError as error:  # typically: the port is taken
         fail(f"cannot serve on {settings.ui.host}:{settings.ui.port} ({error}). Pick another port with --port.")
+
+
+def warm_in_background(assistant: Assistant) -> None:
+    """Read the default collection's papers into the prompt cache while the UI waits for questions (a
+    question always goes first)."""
+
+    def warm() -> None:
+        try:
+            read = assistant.warm_cache()
+            if read:
+                err.print(f"[dim]prompt cache: read {read} papers ahead of questions[/]")
+        except Exception as error:  # warming is an optimization: never take the UI down
+            err.print(f"[yellow]warning:[/] warming the prompt cache stopped: {error}", highlight=False)
+
+    threading.Thread(target=warm, name="warm-prompt-cache", daemon=True).start()
+
+
+cache = typer.Typer(help="The embedded model's prompt cache: each paper read once, reused for every question.")
+app.add_typer(cache, name="cache")
+
+
+@cache.command("warm")
+def cache_warm(collection: Annotated[str | None, typer.Option(help="Collection to warm (default: settings).")]
+               = None) -> None:
+    """Read every paper of a collection into the prompt cache now (those not there yet)."""
+    settings = load_settings(collection=collection)
+    try:
+        assistant = Assistant(settings)
+        assistant.library.seed()
+        llm = assistant.llm
+        if not llm.reuses_pieces:
+            fail(f"nothing to warm: the prompt cache is off (RAG_PROMPT_CACHE=false) or the LLM in use "
+                 f"({llm.provider}:{llm.model}) is not the embedded model")
+        with tqdm(unit="paper", desc=f"warm {settings.store.collection}") as bar:
+            def show(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            read = assistant.warm_cache(on_progress=show)
+    except RagError as error:
+        fail(str(error))
+    stats = prompt_cache_stats(settings)
+    out.print(f"read {read} papers; the cache holds {stats.entries} entries, {stats.bytes / 2**30:.2f} GB")
 
 
 def main() -> None:

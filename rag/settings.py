@@ -91,6 +91,10 @@ class StoreSettings(Section):
         return self.data_dir / "models"
 
     @property
+    def prompt_cache_dir(self) -> Path:
+        return self.data_dir / "prompt-cache"
+
+    @property
     def chats_dir(self) -> Path:
         return self.data_dir / "chats"
 
@@ -150,6 +154,16 @@ class LlmSettings(Section):
     llamacpp_n_ctx: int = Field(4096, ge=1024, le=32768, description="llama.cpp context window (tokens).")
     llamacpp_n_batch: int = Field(
         512, ge=8, le=4096, description="Prompt tokens llama.cpp reads per step (64-512 measured the same here).",
+    )
+    prompt_cache: bool = Field(
+        True, description="Embedded model: read each paper's abstract once and reuse its computed state from a cache "
+        "on disk, instead of reading every abstract for every question.",
+    )
+    prompt_cache_gb: float = Field(8.0, ge=0.1, le=10000, description="Largest size of the prompt cache on disk (GB); "
+                                   "the least recently used papers go first.")
+    kv_type: Literal["f16", "q8_0", "q8_0-k"] = Field(
+        "f16", description="How the prompt cache stores a paper's state: f16 (exact), q8_0 (half the size, needs "
+        "flash attention), q8_0-k (keys only quantized).",
     )
     max_answer_tokens: int = Field(320, ge=16, le=4096, description="Upper bound on generated tokens.")
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")

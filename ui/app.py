@@ -8,6 +8,7 @@ with the page script of `ui.script` (export buttons, popover keys and taps).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -262,10 +263,12 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
 
 def launch(app: gr.Blocks, settings: Settings, *, host: str | None = None, port: int | None = None,
-           block: bool = True) -> str:
+           block: bool = True, on_ready: Callable[[], None] | None = None) -> str:
     """Serve the app (queue on: one generation at a time, tabs served in order); returns its URL.
 
-    With ``block=False`` the server runs in a background thread (tests); stop it with ``app.close()``.
+    ``on_ready`` runs once the server answers (the CLI starts warming the prompt cache there, so it never
+    slows the start). With ``block=False`` the server runs in a background thread (tests); stop it with
+    ``app.close()``.
     """
     app.queue(default_concurrency_limit=1)
     password = settings.ui.password.get_secret_value() if settings.ui.password else ""
@@ -285,6 +288,8 @@ def launch(app: gr.Blocks, settings: Settings, *, host: str | None = None, port:
         prevent_thread_lock=True,
     )
     url = app.local_url or f"http://{host or settings.ui.host}:{port or settings.ui.port}/"
+    if on_ready is not None:
+        on_ready()
     if block:
         print(f"Chat UI: {url}  (Ctrl+C to stop)", flush=True)
         app.block_thread()

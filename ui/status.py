@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from rag import Assistant, ModelUnavailable, StoreError
+from rag import Assistant, ModelUnavailable, StoreError, prompt_cache_stats
 
 log = logging.getLogger(__name__)
 
@@ -58,4 +58,8 @@ def model_status(assistant: Assistant) -> str:
         hint = (f'<p class="hint">{escape(chosen.reason)}. To use Ollama, start <code>ollama serve</code>, '
                 f"run <code>ollama pull {escape(settings.llm.ollama_model)}</code> and set <code>OLLAMA_HOST</code> "
                 "if it runs elsewhere; then restart.</p>")
-    return line + hint + embed
+    cache = ""
+    if chosen.reuses_pieces and (stats := prompt_cache_stats(settings)) is not None:
+        cache = (f"<p><b>Prompt cache</b> {stats.entries} entries "
+                 f"<span class='muted'>({stats.bytes / 2**30:.1f} GB)</span></p>")
+    return line + hint + cache + embed

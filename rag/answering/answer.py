@@ -90,13 +90,17 @@ class Source(BaseModel):
 
 
 class Timings(BaseModel):
-    """Milliseconds from the question to: sources found, the first answer token, the checked answer."""
+    """Milliseconds from the question to: sources found, the first answer token, the checked answer; and how
+    much of the prompt the model read for this question (the rest came from its prompt cache)."""
 
     retrieval_ms: float
     first_token_ms: float | None = None
     total_ms: float
     generated_tokens: int = 0
     tokens_per_s: float | None = None
+    prompt_tokens: int | None = None
+    prompt_tokens_read: int | None = None
+    papers_from_cache: int | None = None
 
 
 class Answer(BaseModel):

@@ -21,6 +21,7 @@ from llama_index.core.base.llms.types import ChatMessage
 from rag.answering.answer import Source
 from rag.answering.question import truncate
 from rag.models.llm import LanguageModel, chatml
+from rag.models.pieces import Piece, PiecedPrompt
 from rag.text import content_terms, split_sentences
 
 Counter = Callable[[str], int]
@@ -50,15 +51,49 @@ def defuse(text: str) -> str:
     return FENCE_TAG.sub(lambda m: m.group(0).replace("<", "‹"), text)
 
 
-def format_sources(sources: list[Source]) -> str:
-    """Each source fenced as data: ``<paper>``, ``[n] title``, the abstract, ``</paper>``."""
-    return "\n\n".join(f"<paper>\n[{s.rank}] {defuse(s.title)}\n{defuse(s.abstract)}\n</paper>" for s in sources)
+PAPERS_HEAD = "Paper abstracts:\n\n"
+
+
+def number_line(rank: int) -> str:
+    """The line naming a paper's number, before its block."""
+    return f"[{rank}]\n"
+
+
+def paper_block(title: str, abstract: str) -> str:
+    """A paper fenced as data: ``<paper>``, its title, its abstract, ``</paper>``. The same text whenever the
+    paper is retrieved (its number stands before it), so a model can reuse the state it computed for it."""
+    return f"<paper>\n{defuse(title)}\n{defuse(abstract)}\n</paper>\n\n"
+
+
+def question_part(question: str) -> str:
+    """The question and the instructions, last, where small models look."""
+    return f"Question: {question}\n\n{INSTRUCTIONS}"
 
 
 def build_messages(question: str, sources: list[Source]) -> list[ChatMessage]:
-    """System rules, then the sources, the question and the instructions (last, where small models look)."""
-    user = f"Paper abstracts:\n\n{format_sources(sources)}\n\nQuestion: {question}\n\n{INSTRUCTIONS}"
+    """System rules, then the numbered papers, the question and the instructions."""
+    papers = "".join(number_line(s.rank) + paper_block(s.title, s.abstract) for s in sources)
+    user = PAPERS_HEAD + papers + question_part(question)
     return [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=user)]
+
+
+def prompt_prefix() -> str:
+    """The fixed start of every prompt in ChatML: the rules and the opening of the user's turn."""
+    text = chatml(build_messages("", []))
+    return text[: text.index(PAPERS_HEAD) + len(PAPERS_HEAD)]
+
+
+def pieced(question: str, sources: list[Source], whole: set[int]) -> PiecedPrompt:
+    """The ChatML prompt of `build_messages` as pieces: the papers whose rank is in ``whole`` (abstracts as
+    stored, not shortened) are cached pieces; their numbers, the question and the instructions are read live."""
+    text, prefix = chatml(build_messages(question, sources)), prompt_prefix()
+    pieces: list[Piece] = []
+    for s in sources:
+        pieces += [Piece(number_line(s.rank)), Piece(paper_block(s.title, s.abstract), cached=s.rank in whole)]
+    tail = text[len(prefix) + sum(len(p.text) for p in pieces):]
+    prompt = PiecedPrompt(prefix, (*pieces, Piece(tail)))
+    assert prompt.text == text, "the pieces must spell the prompt exactly"
+    return prompt
 
 
 RULE_SHINGLE_WORDS = 6
@@ -115,15 +150,18 @@ def fit_sources(sources: list[Source], question: str, budget: int, count: Callab
 
 
 TEMPLATE_MARGIN = 32  # tokens for a chat template we cannot see (Ollama's) and BOS/EOS
+WHOLE = 10**9  # a budget that never shortens an abstract
 SHRINK = 0.7
 MIN_SOURCE_BUDGET = 60
 
 
 @dataclass
 class Prompt:
-    """The messages to send, what they were built from, their size in tokens, and notices for the reader."""
+    """The messages to send, the same prompt in pieces (for a model that reuses pieces' state), what they were
+    built from, their size in tokens, and notices for the reader."""
 
     messages: list[ChatMessage]
+    pieces: PiecedPrompt
     question: str
     sources: list[Source]
     tokens: int
@@ -136,8 +174,10 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
                answer_tokens: int, count_sources: Counter) -> Prompt:
     """The prompt for ``question`` over ``sources`` that leaves ``answer_tokens`` of ``model``'s context window.
 
-    ``count_sources`` is the counter `fit_sources` budgets abstracts with (the embedder's); ``query``
-    (the question joined to an earlier one for a follow-up) picks each abstract's relevant sentences.
+    A model that reuses pieces (`LanguageModel.reuses_pieces`) reads whole abstracts: each paper's block
+    is then the same in every prompt. Otherwise the abstracts are fitted to ``context_tokens`` first,
+    keeping the sentences most relevant to ``query`` (the question joined to an earlier one for a
+    follow-up), counted with ``count_sources`` (the embedder's counter).
     """
     window = model.context_window
     limit = window - answer_tokens - TEMPLATE_MARGIN
@@ -146,7 +186,7 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
     def size(q: str, chosen: list[Source]) -> int:
         return model.count_tokens(chatml(build_messages(q, chosen)))
 
-    budget = context_tokens
+    budget = WHOLE if model.reuses_pieces else context_tokens
     kept = list(sources)
     fitted = fit_sources(kept, query, budget, count_sources)
     tokens = size(question, fitted)
@@ -158,7 +198,9 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
         ratio = max(0.0, limit - base) / max(1, tokens - base)
         used = sum(count_sources(s.title) + count_sources(s.abstract) for s in fitted)
         scaled = int(min(budget, used) * min(ratio * 0.9, SHRINK))
-        if scaled > MIN_SOURCE_BUDGET * len(kept):
+        if model.reuses_pieces and len(kept) > 1:  # whole abstracts stay whole: drop the lowest-ranked paper
+            kept = kept[:-1]
+        elif scaled > MIN_SOURCE_BUDGET * len(kept):
             budget = scaled
             shortened = True
         else:
@@ -188,4 +230,6 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
         tokens = size(question, fitted)
         notices.append(f"The question was cut to {len(question):,} characters to fit the model's context window "
                        f"({window} tokens).")
-    return Prompt(build_messages(question, fitted), question, fitted, tokens, limit, model.counted_with, notices)
+    whole = {f.rank for f, s in zip(fitted, sources, strict=False) if f.abstract == s.abstract}
+    return Prompt(build_messages(question, fitted), pieced(question, fitted, whole), question, fitted, tokens, limit,
+                  model.counted_with, notices)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from llama_index.core.llms import LLM
 
 from rag.errors import LLMError, ModelUnavailable
 from rag.models.gguf import MODELS, assemble
+from rag.models.pieces import PiecedPrompt
 from rag.settings import LlmSettings, Settings
 
 OLLAMA_PROBE_SECONDS = 2.0
@@ -87,11 +88,26 @@ def chatml(messages: Sequence[ChatMessage]) -> str:
     return "\n".join([*turns, "<|im_start|>assistant\n"])
 
 
+@dataclass
+class PromptRead:
+    """How the model read its last prompt: its tokens, how many it computed for this question, and how many
+    cached papers it reused or read for the first time."""
+
+    tokens: int = 0
+    computed: int = 0
+    papers_reused: int = 0
+    papers_read: int = 0
+
+
 class LanguageModel:
     """The LLM in use: streams a reply to chat messages, counts tokens the way the model does, and knows
-    the context window the backend really uses. ``llm`` is the LlamaIndex LLM underneath."""
+    the context window the backend really uses. ``llm`` is the LlamaIndex LLM underneath.
+
+    A model whose ``reuses_pieces`` is true can also be given the prompt as `PiecedPrompt`: it then reuses
+    the computed state of the pieces marked ``cached`` (the embedded model's prompt cache)."""
 
     counted_with = "estimate"
+    reuses_pieces = False
 
     def __init__(self, llm: LLM, provider: str, model: str, reason: str, settings: LlmSettings | None = None,
                  window: int | None = None):
@@ -101,6 +117,7 @@ class LanguageModel:
         self.reason = reason
         self.settings = settings or LlmSettings()
         self.context_window = window or self._metadata_window()
+        self.last_read = PromptRead()
 
     def _metadata_window(self) -> int:
         try:
@@ -113,8 +130,19 @@ class LanguageModel:
         """Tokens ``text`` takes in this model's prompt (an upper estimate when its tokenizer is not at hand)."""
         return estimate_tokens(text)
 
-    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
-        """The reply's text as it is written; failures raise an actionable `LLMError`."""
+    def warm(self, prefix: str, blocks: Iterable[str], should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Read and save the cached pieces not saved yet; how many were read (none without a prompt cache)."""
+        return 0
+
+    def cache_full(self) -> bool:
+        """Whether the prompt cache has no room left for more pieces (always, without one)."""
+        return True
+
+    def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> Iterator[str]:
+        """The reply's text as it is written; failures raise an actionable `LLMError`. ``pieces`` is the same
+        prompt cut into pieces, used by models that reuse pieces' state."""
+        tokens = self.count_tokens(chatml(messages))
+        self.last_read = PromptRead(tokens=tokens, computed=tokens)
         reply = None
         try:
             reply = self.llm.stream_chat(list(messages))
@@ -129,17 +157,76 @@ class LanguageModel:
                 close()
 
 
+STOP = ["<|im_end|>", "<|endoftext|>"]
+CACHE_LAYOUT = "blocks-after-prefix-1"  # bump when the way cached pieces are read changes
+WARM_FILL = 0.9  # warming stops when the prompt cache is this full, leaving room for the papers asked about
+
+
 class LlamaCppModel(LanguageModel):
-    """The embedded llama.cpp model: counts with its own tokenizer; its window is the context it was made with."""
+    """The embedded llama.cpp model: counts with its own tokenizer; its window is the context it was made with.
+
+    With a prompt cache folder (``RAG_PROMPT_CACHE``), prompts given as pieces are read by a `BlockEngine`:
+    each cached piece (a paper) is read once, saved on disk, and its state stitched into later prompts, so a
+    question costs only its own tokens and the papers' numbers. Without one, every prompt is read whole.
+    """
 
     counted_with = "llama.cpp tokenizer"
 
-    def __init__(self, llm: LLM, model: str, reason: str, settings: LlmSettings):
+    def __init__(self, llm: LLM, model: str, reason: str, settings: LlmSettings, cache_dir: Path | None = None):
         self._llama = llm._model  # llama_cpp.Llama inside LlamaIndex's LlamaCPP
         super().__init__(llm, "llamacpp", model, reason, settings, window=int(self._llama.n_ctx()))
+        self.engine = self._engine(cache_dir) if cache_dir is not None and settings.prompt_cache else None
+        self.reuses_pieces = self.engine is not None
+
+    def _engine(self, folder: Path):
+        from rag.models.kvcache import BlockCache, BlockEngine
+
+        cache = BlockCache(folder, max_bytes=int(self.settings.prompt_cache_gb * 2**30))
+        return BlockEngine(self._llama, cache, model_sha256=MODELS[self.model].sha256, layout=CACHE_LAYOUT,
+                           n_ctx=self.context_window, n_threads=self.settings.llamacpp_threads,
+                           n_batch=self.settings.llamacpp_n_batch, kv_type=self.settings.kv_type)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+
+    def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> Iterator[str]:
+        if self.engine is None or pieces is None:
+            yield from super().stream(messages)
+            return
+        settings = self.settings
+        stream = self.engine.stream(pieces.prefix, pieces.pieces, max_tokens=settings.max_answer_tokens,
+                                    temperature=settings.temperature, stop=STOP)
+        try:
+            yield from stream
+        except Exception as error:
+            raise llm_failure(error, self.provider, self.model, settings) from error
+        finally:
+            stream.close()
+            report = self.engine.report
+            if report is not None:
+                self.last_read = PromptRead(
+                    tokens=report.prompt_tokens, computed=report.live_tokens + report.block_tokens_read,
+                    papers_reused=report.blocks - report.blocks_read, papers_read=report.blocks_read)
+
+    def warm(self, prefix: str, blocks: Iterable[str], should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Read and save the cached pieces not saved yet (a question goes first); how many were read."""
+        return self.engine.warm(prefix, blocks, should_stop) if self.engine is not None else 0
+
+    def cache_full(self) -> bool:
+        if self.engine is None:
+            return True
+        stats = self.engine.cache.stats()
+        return stats.bytes >= WARM_FILL * stats.max_bytes
+
+
+def prompt_cache_stats(settings: Settings):
+    """The embedded model's prompt cache on disk (`CacheStats`: entries, bytes, hit rate across processes), or
+    None when it is off. Loads no model."""
+    if not settings.llm.prompt_cache:
+        return None
+    from rag.models.kvcache import BlockCache
+
+    return BlockCache(settings.store.prompt_cache_dir, int(settings.llm.prompt_cache_gb * 2**30)).stats()
 
 
 def ollama_models(host: str, timeout: float) -> list[str]:
@@ -171,7 +258,8 @@ def make_ollama(settings: LlmSettings) -> LanguageModel:
                          f"Ollama at {settings.ollama_host} has {settings.ollama_model}", settings)
 
 
-def make_llamacpp(settings: LlmSettings, models_dir: Path, reason: str, progress: bool = True) -> LanguageModel:
+def make_llamacpp(settings: LlmSettings, models_dir: Path, reason: str, progress: bool = True,
+                  cache_dir: Path | None = None) -> LanguageModel:
     try:
         from llama_index.llms.llama_cpp import LlamaCPP
     except ImportError:
@@ -190,7 +278,7 @@ def make_llamacpp(settings: LlmSettings, models_dir: Path, reason: str, progress
         model_kwargs={"n_threads": settings.llamacpp_threads, "n_batch": settings.llamacpp_n_batch},
         verbose=False,
     )
-    return LlamaCppModel(llm, settings.llamacpp_model, reason, settings)
+    return LlamaCppModel(llm, settings.llamacpp_model, reason, settings, cache_dir)
 
 
 @dataclass(frozen=True)
@@ -231,4 +319,5 @@ def choose_llm(settings: Settings, progress: bool = True) -> LanguageModel:
     plan = plan_llm(settings.llm)
     if plan.provider == "ollama":
         return make_ollama(settings.llm)
-    return make_llamacpp(settings.llm, settings.store.models_dir, plan.reason, progress)
+    return make_llamacpp(settings.llm, settings.store.models_dir, plan.reason, progress,
+                         cache_dir=settings.store.prompt_cache_dir)

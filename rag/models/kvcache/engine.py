@@ -25,6 +25,7 @@ from llama_cpp import _internals
 
 from rag.models.kvcache.store import BlockCache, BlockKey, sha256_text
 from rag.models.kvcache.text import TextDeltas
+from rag.models.pieces import Piece
 
 # name -> (K type, V type). llama.cpp needs flash attention for a quantized V cache (it refuses the context
 # otherwise); a quantized K alone works without it.
@@ -37,14 +38,6 @@ STATE_FORMAT = f"llama-cpp-python {llama_cpp.__version__}"
 STOP_POLL_SECONDS = 0.05
 
 
-@dataclass(frozen=True)
-class Piece:
-    """A piece of the prompt after the prefix; ``cached`` pieces are read once and reused."""
-
-    text: str
-    cached: bool = False
-
-
 @dataclass
 class StreamReport:
     """What the last call did: token counts, blocks reused or read, why generation ended, and step timings."""
@@ -54,6 +47,7 @@ class StreamReport:
     cached_tokens: int = 0
     blocks: int = 0
     blocks_read: int = 0  # cached pieces that were not in the cache and were read now
+    block_tokens_read: int = 0  # their tokens
     tokens_match: bool | None = None  # pieces tokenized apart give the tokens of the whole text
     decodes: int = 0  # llama_decode calls that read the prompt
     generated: int = 0
@@ -482,6 +476,7 @@ class BlockEngine:
         payload = self._read_block(tokens)
         report.add("block_read", time.perf_counter() - started)
         report.blocks_read += 1
+        report.block_tokens_read += len(tokens)
         self.cache.put(key, payload, len(tokens))
         return payload
 
