@@ -17,7 +17,18 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from rag.answering.answer import Answer, Citation, Done, PaperInfo, Source, SourcesFound, StreamEvent, Timings, Token
+from rag.answering.answer import (
+    Answer,
+    Citation,
+    Done,
+    PaperInfo,
+    SecondLook,
+    Source,
+    SourcesFound,
+    StreamEvent,
+    Timings,
+    Token,
+)
 from rag.answering.conversation import Chat, ChatEntry
 from rag.answering.export import answer_bibtex, answer_markdown, chat_markdown, papers_bibtex
 from rag.answering.markers import MARKER, marker_numbers, parse_numbers
@@ -76,6 +87,7 @@ __all__ = [
     "QuestionError",
     "RagError",
     "RetrievedPaper",
+    "SecondLook",
     "Settings",
     "Source",
     "SourcesFound",
@@ -132,7 +144,8 @@ def ask(question: str, **options) -> Answer:
 
 
 def stream(question: str, **options) -> Iterator[StreamEvent]:
-    """Like `ask`, but yields `SourcesFound`, then `Token`s, then `Done`."""
+    """Like `ask`, but yields `SourcesFound`, then `Token`s (after a `SecondLook`, those of a second try), then
+    `Done`."""
     return default_assistant().stream(question, **options)
 
 

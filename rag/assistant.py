@@ -14,9 +14,28 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
-from rag.answering.answer import Answer, Citation, Done, Source, SourcesFound, StreamEvent, Timings, Token
+from rag.answering.answer import (
+    Answer,
+    Citation,
+    Done,
+    SecondLook,
+    Source,
+    SourcesFound,
+    StreamEvent,
+    Timings,
+    Token,
+)
 from rag.answering.citations import CitationChecker
-from rag.answering.prompt import ABSTAIN_TEXT, Prompt, echoes_rules, fit_prompt, paper_block, prompt_prefix
+from rag.answering.prompt import (
+    ABSTAIN_TEXT,
+    INSTRUCTIONS,
+    SECOND_LOOK,
+    Prompt,
+    echoes_rules,
+    fit_prompt,
+    paper_block,
+    prompt_prefix,
+)
 from rag.answering.question import Turn, clean_question, fold_history
 from rag.errors import QuestionError
 from rag.index import Bm25Index, PaperIndex
@@ -54,7 +73,11 @@ class Reply:
     pieces: int = 0
     first_token_ms: float | None = None
     withheld: bool = False  # it repeated the rules (asked to reveal its prompt): stopped and not shown
-    read: PromptRead | None = None  # how the model read the prompt
+    read: PromptRead | None = None  # how the model read the prompt (both prompts after a second look)
+    second_look: bool = False  # the text is the second try's, over the best sources alone
+
+    def start_second_look(self) -> None:
+        self.text, self.second_look = "", True
 
 
 class Assistant:
@@ -121,12 +144,24 @@ class Assistant:
         """Whether some paper covers enough of the question to be on topic; if not, abstain without the LLM."""
         return not retrieval_is_weak(query, papers, self.settings.answering.abstain_threshold, weight)
 
-    def build_prompt(self, request: Request, sources: list[Source], llm: LanguageModel) -> Prompt:
+    def build_prompt(self, request: Request, sources: list[Source], llm: LanguageModel,
+                     instructions: str = INSTRUCTIONS) -> Prompt:
         """The prompt, fitted to the model's context window."""
         return fit_prompt(request.question, sources, request.query, model=llm,
                           context_tokens=self.settings.answering.context_tokens,
                           answer_tokens=self.settings.llm.max_answer_tokens,
-                          count_sources=self.embedder.count_tokens)
+                          count_sources=self.embedder.count_tokens, instructions=instructions)
+
+    def second_look_papers(self, request: Request, papers: list[RetrievedPaper], reply: Reply,
+                           weight: Callable[[str], float]) -> int:
+        """How many of the best papers to read again when the model refused although one of them covers the
+        question well (`AnsweringSettings.second_look_threshold`); 0 when no second look is due."""
+        answering = self.settings.answering
+        count = min(answering.second_look_papers, len(papers))
+        if reply.withheld or reply.second_look or not model_refused(reply.text):
+            return 0
+        best = max((p.term_coverage(request.query, weight) for p in papers[:count]), default=0.0)
+        return count if best >= answering.second_look_threshold else 0
 
     def generate(self, prompt: Prompt, llm: LanguageModel, request: Request, reply: Reply) -> Iterator[Token]:
         """Stream the LLM's reply into ``reply``, yielding each piece; stop if it repeats the rules.
@@ -150,7 +185,7 @@ class Assistant:
                             pieces.put(delta)
                     finally:
                         stream.close()
-                        reply.read = llm.last_read
+                        reply.read = llm.last_read if reply.read is None else reply.read + llm.last_read
             except BaseException as error:  # handed to the reader, which raises it
                 pieces.put(error)
             finally:
@@ -224,7 +259,15 @@ class Assistant:
             prompt = self.build_prompt(request, sources, llm)
             request.notices += prompt.notices
             yield from self.generate(prompt, llm, request, reply)
+            if count := self.second_look_papers(request, papers, reply, bm25.idf):
+                focus = sources[:count]
+                yield SecondLook(sources=focus)
+                reply.start_second_look()
+                yield from self.generate(self.build_prompt(request, focus, llm, SECOND_LOOK), llm, request, reply)
         text, citations, abstained = self.check(request, sources, reply, bm25.idf)
+        if reply.second_look and not abstained:
+            request.notices.append("Answered on a second look at the best sources alone: the model first replied "
+                                   "that the collection does not answer.")
         yield Done(answer=Answer(
             question=request.question,
             answer=text,

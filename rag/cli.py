@@ -29,6 +29,7 @@ from rag import (
     Library,
     ModelUnavailable,
     RagError,
+    SecondLook,
     Settings,
     SourcesFound,
     Token,
@@ -150,6 +151,9 @@ def ask(
                                       year_to=year_to, author=author):
             if isinstance(event, SourcesFound) and text:
                 err.print(f"[dim]{len(event.sources)} sources found; generating...[/]")
+            elif isinstance(event, SecondLook) and text:
+                err.print(f"\n[dim]the model said the collection does not answer; reading the best "
+                          f"{len(event.sources)} sources again...[/]")
             elif isinstance(event, Token) and text and sys.stdout.isatty():
                 streamed = True
                 out.print(event.text, end="", highlight=False)

@@ -21,7 +21,7 @@ from llama_index.core.bridge.pydantic import Field
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from rag.answering.answer import Answer, Done, PaperInfo, Token
+from rag.answering.answer import Answer, Done, PaperInfo, SecondLook, Token
 
 
 def cited_nodes(answer: Answer) -> list[NodeWithScore]:
@@ -94,6 +94,8 @@ class PaperQueryEngine(CustomQueryEngine):
             for event in self.assistant.stream(query_str, **self.options):
                 if isinstance(event, Token):
                     yield event.text
+                elif isinstance(event, SecondLook):  # the raw text goes on with the second try
+                    yield "\n\n"
                 elif isinstance(event, Done):
                     response.answer = event.answer
                     response.source_nodes[:] = cited_nodes(event.answer)

@@ -26,6 +26,7 @@ from rag import (
     LLMError,
     ModelUnavailable,
     QuestionError,
+    SecondLook,
     SourcesFound,
     StoreError,
     Token,
@@ -198,6 +199,10 @@ class ChatTurn:
                     elif isinstance(event, Token):
                         raw += event.text
                         history = with_reply(history, render.streaming_message(raw, entry.turn, ranks))
+                        yield history, render.sources_panel(turns), detail, turns
+                    elif isinstance(event, SecondLook):
+                        raw = ""
+                        history = with_reply(history, render.second_look_message(len(event.sources)))
                         yield history, render.sources_panel(turns), detail, turns
                     elif isinstance(event, Done):
                         answer = event.answer

@@ -90,6 +90,12 @@ def waiting_message(sources: int) -> str:
     return f"*Found {sources} source{'s' if sources != 1 else ''}; writing the answer…*{CURSOR}"
 
 
+def second_look_message(sources: int) -> str:
+    """Shown when the model's first reply said the collection does not answer and it reads the best sources
+    again."""
+    return f"*Reading the best {sources} source{'s' if sources != 1 else ''} again…*{CURSOR}"
+
+
 def citation_list(citations: Sequence[Citation], turn: int) -> str:
     """The checked citations under an answer: marker link, title, authors, year, venue, link and the
     supporting sentence."""

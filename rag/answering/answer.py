@@ -152,10 +152,17 @@ class Token(BaseModel):
     text: str
 
 
+class SecondLook(BaseModel):
+    """The model said the collection does not answer, yet a source matches the question well: the text
+    streamed so far is dropped and the model reads the best ``sources`` again (new `Token`s follow)."""
+
+    sources: list[Source]
+
+
 class Done(BaseModel):
     """Last streaming event: the checked answer."""
 
     answer: Answer
 
 
-StreamEvent = SourcesFound | Token | Done
+StreamEvent = SourcesFound | Token | SecondLook | Done

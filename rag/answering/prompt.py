@@ -41,6 +41,13 @@ INSTRUCTIONS = (
     "the paper it comes from, like [1]. When asked which papers, name each matching paper's title with its number. "
     "If the abstracts do not give the answer, say that the collection does not answer it."
 )
+# A second look, over the best one or two papers, when the model said the collection does not answer.
+SECOND_LOOK = (
+    "Read the abstracts above again: the question is probably answered by one of them. Answer in one to three "
+    "short sentences using only these abstracts, ending each sentence with the number of the paper it comes "
+    "from, like [1]. If they give only part of the answer, give that part and say which part they do not give. "
+    "Only if they give nothing the question asks, say that the collection does not answer it."
+)
 
 
 FENCE_TAG = re.compile(r"<\s*/?\s*paper\b", re.IGNORECASE)
@@ -65,15 +72,15 @@ def paper_block(title: str, abstract: str) -> str:
     return f"<paper>\n{defuse(title)}\n{defuse(abstract)}\n</paper>\n\n"
 
 
-def question_part(question: str) -> str:
+def question_part(question: str, instructions: str = INSTRUCTIONS) -> str:
     """The question and the instructions, last, where small models look."""
-    return f"Question: {question}\n\n{INSTRUCTIONS}"
+    return f"Question: {question}\n\n{instructions}"
 
 
-def build_messages(question: str, sources: list[Source]) -> list[ChatMessage]:
+def build_messages(question: str, sources: list[Source], instructions: str = INSTRUCTIONS) -> list[ChatMessage]:
     """System rules, then the numbered papers, the question and the instructions."""
     papers = "".join(number_line(s.rank) + paper_block(s.title, s.abstract) for s in sources)
-    user = PAPERS_HEAD + papers + question_part(question)
+    user = PAPERS_HEAD + papers + question_part(question, instructions)
     return [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=user)]
 
 
@@ -83,10 +90,10 @@ def prompt_prefix() -> str:
     return text[: text.index(PAPERS_HEAD) + len(PAPERS_HEAD)]
 
 
-def pieced(question: str, sources: list[Source], whole: set[int]) -> PiecedPrompt:
+def pieced(question: str, sources: list[Source], whole: set[int], instructions: str = INSTRUCTIONS) -> PiecedPrompt:
     """The ChatML prompt of `build_messages` as pieces: the papers whose rank is in ``whole`` (abstracts as
     stored, not shortened) are cached pieces; their numbers, the question and the instructions are read live."""
-    text, prefix = chatml(build_messages(question, sources)), prompt_prefix()
+    text, prefix = chatml(build_messages(question, sources, instructions)), prompt_prefix()
     pieces: list[Piece] = []
     for s in sources:
         pieces += [Piece(number_line(s.rank)), Piece(paper_block(s.title, s.abstract), cached=s.rank in whole)]
@@ -105,7 +112,7 @@ def _shingles(text: str, size: int = RULE_SHINGLE_WORDS) -> set[tuple[str, ...]]
 
 
 # The last instruction ("... say that the collection does not answer it") is what a refusal says anyway.
-RULE_SHINGLES = _shingles(SYSTEM) | _shingles(INSTRUCTIONS.rsplit(". ", 1)[0])
+RULE_SHINGLES = _shingles(SYSTEM).union(*(_shingles(text.rsplit(". ", 1)[0]) for text in (INSTRUCTIONS, SECOND_LOOK)))
 
 
 def echoes_rules(reply: str) -> bool:
@@ -171,7 +178,7 @@ class Prompt:
 
 
 def fit_prompt(question: str, sources: list[Source], query: str, *, model: LanguageModel, context_tokens: int,
-               answer_tokens: int, count_sources: Counter) -> Prompt:
+               answer_tokens: int, count_sources: Counter, instructions: str = INSTRUCTIONS) -> Prompt:
     """The prompt for ``question`` over ``sources`` that leaves ``answer_tokens`` of ``model``'s context window.
 
     A model that reuses pieces (`LanguageModel.reuses_pieces`) reads whole abstracts: each paper's block
@@ -184,7 +191,7 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
     notices: list[str] = []
 
     def size(q: str, chosen: list[Source]) -> int:
-        return model.count_tokens(chatml(build_messages(q, chosen)))
+        return model.count_tokens(chatml(build_messages(q, chosen, instructions)))
 
     budget = WHOLE if model.reuses_pieces else context_tokens
     kept = list(sources)
@@ -231,5 +238,5 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
         notices.append(f"The question was cut to {len(question):,} characters to fit the model's context window "
                        f"({window} tokens).")
     whole = {f.rank for f, s in zip(fitted, sources, strict=False) if f.abstract == s.abstract}
-    return Prompt(build_messages(question, fitted), pieced(question, fitted, whole), question, fitted, tokens, limit,
-                  model.counted_with, notices)
+    return Prompt(build_messages(question, fitted, instructions), pieced(question, fitted, whole, instructions),
+                  question, fitted, tokens, limit, model.counted_with, notices)

@@ -98,6 +98,11 @@ class PromptRead:
     papers_reused: int = 0
     papers_read: int = 0
 
+    def __add__(self, other: PromptRead) -> PromptRead:
+        """Two prompts read for one answer."""
+        return PromptRead(self.tokens + other.tokens, self.computed + other.computed,
+                          self.papers_reused + other.papers_reused, self.papers_read + other.papers_read)
+
 
 class LanguageModel:
     """The LLM in use: streams a reply to chat messages, counts tokens the way the model does, and knows

@@ -1,5 +1,5 @@
-"""Test doubles. `ScriptedLLM` is a deterministic fake LLM for fast tests: it streams a fixed reply
-word by word (optionally waiting ``delay`` seconds before each word, so a browser test can press
+"""Test doubles. `ScriptedLLM` is a deterministic fake LLM for fast tests: it streams a fixed reply (or the next
+of several) word by word (optionally waiting ``delay`` seconds before each word, so a browser test can press
 Stop mid-answer) and records the prompts it was given. It never runs a model."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
 )
 from llama_index.core.llms import CustomLLM
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from rag.models.llm import LanguageModel
 
@@ -24,6 +24,7 @@ class ScriptedLLM(CustomLLM):
     """Deterministic fake LLM: replies with ``reply`` (streamed in word pieces), records prompts."""
 
     reply: str = ""
+    later: list[str] = Field(default_factory=list)  # replies to later prompts (the last repeats)
     delay: float = 0.0  # seconds before each streamed word
     _prompts: list[str] = PrivateAttr(default_factory=list)
 
@@ -41,8 +42,10 @@ class ScriptedLLM(CustomLLM):
 
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
         self._prompts.append(prompt)
+        replies = [self.reply, *self.later]
+        reply = replies[min(len(self._prompts), len(replies)) - 1]
         text = ""
-        for piece in self.reply.split(" "):
+        for piece in reply.split(" "):
             if self.delay:
                 time.sleep(self.delay)
             delta = piece if not text else " " + piece
