@@ -214,8 +214,9 @@ class Assistant:
             return ABSTAIN_TEXT + WITHHELD_NOTE, [], True
         if not reply.text.strip() or model_refused(reply.text):
             return ABSTAIN_TEXT, [], True
-        checker = CitationChecker(sources, self.settings.answering.support_threshold, question=request.question,
-                                  weight=weight)
+        answering = self.settings.answering
+        checker = CitationChecker(sources, answering.support_threshold, question=request.question, weight=weight,
+                                  on_topic=answering.on_topic_share)
         checked = checker.check(without_refusals(reply.text))
         if not checked.citations:
             return ABSTAIN_TEXT + UNSUPPORTED_NOTE, [], True

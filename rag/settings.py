@@ -200,6 +200,11 @@ class AnsweringSettings(Section):
         description="Abstain without asking the LLM when the best source covers less of the question "
         "(IDF-weighted) than this.",
     )
+    on_topic_share: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="A citation stands only if its paper covers at least this share of the best source's "
+        "(IDF-weighted) coverage of the question: a claim from a paper the question is not about is dropped; 0 = off.",
+    )
     second_look_threshold: float = Field(
         0.7, ge=0.0, le=1.1,
         description="When the model says the collection does not answer but the best source covers at least this "

@@ -139,3 +139,15 @@ def test_marker_as_subject_of_an_unfitting_paper_is_dropped():
 def test_a_repeated_sentence_is_said_once():
     result = check("Dogs tunnel through quantum barriers [2]. Dogs tunnel through quantum barriers [2].")
     assert result.text == "Dogs tunnel through quantum barriers [2]."
+
+
+def test_a_claim_from_a_paper_the_question_is_not_about_is_dropped_when_on_topic_is_on():
+    """"How do cats choose mats?" is about paper 1: a true sentence of paper 2 does not answer it."""
+    question = "Which mats do cats prefer in kitchens?"
+    claim = "Dogs tunnel through quantum barriers at low temperature [2]."
+    assert CitationChecker(SOURCES, 0.5, question=question).check(claim).citations  # the words are in paper 2
+    strict = CitationChecker(SOURCES, 0.5, question=question, on_topic=0.4)
+    assert strict.check(claim).citations == []
+    kept = strict.check("Cats prefer warm woollen mats over cold tiles [1].")
+    assert [c.paper_id for c in kept.citations] == ["cats"]
+    assert strict.check("Dogs tunnel through quantum barriers.").citations == []  # no marker is added either

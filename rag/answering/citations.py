@@ -81,9 +81,10 @@ class CitationChecker:
     """Validates and repairs ``[n]`` markers against numbered sources (numbers are source ranks)."""
 
     def __init__(self, sources: list[Source], threshold: float, *, question: str = "",
-                 weight: Callable[[str], float] | None = None):
+                 weight: Callable[[str], float] | None = None, on_topic: float = 0.0):
         self.sources = {s.rank: SourceText.of(s) for s in sources}
         self.threshold = threshold
+        self.on_topic_share = on_topic
         self.question = question
         self.question_numbers = numbers_in(question)
         self.weight = weight or (lambda term: 1.0)
@@ -122,11 +123,19 @@ class CitationChecker:
             covered = sum(self.weight(t) for t in union.terms) / max(1e-9, sum(self.weight(t) for t in claim.terms))
             if covered >= self.threshold and claim.numbers <= set().union(*(self.sources[n].numbers for n in partial)):
                 kept = partial
+        kept = [n for n in kept if self.on_topic(n)]
         if not kept:
             best, support, _ = self.best_source(claim)
-            if best is not None and support >= self.threshold:
+            if best is not None and support >= self.threshold and self.on_topic(best):
                 kept = [best]
         return kept
+
+    def coverage(self) -> dict[int, float]:
+        """Each source's (weighted) coverage of the question's terms."""
+        if self._coverage is None:
+            asked = Claim(set(content_terms(self.question)), set())
+            self._coverage = {n: self.support(n, asked) for n in self.sources}
+        return self._coverage
 
     def answers_question(self, number: int) -> bool:
         """Whether a paper named in a list fits the question: it covers the question's (weighted) terms
@@ -134,11 +143,16 @@ class CitationChecker:
         more lenient than the support of a claim copied from an abstract."""
         if not self.question or number not in self.sources:
             return False
-        if self._coverage is None:
-            asked = Claim(set(content_terms(self.question)), set())
-            self._coverage = {n: self.support(n, asked) for n in self.sources}
-        best = max(self._coverage.values())
-        return self._coverage[number] >= max(LIST_FLOOR * self.threshold, LIST_RELATIVE * best)
+        coverage = self.coverage()
+        return coverage[number] >= max(LIST_FLOOR * self.threshold, LIST_RELATIVE * max(coverage.values()))
+
+    def on_topic(self, number: int) -> bool:
+        """Whether a cited paper is about what the question asks, not merely a paper holding the claim's words:
+        it covers at least ``on_topic`` of the best source's coverage of the question (always, when 0)."""
+        if not self.question or not self.on_topic_share:
+            return True
+        coverage = self.coverage()
+        return coverage[number] >= self.on_topic_share * max(coverage.values())
 
     def listing(self, numbers: list[int]) -> list[str]:
         """A reply of bare markers answers "which papers": one sentence per source that fits the question."""
@@ -249,7 +263,8 @@ class CitationChecker:
                 best, support, runner_up = self.best_source(tail_claim)
                 if best is not None and support >= self.threshold:
                     supported += 1
-                    if not pieces and support >= self.threshold + CLEAR_MARGIN and support > runner_up:
+                    if (not pieces and support >= self.threshold + CLEAR_MARGIN and support > runner_up
+                            and self.on_topic(best)):
                         quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
                         tail = attach_marker(tail, f"[{best}]")
             pieces.append(tail)
