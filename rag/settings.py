@@ -201,7 +201,7 @@ class AnsweringSettings(Section):
         "(IDF-weighted) than this.",
     )
     on_topic_share: float = Field(
-        0.0, ge=0.0, le=1.0,
+        0.4, ge=0.0, le=1.0,
         description="A citation stands only if its paper covers at least this share of the best source's "
         "(IDF-weighted) coverage of the question: a claim from a paper the question is not about is dropped; 0 = off.",
     )
