@@ -78,10 +78,11 @@ QUESTION = "What does the Reversal Curse paper conjecture is the cause of the cu
 def small_library(tmp_path_factory):
     """Three seed papers (the Reversal Curse one first) as a JSONL file, and settings for the 0.5B model."""
     papers = load_corpus([SEEDS]).papers
-    chosen = [p for p in papers if p.title.startswith("Is the Reversal Curse")] + papers[:2]
+    reversal = next(p for p in papers if p.title.startswith("Is the Reversal Curse"))
+    chosen = [reversal, *[p for p in papers if p is not reversal][:2]]
     folder = tmp_path_factory.mktemp("cache-lib")
     corpus = folder / "three.jsonl"
-    corpus.write_text("".join(json.dumps({"id": p.paper_id, "title": p.title, "abstract": p.abstract}) + "\n"
+    corpus.write_text("".join(json.dumps({"id": p.id, "title": p.title, "abstract": p.abstract}) + "\n"
                               for p in chosen))
     settings = Settings(data_dir=folder / "data", seeds_dir=folder / "no-seeds", collection="three",
                         llm_provider="llamacpp", llamacpp_model="qwen2.5-coder-0.5b", top_k=3)
