@@ -156,8 +156,9 @@ class LlmSettings(Section):
         512, ge=8, le=4096, description="Prompt tokens llama.cpp reads per step (64-512 measured the same here).",
     )
     prompt_cache: bool = Field(
-        True, description="Embedded model: read each paper's abstract once and reuse its computed state from a cache "
-        "on disk, instead of reading every abstract for every question.",
+        False, description="Embedded model: read each paper's whole abstract once and reuse its computed state from a "
+        "cache on disk instead of reading every abstract for every question (answers in seconds, fewer of them right: "
+        "see docs/performance.md).",
     )
     prompt_cache_gb: float = Field(8.0, ge=0.1, le=10000, description="Largest size of the prompt cache on disk (GB); "
                                    "the least recently used papers go first.")

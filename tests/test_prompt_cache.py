@@ -56,7 +56,7 @@ def test_a_model_that_reuses_pieces_gets_whole_abstracts_and_others_get_them_fit
     assert reusing.pieces.text == chatml(reusing.messages)
     trimmed = fit(LanguageModel(ScriptedLLM(), "scripted", "scripted", "test double", window=8192), papers)
     assert all(len(s.abstract) < len(p.abstract) for s, p in zip(trimmed.sources, papers, strict=True))
-    assert not any(piece.cached for piece in trimmed.pieces.pieces)
+    assert trimmed.pieces is None and "<paper>\n[1] Binding paper 1\n" in chatml(trimmed.messages)
 
 
 def test_whole_abstracts_that_overflow_the_window_drop_the_lowest_ranked_papers():
@@ -76,7 +76,8 @@ QUESTION = "What does the Reversal Curse paper conjecture is the cause of the cu
 
 @pytest.fixture(scope="module")
 def small_library(tmp_path_factory):
-    """Three seed papers (the Reversal Curse one first) as a JSONL file, and settings for the 0.5B model."""
+    """Three seed papers (the Reversal Curse one first) as a JSONL file, and settings for the 0.5B model with the
+    prompt cache on."""
     papers = load_corpus([SEEDS]).papers
     reversal = next(p for p in papers if p.title.startswith("Is the Reversal Curse"))
     chosen = [reversal, *[p for p in papers if p is not reversal][:2]]
@@ -85,7 +86,7 @@ def small_library(tmp_path_factory):
     corpus.write_text("".join(json.dumps({"id": p.id, "title": p.title, "abstract": p.abstract}) + "\n"
                               for p in chosen))
     settings = Settings(data_dir=folder / "data", seeds_dir=folder / "no-seeds", collection="three",
-                        llm_provider="llamacpp", llamacpp_model="qwen2.5-coder-0.5b", top_k=3)
+                        llm_provider="llamacpp", llamacpp_model="qwen2.5-coder-0.5b", top_k=3, prompt_cache=True)
     return settings, corpus
 
 
@@ -107,7 +108,7 @@ def test_warmed_papers_are_not_read_again_and_the_cli_reports_the_cache(small_li
     assert answer.sources[0].title.startswith("Is the Reversal Curse")
 
     env = {"RAG_DATA_DIR": str(settings.store.data_dir), "RAG_SEEDS_DIR": str(settings.store.seeds_dir),
-           "RAG_LLM_PROVIDER": "llamacpp", "RAG_LLAMACPP_MODEL": "qwen2.5-coder-0.5b"}
+           "RAG_LLM_PROVIDER": "llamacpp", "RAG_LLAMACPP_MODEL": "qwen2.5-coder-0.5b", "RAG_PROMPT_CACHE": "true"}
     warmed = CliRunner().invoke(app, ["cache", "warm", "--collection", "three"], env=env)
     assert warmed.exit_code == 0, warmed.output
     assert "read 0 papers; the cache holds 4 entries" in warmed.output  # 3 papers and the rules

@@ -77,9 +77,19 @@ def question_part(question: str, instructions: str = INSTRUCTIONS) -> str:
     return f"Question: {question}\n\n{instructions}"
 
 
-def build_messages(question: str, sources: list[Source], instructions: str = INSTRUCTIONS) -> list[ChatMessage]:
-    """System rules, then the numbered papers, the question and the instructions."""
-    papers = "".join(number_line(s.rank) + paper_block(s.title, s.abstract) for s in sources)
+def numbered_paper(rank: int, title: str, abstract: str) -> str:
+    """A paper fenced as data with its number on its title line: ``<paper>``, ``[n] title``, the abstract."""
+    return f"<paper>\n[{rank}] {defuse(title)}\n{defuse(abstract)}\n</paper>\n\n"
+
+
+def build_messages(question: str, sources: list[Source], instructions: str = INSTRUCTIONS, *,
+                   for_cache: bool = False) -> list[ChatMessage]:
+    """System rules, then the numbered papers, the question and the instructions. ``for_cache`` puts each
+    number before its paper's fence instead of on its title line, so the fenced text is the same at any rank."""
+    if for_cache:
+        papers = "".join(number_line(s.rank) + paper_block(s.title, s.abstract) for s in sources)
+    else:
+        papers = "".join(numbered_paper(s.rank, s.title, s.abstract) for s in sources)
     user = PAPERS_HEAD + papers + question_part(question, instructions)
     return [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=user)]
 
@@ -91,9 +101,10 @@ def prompt_prefix() -> str:
 
 
 def pieced(question: str, sources: list[Source], whole: set[int], instructions: str = INSTRUCTIONS) -> PiecedPrompt:
-    """The ChatML prompt of `build_messages` as pieces: the papers whose rank is in ``whole`` (abstracts as
-    stored, not shortened) are cached pieces; their numbers, the question and the instructions are read live."""
-    text, prefix = chatml(build_messages(question, sources, instructions)), prompt_prefix()
+    """The ChatML prompt of `build_messages` (``for_cache``) as pieces: the papers whose rank is in ``whole``
+    (abstracts as stored, not shortened) are cached pieces; their numbers, the question and the instructions are
+    read live."""
+    text, prefix = chatml(build_messages(question, sources, instructions, for_cache=True)), prompt_prefix()
     pieces: list[Piece] = []
     for s in sources:
         pieces += [Piece(number_line(s.rank)), Piece(paper_block(s.title, s.abstract), cached=s.rank in whole)]
@@ -168,7 +179,7 @@ class Prompt:
     built from, their size in tokens, and notices for the reader."""
 
     messages: list[ChatMessage]
-    pieces: PiecedPrompt
+    pieces: PiecedPrompt | None  # for a model that reuses pieces
     question: str
     sources: list[Source]
     tokens: int
@@ -191,7 +202,7 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
     notices: list[str] = []
 
     def size(q: str, chosen: list[Source]) -> int:
-        return model.count_tokens(chatml(build_messages(q, chosen, instructions)))
+        return model.count_tokens(chatml(build_messages(q, chosen, instructions, for_cache=model.reuses_pieces)))
 
     budget = WHOLE if model.reuses_pieces else context_tokens
     kept = list(sources)
@@ -237,6 +248,9 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
         tokens = size(question, fitted)
         notices.append(f"The question was cut to {len(question):,} characters to fit the model's context window "
                        f"({window} tokens).")
-    whole = {f.rank for f, s in zip(fitted, sources, strict=False) if f.abstract == s.abstract}
-    return Prompt(build_messages(question, fitted, instructions), pieced(question, fitted, whole, instructions),
-                  question, fitted, tokens, limit, model.counted_with, notices)
+    messages = build_messages(question, fitted, instructions, for_cache=model.reuses_pieces)
+    pieces = None
+    if model.reuses_pieces:
+        whole = {f.rank for f, s in zip(fitted, sources, strict=False) if f.abstract == s.abstract}
+        pieces = pieced(question, fitted, whole, instructions)
+    return Prompt(messages, pieces, question, fitted, tokens, limit, model.counted_with, notices)

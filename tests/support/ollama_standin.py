@@ -50,7 +50,7 @@ class OllamaStandIn:
     def answer_for(self, messages: list[dict]) -> str:
         if self.reply is not None:
             return self.reply
-        match = re.search(r"\[1\]\n<paper>\n[^\n]*\n(.+?\.)\s", messages[-1]["content"])
+        match = re.search(r"<paper>\n\[1\] [^\n]*\n(.+?\.)\s", messages[-1]["content"])
         return f"{match.group(1)[:-1]} [1]." if match else "The collection does not answer this question."
 
     def handler(self):
