@@ -107,6 +107,7 @@ def answer_fields(answer: Answer, question: Question, gold: list[set[str]], gold
         "answer": answer.answer,
         "raw_answer": answer.raw_answer,
         "abstained": answer.abstained,
+        "notices": answer.notices,
         "citations": [c.model_dump() for c in answer.citations],
         "sources": [s.model_dump() for s in answer.sources],
         "llm": f"{answer.llm_provider}:{answer.llm_model}",
