@@ -214,8 +214,8 @@ class Assistant:
             return ABSTAIN_TEXT + WITHHELD_NOTE, [], True
         if not reply.text.strip() or model_refused(reply.text):
             return ABSTAIN_TEXT, [], True
-        answering = self.settings.answering
-        checker = CitationChecker(sources, answering.support_threshold, question=request.question, weight=weight,
+        answering = self.settings.answering  # a follow-up is checked against what it asks with its earlier question
+        checker = CitationChecker(sources, answering.support_threshold, question=request.query, weight=weight,
                                   on_topic=answering.on_topic_share)
         checked = checker.check(without_refusals(reply.text))
         if not checked.citations:

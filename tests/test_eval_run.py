@@ -181,8 +181,8 @@ def test_any_failure_in_a_question_is_an_error_row_and_the_run_goes_on(tmp_path,
     monkeypatch.setattr(CitationChecker, "check", failing_first)
     questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS[:2])
     papers = write_jsonl(tmp_path / "papers.jsonl", PAPERS)
-    assistant = Assistant(settings, llm=scripted("Kernel ridge regression reaches 91.2% accuracy on Cora [1]."),
-                          embedder=embedder, progress=False)
+    reply = "A Fourier neural operator forecasts Arctic sea ice concentration 30 days ahead [1]."  # answers q2
+    assistant = Assistant(settings, llm=scripted(reply), embedder=embedder, progress=False)
     assistant.index("tiny").ingest(load_corpus([papers]).papers, progress=False)
     rows = run(assistant, load_questions(questions), tmp_path / "out", collection="tiny", retrieval_only=False,
                progress=False)
