@@ -86,9 +86,8 @@ def build_messages(question: str, sources: list[Source], instructions: str = INS
                    for_cache: bool = False) -> list[ChatMessage]:
     """System rules, then the numbered papers, the question and the instructions. ``for_cache`` puts each
     number before its paper's fence instead of on its title line, so the fenced text is the same at any rank."""
-    if for_cache:  # the blocks never saw their numbers: a live list ties each number to its title
+    if for_cache:
         papers = "".join(number_line(s.rank) + paper_block(s.title, s.abstract) for s in sources)
-        papers += "".join(f"[{s.rank}] {defuse(s.title)}\n" for s in sources) + "\n" if sources else ""
     else:
         papers = "".join(numbered_paper(s.rank, s.title, s.abstract) for s in sources)
     user = PAPERS_HEAD + papers + question_part(question, instructions)
