@@ -328,7 +328,9 @@ def ui(
 
 def warm_in_background(assistant: Assistant) -> None:
     """Read the default collection's papers into the prompt cache while the UI waits for questions (a
-    question always goes first)."""
+    question always goes first). Nothing to do when the prompt cache is off."""
+    if not assistant.settings.llm.prompt_cache:
+        return
 
     def warm() -> None:
         try:
