@@ -175,8 +175,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         def begin(text: str, shown_messages: list, request: gr.Request) -> tuple[Any, ...]:
             emptied, asked = add_question(text, shown_messages)
-            if asked is shown_messages:  # a blank question: nothing to do, and nothing typed since is lost
-                return shown_messages, *(gr.update() for _ in range(5))
+            if asked is shown_messages:  # a blank question: stop here, so no later step overwrites the chat
+                raise gr.Error("blank question", visible=False, print_exception=False)
             turn.control.begin(request.session_hash)
             _, *buttons = busy(True)
             return asked, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), *buttons
@@ -190,7 +190,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         started = gr.on([question.submit, ask.click], begin, [question, chatbot],
                         [chatbot, question, ask, stop, chat_list, delete_chat],
                         queue=False, trigger_mode="always_last", api_visibility="private")
-        answering = started.then(answer, [chatbot, turns, top_k, collection, source, year_from, year_to, author,
+        answering = started.success(answer, [chatbot, turns, top_k, collection, source, year_from, year_to, author,
                                           browser, chat_id],
                                  [chatbot, sources, detail, turns], concurrency_limit=1,
                                  concurrency_id=GENERATION, show_progress="full", show_progress_on=[detail, sources],

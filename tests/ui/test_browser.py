@@ -244,8 +244,10 @@ def test_api_endpoint_answers_with_gradio_client(ui_url):
 
 
 def test_blank_question_does_nothing(page):
+    """A blank question runs no answer step, so none can overwrite a question sent right after it."""
     ask(page, "   ")
     ask(page, QUESTION)  # the next real question is the first one in the chat
     wait_for_answers(page, 1)
     assert page.locator(BOT).count() == 1
     assert page.locator("#chat [data-testid='user']").count() == 1
+    assert page.locator(".toast-body").count() == 0  # and nothing is shown for the blank one
