@@ -39,6 +39,7 @@ import numpy as np
 
 from benchmarks.common import RESULTS, machine, package_versions, percentiles, write_json
 from rag.settings import REPO_ROOT, Settings
+from tests.support.logits import kl
 
 OUT = RESULTS / "kv_blocks.json"
 LAYOUT = "bench-1"
@@ -84,13 +85,6 @@ def run(engine, prefix: str, pieces: list) -> dict[str, Any]:
             "blocks_read": report.blocks_read, "decodes": report.decodes, "tokens_match": report.tokens_match,
             "timings_ms": {k: round(v, 2) for k, v in report.timings_ms.items()}}
 
-
-def kl(p_logits: np.ndarray, q_logits: np.ndarray) -> float:
-    p = np.exp(p_logits - p_logits.max())
-    p /= p.sum()
-    log_q = q_logits - q_logits.max()
-    log_q -= np.log(np.exp(log_q).sum())
-    return float((p * (np.log(p + 1e-30) - log_q)).sum())
 
 
 def same_prefix_chars(a: str, b: str) -> int:

@@ -33,6 +33,7 @@ import pytest
 
 from rag.models.kvcache.store import BlockCache, BlockKey, encode_entry
 from rag.models.kvcache.text import TextDeltas
+from tests.support.logits import kl
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "qwen2.5-coder-0.5b"
@@ -175,14 +176,6 @@ def test_store_shared_by_two_processes_stays_bounded_and_valid(tmp_path):
 
 # --- the engine on the real model ------------------------------------------------------------------------
 
-
-def kl(p_logits: np.ndarray, q_logits: np.ndarray) -> float:
-    """KL(p || q) of the next-token distributions given by two logit vectors."""
-    p = np.exp(p_logits - p_logits.max())
-    p /= p.sum()
-    log_q = q_logits - q_logits.max()
-    log_q -= np.log(np.exp(log_q).sum())
-    return float((p * (np.log(p + 1e-30) - log_q)).sum())
 
 
 @pytest.fixture(scope="module")
