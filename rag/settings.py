@@ -167,7 +167,12 @@ class LlmSettings(Section):
         "flash attention), q8_0-k (keys only quantized).",
     )
     max_answer_tokens: int = Field(320, ge=16, le=4096, description="Upper bound on generated tokens.")
-    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+    temperature: float = Field(0.1, ge=0.0, le=1.0, description="Sampling temperature (0 to 1).")
+    seed: int = Field(
+        0, ge=0, le=2**32 - 1,
+        description="Sampling seed, set afresh for every reply: the same prompt gets the same answer, whatever was "
+        "asked before.",
+    )
 
     @model_validator(mode="after")
     def answer_fits_the_context(self) -> LlmSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from llama_index.core.base.llms.types import ChatMessage
 
 from rag import Assistant, QuestionError
 
@@ -36,3 +37,20 @@ def test_question_outside_the_collection_abstains(assistant):
 def test_empty_question_is_rejected(assistant):
     with pytest.raises(QuestionError):
         assistant.ask("   ")
+
+
+def test_a_prompt_gets_the_same_reply_whatever_was_asked_before(assistant, seed_settings):
+    """The sampler is seeded afresh for every reply (`RAG_SEED`): answers are reproducible, also at a temperature
+    where the words differ from draw to draw."""
+    llm = assistant.variant(seed_settings.replace(temperature=1.0, max_answer_tokens=40)).llm
+    story = [ChatMessage(role="user", content="Write one sentence about a fox in a forest.")]
+    other = [ChatMessage(role="user", content="Write one sentence about a ship at sea.")]
+
+    def reply(messages) -> str:
+        return "".join(llm.stream(messages))
+
+    first = reply(story)
+    reply(other)
+    assert reply(story) == first
+    assert reply(story) != "".join(assistant.variant(seed_settings.replace(
+        temperature=1.0, max_answer_tokens=40, seed=7)).llm.stream(story))

@@ -25,6 +25,7 @@ def test_auto_picks_ollama_when_it_has_the_model(settings):
         chat = [body for path, body in server.requests if path == "/api/chat"][-1]
         assert chat["options"]["num_ctx"] == settings.llm.ollama_num_ctx
         assert chat["options"]["num_predict"] == settings.llm.max_answer_tokens
+        assert chat["options"]["seed"] == settings.llm.seed
 
 
 def test_forced_ollama_without_model_or_server_names_the_remedy(settings):

@@ -200,7 +200,7 @@ class LlamaCppModel(LanguageModel):
             return
         settings = self.settings
         stream = self.engine.stream(pieces.prefix, pieces.pieces, max_tokens=settings.max_answer_tokens,
-                                    temperature=settings.temperature, stop=STOP)
+                                    temperature=settings.temperature, seed=settings.seed, stop=STOP)
         try:
             yield from stream
         except Exception as error:
@@ -256,7 +256,7 @@ def make_ollama(settings: LlmSettings) -> LanguageModel:
         request_timeout=settings.request_timeout,
         context_window=settings.ollama_num_ctx,  # sent as num_ctx: Ollama would truncate silently otherwise
         temperature=settings.temperature,
-        additional_kwargs={"num_predict": settings.max_answer_tokens},
+        additional_kwargs={"num_predict": settings.max_answer_tokens, "seed": settings.seed},
         keep_alive=settings.ollama_keep_alive,
     )
     return LanguageModel(llm, "ollama", settings.ollama_model,
@@ -279,7 +279,7 @@ def make_llamacpp(settings: LlmSettings, models_dir: Path, reason: str, progress
         context_window=settings.llamacpp_n_ctx,
         messages_to_prompt=chatml,
         completion_to_prompt=lambda text: chatml([ChatMessage(role="user", content=text)]),
-        generate_kwargs={"stop": ["<|im_end|>", "<|endoftext|>"]},
+        generate_kwargs={"stop": ["<|im_end|>", "<|endoftext|>"], "seed": settings.seed},
         model_kwargs={"n_threads": settings.llamacpp_threads, "n_batch": settings.llamacpp_n_batch},
         verbose=False,
     )
