@@ -141,8 +141,9 @@ class Assistant:
                                          year_to=year_to, author=author)
 
     def worth_asking(self, query: str, papers: list[RetrievedPaper], weight: Callable[[str], float]) -> bool:
-        """Whether some paper covers enough of the question to be on topic; if not, abstain without the LLM."""
-        return not retrieval_is_weak(query, papers, self.settings.answering.abstain_threshold, weight)
+        """Whether some paper is on topic (by its words or its embedding); if not, abstain without the LLM."""
+        answering = self.settings.answering
+        return not retrieval_is_weak(query, papers, answering.abstain_threshold, weight, answering.abstain_similarity)
 
     def build_prompt(self, request: Request, sources: list[Source], llm: LanguageModel,
                      instructions: str = INSTRUCTIONS) -> Prompt:

@@ -206,6 +206,11 @@ class AnsweringSettings(Section):
         description="Abstain without asking the LLM when the best source covers less of the question "
         "(IDF-weighted) than this.",
     )
+    abstain_similarity: float = Field(
+        0.55, ge=-1.0, le=1.1,
+        description="...unless some source's embedding is at least this similar (cosine) to the question's, so a "
+        "paraphrased or misspelt question is still asked. Set for the embedded MiniLM; above 1 = words alone.",
+    )
     on_topic_share: float = Field(
         0.4, ge=0.0, le=1.0,
         description="A citation stands only if its paper covers at least this share of the best source's "

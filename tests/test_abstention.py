@@ -1,8 +1,18 @@
-"""Recognising a model's refusal: only an opening refusal abstains; an appended one is dropped."""
+"""Deciding to abstain: before the LLM when no source is on topic (by its words or its embedding), and from a
+reply that opens with a refusal (an appended one is dropped)."""
 
 from __future__ import annotations
 
-from rag.answering.abstention import model_refused, without_refusals
+from rag import Assistant
+from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
+from rag.retrieval import RetrievedPaper
+
+# fresh-020 of the eval set: misspelt and paraphrased away from its paper's words (the Vietnamese retrieval paper)
+PARAPHRASED = ("Wich paper tackles the lack of a dataset for evaluating search and re-ranking with text embedding "
+               "models in a Southeast Asian language, proposes a modified InfoNCE loss, and studies how much the "
+               "temperature hyperparameter matters?")
+# dev-055: close to several seed papers (LLM interpretability) but answered by none of them
+OUTSIDE = "Which paper trains sparse autoencoders on LLM activations to extract interpretable, monosemantic features?"
 
 
 def test_opening_refusal_abstains():
@@ -14,3 +24,33 @@ def test_answer_with_appended_refusal_is_kept_without_it():
     reply = "The method needs 600,000 experiments [1]. The collection does not answer it."
     assert not model_refused(reply)
     assert without_refusals(reply) == "The method needs 600,000 experiments [1]."
+
+
+def paper(abstract: str, similarity: float | None) -> RetrievedPaper:
+    return RetrievedPaper(rank=1, paper_id="p", title="A paper", abstract=abstract, score=1.0,
+                          dense_similarity=similarity)
+
+
+def test_a_source_close_by_embedding_is_on_topic_although_it_shares_few_words():
+    question = "How quickly do canines pass through energy walls?"
+    close, far, unknown = paper("Dogs tunnel through quantum barriers.", 0.62), paper("Dogs bark.", 0.2), \
+        paper("Dogs tunnel through quantum barriers.", None)
+    assert not retrieval_is_weak(question, [far, close], 0.35, min_similarity=0.55)
+    assert retrieval_is_weak(question, [far, close], 0.35, min_similarity=1.1)  # words alone
+    assert retrieval_is_weak(question, [unknown], 0.35, min_similarity=0.55)  # BM25 only: no similarity
+    assert not retrieval_is_weak("Do dogs tunnel through quantum barriers?", [far, unknown], 0.35, min_similarity=0.55)
+    assert retrieval_is_weak(question, [], 0.0, min_similarity=-1.0)
+
+
+def test_a_paraphrased_misspelt_question_is_asked_and_one_outside_the_collection_is_not(seed_settings, seed_index,
+                                                                                         embedder):
+    """Real MiniLM and Chroma over the seeds: the embedding rescues the paraphrase that the words alone stop."""
+    assistant = Assistant(seed_settings, embedder=embedder, progress=False)
+    words_alone = assistant.variant(seed_settings.replace(abstain_similarity=1.1))
+    bm25 = assistant.index().bm25()
+    found = assistant.retrieve(PARAPHRASED, bm25=bm25)
+    assert found[0].title.startswith("Advancing Vietnamese Information Retrieval")
+    assert assistant.worth_asking(PARAPHRASED, found, bm25.idf)
+    assert not words_alone.worth_asking(PARAPHRASED, found, bm25.idf)
+    outside = assistant.retrieve(OUTSIDE, bm25=bm25)
+    assert not assistant.worth_asking(OUTSIDE, outside, bm25.idf)

@@ -28,8 +28,12 @@ def without_refusals(text: str) -> str:
 
 
 def retrieval_is_weak(question: str, papers: list[RetrievedPaper], min_coverage: float,
-                      weight: Callable[[str], float] | None = None) -> bool:
-    """True when no retrieved paper covers enough of the question's (IDF-weighted) terms to be on topic."""
+                      weight: Callable[[str], float] | None = None, min_similarity: float | None = None) -> bool:
+    """True when no retrieved paper is on topic: none covers ``min_coverage`` of the question's (IDF-weighted)
+    terms, and none is at least ``min_similarity`` close to it by embedding (which sees a question paraphrased
+    away from the abstract's words, or misspelt; None = words alone)."""
     if not papers:
         return True
+    if min_similarity is not None and any((p.dense_similarity or 0.0) >= min_similarity for p in papers):
+        return False
     return max(p.term_coverage(question, weight) for p in papers) < min_coverage
