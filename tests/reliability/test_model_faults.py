@@ -183,7 +183,7 @@ def test_cli_with_a_damaged_embedded_model_exits_1(fake_model, data_dir, monkeyp
 # --- settings out of range ------------------------------------------------------------------------
 BAD_SETTINGS = {
     "RAG_TOP_K": ("0", "RAG_TOP_K=0 (top_k): Input should be greater than or equal to 1"),
-    "RAG_TEMPERATURE": ("5", "RAG_TEMPERATURE=5 (temperature): Input should be less than or equal to 2"),
+    "RAG_TEMPERATURE": ("5", "RAG_TEMPERATURE=5 (temperature): Input should be less than or equal to 1"),
     "RAG_REQUEST_TIMEOUT": ("0", "RAG_REQUEST_TIMEOUT=0 (request_timeout): Input should be greater than 0"),
     "RAG_MAX_QUESTION_CHARS": ("10", "RAG_MAX_QUESTION_CHARS=10 (max_question_chars): Input should be greater"),
     "RAG_LLM_PROVIDER": ("gpt4", "RAG_LLM_PROVIDER=gpt4 (llm_provider): Input should be 'auto', 'ollama' or"),
