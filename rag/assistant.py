@@ -36,7 +36,7 @@ from rag.answering.prompt import (
     paper_block,
     prompt_prefix,
 )
-from rag.answering.question import Turn, asks_for_several, clean_question, fold_history
+from rag.answering.question import Turn, clean_question, fold_history
 from rag.errors import QuestionError
 from rag.index import Bm25Index, PaperIndex
 from rag.library import Library
@@ -139,13 +139,6 @@ class Assistant:
                                     rrf_k=retrieval.rrf_k, mode=mode or retrieval.mode)
         return retriever.retrieve_papers(question, top_k=top_k, source=source, bm25=bm25, year_from=year_from,
                                          year_to=year_to, author=author)
-
-    def papers_wanted(self, request: Request) -> int:
-        """How many papers to answer from: ``top_k`` (asked for, or the setting), a few more when the question
-        asks for several papers (`RetrievalSettings.list_extra`)."""
-        retrieval = self.settings.retrieval
-        wanted = request.top_k or retrieval.top_k
-        return min(TOP_K_MAX, wanted + retrieval.list_extra) if asks_for_several(request.question) else wanted
 
     def worth_asking(self, query: str, papers: list[RetrievedPaper], weight: Callable[[str], float]) -> bool:
         """Whether some paper is on topic (by its words or its embedding); if not, abstain without the LLM."""
@@ -256,8 +249,8 @@ class Assistant:
         """
         request = self.request(question, top_k, history)
         bm25 = self.index(collection).bm25()  # read once: retrieval and the term weights share it
-        papers = self.retrieve(request.query, top_k=self.papers_wanted(request), collection=collection, source=source,
-                               mode=mode, bm25=bm25, year_from=year_from, year_to=year_to, author=author)
+        papers = self.retrieve(request.query, top_k=request.top_k, collection=collection, source=source, mode=mode,
+                               bm25=bm25, year_from=year_from, year_to=year_to, author=author)
         sources = [Source.of(p) for p in papers]
         retrieval_ms = request.elapsed_ms()
         yield SourcesFound(sources=sources, retrieval_query=request.query)

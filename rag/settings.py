@@ -129,11 +129,6 @@ class RetrievalSettings(Section):
     )
     top_k: int = Field(6, ge=1, le=TOP_K_MAX, description="Papers handed to the LLM and shown as sources.")
     candidates: int = Field(40, ge=5, le=1000, description="Hits taken from each retriever before fusion.")
-    list_extra: int = Field(
-        2, ge=0, le=TOP_K_MAX,
-        description="More papers for a question that asks for several (\"which papers ...?\"): the matching ones "
-        "often rank just below top_k.",
-    )
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
 
 

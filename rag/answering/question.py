@@ -17,19 +17,6 @@ FOLLOW_UP_WORDS = re.compile(
     re.IGNORECASE,
 )
 
-# "Which papers ...?", "What methods ...", "List the works ...": a question whose answer is several papers.
-ASKS_FOR_SEVERAL = re.compile(
-    r"^\W*(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
-    r"(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "which recent ...", not "which paper ..."
-    r"(?:papers|works|studies|articles|publications)\b",
-    re.IGNORECASE,
-)
-
-
-def asks_for_several(question: str) -> bool:
-    """Whether the question asks for a list of papers ("Which papers use ...?")."""
-    return bool(ASKS_FOR_SEVERAL.search(question))
-
 
 def strip_controls(text: str) -> str:
     """``text`` without terminal escape sequences and control/format characters (whitespace becomes a space)."""

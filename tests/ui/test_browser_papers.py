@@ -123,7 +123,7 @@ def test_year_and_author_filters_in_the_side_panel(page, fake_llm, artifacts):
     page.fill("#author-filter input, #author-filter textarea", "")
     ask(page, "Which papers study models and data?")
     wait_for_answers(page, 4)
-    assert len(card_years(page)) == 8, "without filters the papers of every year come back (top_k 6 + list_extra 2)"
+    assert len(card_years(page)) == 6, "without filters the papers of every year come back"
 
 
 def test_the_api_takes_the_filters_and_answers_with_the_papers_metadata(ui_url, fake_llm):
