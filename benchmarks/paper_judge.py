@@ -5,9 +5,9 @@ For every multi-paper question of the eval sets, each of its 6 retrieved papers 
 fenced as in the answer prompt, with the question and "Is this paper one of the papers the question asks for?
 Answer Yes or No."; the score is P(Yes) / (P(Yes) + P(No)) from the next-token logits (one prompt read, no
 generation). Picks at several thresholds are scored against the gold papers, by split (choose on ``tune``, read
-``heldout``), beside the word rule (a paper covering at least 0.75 of the best paper's IDF-weighted coverage of
-the question). Records tokens and milliseconds per paper and the load average: each judgement reads the whole
-abstract again, which is the cost the prompt cache would remove.
+``heldout``), beside the word rule of the citation check's lists (a paper covering at least ``LIST_RELATIVE`` of
+the best paper's IDF-weighted coverage of the question). Records tokens and milliseconds per paper and the load
+average: each judgement reads the whole abstract again, which is the cost the prompt cache would remove.
 
     .venv/bin/python -m benchmarks.paper_judge    # ~20 min on an idle 2-core machine (102 papers)
 """
@@ -23,20 +23,21 @@ from llama_index.core.base.llms.types import ChatMessage
 
 from benchmarks.common import RESULTS, machine, percentiles, write_json
 from rag import Assistant, Settings
+from rag.answering.citations import LIST_RELATIVE
+from rag.answering.prompt import paper_block, question_part
 from rag.models.llm import chatml
 from rag.settings import REPO_ROOT
 
 QUESTION_SETS = [REPO_ROOT / "eval" / "questions" / name for name in ("seeds_dev.jsonl", "seeds_fresh.jsonl")]
 JUDGE = "Is this paper one of the papers the question asks for? Answer Yes or No."
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9)
-WORD_RULE = 0.75
 PAPERS = 6
 
 
 def judge_prompt(title: str, abstract: str, question: str) -> str:
+    """The paper fenced as in the answer prompt, then the question and the judge's line."""
     return chatml([ChatMessage(role="system", content="You judge whether a paper matches a question."),
-                   ChatMessage(role="user", content=f"<paper>\n{title}\n{abstract}\n</paper>\n\n"
-                                                    f"Question: {question}\n\n{JUDGE}")])
+                   ChatMessage(role="user", content=paper_block(title, abstract) + question_part(question, JUDGE))])
 
 
 def p_yes(llama, prompt: str, yes: set[int], no: set[int]) -> tuple[float, int, float]:
@@ -70,12 +71,11 @@ def main() -> None:
     rows = []
     for q in questions:
         papers = assistant.retrieve(q["question"], bm25=bm25, top_k=PAPERS)
-        best = max(p.term_coverage(q["question"], bm25.idf) for p in papers)
-        for p in papers:
+        coverages = [p.term_coverage(q["question"], bm25.idf) for p in papers]
+        for p, coverage in zip(papers, coverages, strict=True):
             score, tokens, ms = p_yes(llama, judge_prompt(p.title, p.abstract, q["question"]), yes, no)
-            coverage = p.term_coverage(q["question"], bm25.idf)
             rows.append({"id": q["id"], "split": q["split"], "rank": p.rank, "gold": p.paper_id in q["gold_ids"],
-                         "p_yes": round(score, 4), "word_rule": coverage >= WORD_RULE * best,
+                         "p_yes": round(score, 4), "word_rule": coverage >= LIST_RELATIVE * max(coverages),
                          "coverage": round(coverage, 3), "cosine": round(p.dense_similarity or 0, 3),
                          "tokens": tokens, "ms": round(ms, 1), "load_1min": os.getloadavg()[0]})
             print(json.dumps(rows[-1]), flush=True)
