@@ -26,6 +26,7 @@ from rag.answering.answer import (
     Token,
 )
 from rag.answering.citations import CitationChecker
+from rag.answering.judge import PaperJudge, asks_for_several
 from rag.answering.prompt import (
     ABSTAIN_TEXT,
     INSTRUCTIONS,
@@ -75,6 +76,8 @@ class Reply:
     withheld: bool = False  # it repeated the rules (asked to reveal its prompt): stopped and not shown
     read: PromptRead | None = None  # how the model read the prompt (both prompts after a second look)
     second_look: bool = False  # the text is the second try's, over the best sources alone
+    judged: int = 0  # papers the model judged one by one for a "which papers" question
+    checking_ms: float = 0.0  # checking the citations, the judge included
 
     def start_second_look(self) -> None:
         self.text, self.second_look = "", True
@@ -208,8 +211,21 @@ class Assistant:
         finally:
             cancelled.set()
 
-    def check(self, request: Request, sources: list[Source], reply: Reply,
-              weight: Callable[[str], float]) -> tuple[str, list[Citation], bool]:
+    def paper_judge(self, request: Request, sources: list[Source], llm: LanguageModel) -> PaperJudge | None:
+        """For a question asking which papers: the model as judge of each retrieved paper (`PaperJudge`), asked
+        one paper at a time and one generation at a time; None for other questions or when it is off."""
+        threshold = self.settings.answering.list_judge
+        if threshold > 1 or not asks_for_several(request.query):
+            return None
+
+        def ask(prompt) -> float | None:
+            with self.generation_lock:
+                return llm.yes_probability(prompt)
+
+        return PaperJudge(request.query, sources, ask, threshold)
+
+    def check(self, request: Request, sources: list[Source], reply: Reply, weight: Callable[[str], float],
+              judge: PaperJudge | None = None) -> tuple[str, list[Citation], bool]:
         """The answer text, its checked citations, and whether it abstains."""
         if reply.withheld:
             return ABSTAIN_TEXT + WITHHELD_NOTE, [], True
@@ -217,7 +233,7 @@ class Assistant:
             return ABSTAIN_TEXT, [], True
         answering = self.settings.answering  # a follow-up is checked against what it asks with its earlier question
         checker = CitationChecker(sources, answering.support_threshold, question=request.query, weight=weight,
-                                  on_topic=answering.on_topic_share)
+                                  on_topic=answering.on_topic_share, judge=judge)
         checked = checker.check(without_refusals(reply.text))
         if not checked.citations:
             return ABSTAIN_TEXT + UNSUPPORTED_NOTE, [], True
@@ -266,7 +282,11 @@ class Assistant:
                 yield SecondLook(sources=focus)
                 reply.start_second_look()
                 yield from self.generate(self.build_prompt(request, focus, llm, SECOND_LOOK), llm, request, reply)
-        text, citations, abstained = self.check(request, sources, reply, bm25.idf)
+        judge = self.paper_judge(request, sources, llm)
+        checking = time.perf_counter()
+        text, citations, abstained = self.check(request, sources, reply, bm25.idf, judge)
+        reply.judged = len(judge.scores) if judge is not None and judge.able else 0
+        reply.checking_ms = (time.perf_counter() - checking) * 1000
         if reply.second_look and not abstained:
             request.notices.append("Answered on a second look at the best sources alone: the model first replied "
                                    "that the collection does not answer.")
@@ -329,5 +349,7 @@ def timings(retrieval_ms: float, reply: Reply, total_ms: float) -> Timings:
         first_token_ms=None if reply.first_token_ms is None else round(reply.first_token_ms, 1),
         total_ms=round(total_ms, 1),
         generated_tokens=reply.pieces,
+        papers_judged=reply.judged,
+        checking_ms=round(reply.checking_ms, 1),
         tokens_per_s=round((reply.pieces - 1) / generating_s, 2) if reply.pieces > 1 and generating_s > 0 else None,
     )

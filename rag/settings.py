@@ -216,6 +216,12 @@ class AnsweringSettings(Section):
         description="A citation stands only if its paper covers at least this share of the best source's "
         "(IDF-weighted) coverage of the question: a claim from a paper the question is not about is dropped; 0 = off.",
     )
+    list_judge: float = Field(
+        0.86, ge=0.0, le=1.1,
+        description="For a question asking which papers, the embedded model reads each retrieved paper alone and is "
+        "asked whether it is one of them: the answer lists exactly the papers with P(Yes) at least this. Above 1 = "
+        "by words alone (always so with Ollama, which gives no token probabilities).",
+    )
     second_look_threshold: float = Field(
         0.7, ge=0.0, le=1.1,
         description="When the model says the collection does not answer but the best source covers at least this "

@@ -101,6 +101,8 @@ class Timings(BaseModel):
     prompt_tokens: int | None = None
     prompt_tokens_read: int | None = None
     papers_from_cache: int | None = None
+    papers_judged: int = 0  # retrieved papers the model judged one by one ("which papers" questions)
+    checking_ms: float = 0.0  # from the reply's end to the checked answer (the judge's share of total_ms)
 
 
 class Answer(BaseModel):

@@ -11,6 +11,10 @@ that best supports it.
 Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the
 end, a marker-only sentence after a claim belongs to that claim, and a reply made only of markers
 (the answer to "which papers ...?") becomes one sentence per paper, each checked against the question.
+
+Given a judge (`rag.answering.judge.PaperJudge`, for a question asking which papers), the judge decides which
+papers fit the question: a citation of a paper it rejects is dropped, and every paper it accepts that the reply
+left out is listed by title.
 """
 
 from __future__ import annotations
@@ -81,8 +85,10 @@ class CitationChecker:
     """Validates and repairs ``[n]`` markers against numbered sources (numbers are source ranks)."""
 
     def __init__(self, sources: list[Source], threshold: float, *, question: str = "",
-                 weight: Callable[[str], float] | None = None, on_topic: float = 0.0):
+                 weight: Callable[[str], float] | None = None, on_topic: float = 0.0,
+                 judge: Callable[[int], bool | None] | None = None):
         self.sources = {s.rank: SourceText.of(s) for s in sources}
+        self.judge = judge
         self.threshold = threshold
         self.on_topic_share = on_topic
         self.question = question
@@ -143,12 +149,21 @@ class CitationChecker:
         more lenient than the support of a claim copied from an abstract."""
         if not self.question or number not in self.sources:
             return False
+        if (verdict := self.judged(number)) is not None:
+            return verdict
         coverage = self.coverage()
         return coverage[number] >= max(LIST_FLOOR * self.threshold, LIST_RELATIVE * max(coverage.values()))
 
+    def judged(self, number: int) -> bool | None:
+        """The judge's verdict on paper ``number`` (None without a judge, or when it cannot say)."""
+        return self.judge(number) if self.judge is not None else None
+
     def on_topic(self, number: int) -> bool:
         """Whether a cited paper is about what the question asks, not merely a paper holding the claim's words:
-        it covers at least ``on_topic`` of the best source's coverage of the question (always, when 0)."""
+        it covers at least ``on_topic`` of the best source's coverage of the question (always, when 0), and the
+        judge, if any, does not say otherwise."""
+        if self.judged(number) is False:
+            return False
         if not self.question or not self.on_topic_share:
             return True
         coverage = self.coverage()
@@ -156,7 +171,12 @@ class CitationChecker:
 
     def listing(self, numbers: list[int]) -> list[str]:
         """A reply of bare markers answers "which papers": one sentence per source that fits the question."""
-        return [f"{self.sources[n].source.title} [{n}]." for n in dict.fromkeys(numbers) if self.answers_question(n)]
+        return [self.title_line(n) for n in dict.fromkeys(numbers) if self.answers_question(n)]
+
+    def title_line(self, number: int) -> str:
+        """Paper ``number`` named by its title: ``"FedPara: Low-Rank Updates [3]."``."""
+        title = self.sources[number].source.title.strip()
+        return attach_marker(title if title[-1:] in ".!?" else f"{title}.", f"[{number}]")
 
     def sentences(self, answer: str) -> list[str]:
         """The reply's sentences with markers next to their claims (see the module docstring)."""
@@ -247,6 +267,7 @@ class CitationChecker:
                     if len(claim.terms) < MIN_CLAIM_TERMS:
                         claim = sentence_claim
                     kept = self.check_markers(numbers, claim)
+                kept = [n for n in kept if self.judged(n) is not False]
                 if not content_terms(text):
                     kept = [n for n in kept if n not in in_sentence]  # "[1] [1]": once is enough
                 in_sentence.update(kept)
@@ -269,6 +290,12 @@ class CitationChecker:
                         tail = attach_marker(tail, f"[{best}]")
             pieces.append(tail)
             sentences_out.append(tidy("".join(pieces)))  # empty when a listed title was dropped
+        if quotes and self.judge is not None:  # a list: every paper the judge accepts, named or not
+            asked = set(content_terms(self.question))
+            for n in self.sources:
+                if n not in quotes and self.judged(n):
+                    quotes[n] = self.sources[n].quote(asked)
+                    sentences_out.append(self.title_line(n))
         citations = [
             Citation(number=n, paper_id=self.sources[n].source.paper_id, title=self.sources[n].source.title,
                      quote=quote)

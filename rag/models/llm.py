@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.llms import LLM
 
@@ -143,6 +144,11 @@ class LanguageModel:
         """Whether the prompt cache has no room left for more pieces (always, without one)."""
         return True
 
+    def yes_probability(self, prompt: PiecedPrompt) -> float | None:
+        """P(Yes) among Yes and No for the first token of the reply to a yes/no ``prompt``, or None when this
+        model does not expose next-token probabilities (then the caller decides another way)."""
+        return None
+
     def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> Iterator[str]:
         """The reply's text as it is written; failures raise an actionable `LLMError`. ``pieces`` is the same
         prompt cut into pieces, used by models that reuse pieces' state."""
@@ -182,6 +188,10 @@ class LlamaCppModel(LanguageModel):
         super().__init__(llm, "llamacpp", model, reason, settings, window=int(self._llama.n_ctx()))
         self.engine = self._engine(cache_dir) if cache_dir is not None and settings.prompt_cache else None
         self.reuses_pieces = self.engine is not None
+        self._cache_dir = cache_dir
+        self._judging_engine = self.engine  # made on first use when answers do not use the prompt cache
+        first = lambda words: {self._llama.tokenize(w.encode(), add_bos=False)[0] for w in words}  # noqa: E731
+        self._yes, self._no = sorted(first(("Yes", " Yes", "yes"))), sorted(first(("No", " No", "no")))
 
     def _engine(self, folder: Path):
         from rag.models.kvcache import BlockCache, BlockEngine
@@ -212,6 +222,21 @@ class LlamaCppModel(LanguageModel):
                 self.last_read = PromptRead(
                     tokens=report.prompt_tokens, computed=report.live_tokens + report.block_tokens_read,
                     papers_reused=report.blocks - report.blocks_read, papers_read=report.blocks_read)
+
+    def yes_probability(self, prompt: PiecedPrompt) -> float | None:
+        """Read ``prompt`` with the prompt cache (its cached pieces once ever) and compare the next-token
+        probabilities of Yes and No; None without a cache folder."""
+        if self._judging_engine is None:
+            if self._cache_dir is None:
+                return None
+            self._judging_engine = self._engine(self._cache_dir)
+        try:
+            logits = self._judging_engine.prompt_logits(prompt.prefix, prompt.pieces).astype(np.float64)
+        except Exception as error:
+            raise llm_failure(error, self.provider, self.model, self.settings) from error
+        weights = np.exp(logits - logits.max())
+        yes, no = weights[self._yes].sum(), weights[self._no].sum()
+        return float(yes / (yes + no)) if yes + no > 0 else 0.0
 
     def warm(self, prefix: str, blocks: Iterable[str], should_stop: Callable[[], bool] = lambda: False) -> int:
         """Read and save the cached pieces not saved yet (a question goes first); how many were read."""

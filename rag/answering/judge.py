@@ -1,0 +1,75 @@
+"""The model as a judge of "which papers" answers: each retrieved paper is shown to it alone, with the question
+and "Is this paper one of the papers the question asks for? Answer Yes or No."; the paper is one of them when
+P(Yes) among Yes/No for the first token of the reply reaches the threshold.
+
+Words cannot make this call on such questions: the papers that match and those that merely share the
+question's vocabulary cover its terms equally (benchmarks/paper_judge.py). The paper's fenced block comes right
+after a fixed prefix, so a model with a prompt cache reads each abstract once and then only the question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from llama_index.core.base.llms.types import ChatMessage
+
+from rag.answering.answer import Source
+from rag.answering.prompt import paper_block, question_part
+from rag.models.llm import chatml
+from rag.models.pieces import Piece, PiecedPrompt
+
+JUDGE_SYSTEM = "You judge whether a paper matches a question."
+JUDGE_LINE = "Is this paper one of the papers the question asks for? Answer Yes or No."
+
+# "Which papers ...?", "What methods papers ...", "List the works ...": a question whose answer is several papers.
+ASKS_FOR_SEVERAL = re.compile(
+    r"^\W*(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
+    r"(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "which recent ...", not "which paper ..."
+    r"(?:papers|works|studies|articles|publications)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_several(question: str) -> bool:
+    """Whether the question asks for a list of papers ("Which papers use ...?", "List the works on ...")."""
+    return bool(ASKS_FOR_SEVERAL.search(question))
+
+
+def judge_prompt(question: str, title: str, abstract: str) -> PiecedPrompt:
+    """The judge's ChatML prompt: fixed rules, the paper's block (cached: the same text for every question), then
+    the question and the judge's line."""
+    block = paper_block(title, abstract)
+    text = chatml([ChatMessage(role="system", content=JUDGE_SYSTEM),
+                   ChatMessage(role="user", content=block + question_part(question, JUDGE_LINE))])
+    start = text.index(block)
+    return PiecedPrompt(text[:start], (Piece(block, cached=True), Piece(text[start + len(block):])))
+
+
+class PaperJudge:
+    """Whether retrieved paper ``n`` is one of the papers ``question`` asks for, by the model (asked once per
+    paper, on first need). ``ask`` gives P(Yes) for a prompt, or None when the model cannot say: then every
+    verdict is None and the caller decides by words."""
+
+    def __init__(self, question: str, sources: list[Source], ask: Callable[[PiecedPrompt], float | None],
+                 threshold: float):
+        self.question = question
+        self.sources = {s.rank: s for s in sources}
+        self.ask = ask
+        self.threshold = threshold
+        self.scores: dict[int, float | None] = {}
+        self.able = True
+
+    def __call__(self, number: int) -> bool | None:
+        score = self.score(number)
+        return None if score is None else score >= self.threshold
+
+    def score(self, number: int) -> float | None:
+        """P(Yes) for paper ``number`` (None if it is not a source or the model cannot judge)."""
+        if not self.able or number not in self.sources:
+            return None
+        if number not in self.scores:
+            source = self.sources[number]
+            self.scores[number] = self.ask(judge_prompt(self.question, source.title, source.abstract))
+            self.able = self.scores[number] is not None
+        return self.scores[number]

@@ -1,0 +1,183 @@
+"""The model as judge of "which papers" answers (rag.answering.judge): the judge decides which retrieved papers a
+list names, whether or not the model named them.
+
+The checker and assistant tests use crafted replies and scripted judges (no model runs; the assistant tests use
+the scripted fake LLM over real Chroma and MiniLM). The ``llm`` test runs the real Qwen2.5-Coder-0.5B.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag import Assistant, Settings
+from rag.answering.answer import Source
+from rag.answering.citations import CitationChecker
+from rag.answering.judge import JUDGE_LINE, PaperJudge, asks_for_several, judge_prompt
+from rag.answering.prompt import paper_block
+from rag.models.llm import LanguageModel
+from rag.models.pieces import Piece
+from tests.reliability.papers import fill_collection, paper, small_settings
+from tests.support.fakes import ScriptedLLM
+
+QUESTION = "Which papers train models with federated learning across many clients?"
+SOURCES = [
+    Source(rank=1, paper_id="fedavg", title="Communication-Efficient Federated Averaging", score=1.0,
+           abstract="We train models with federated learning across many clients. Averaging client updates cuts "
+                    "communication."),
+    Source(rank=2, paper_id="survey", title="Many Clients, Many Models: A Survey of Model Training", score=0.9,
+           abstract="We survey how clients train models. Federated setups are mentioned once."),
+    Source(rank=3, paper_id="fedpara", title="FedPara: Low-Rank Client Updates", score=0.8,
+           abstract="Clients send low-rank updates of their weights to a server that aggregates them privately."),
+    Source(rank=4, paper_id="curricula", title="When Do Curricula Work in Decentralized Training?", score=0.7,
+           abstract="We order each client's data from easy to hard during collaborative training."),
+]
+
+
+def checker(verdicts: dict[int, bool] | None) -> CitationChecker:
+    judge = None if verdicts is None else (lambda n: verdicts.get(n))
+    return CitationChecker(SOURCES, 0.5, question=QUESTION, on_topic=0.4, judge=judge)
+
+
+def test_a_list_where_the_model_names_one_of_three_matching_papers_lists_all_three():
+    result = checker({1: True, 2: False, 3: True, 4: True}).check(
+        "Communication-Efficient Federated Averaging trains models with federated learning across many clients [1].")
+    assert [c.number for c in result.citations] == [1, 3, 4]
+    assert result.text.startswith("Communication-Efficient Federated Averaging trains models")  # its wording kept
+    assert "FedPara: Low-Rank Client Updates [3]." in result.text
+    assert "When Do Curricula Work in Decentralized Training [4]?" in result.text
+    assert result.citations[1].quote == SOURCES[2].abstract  # the sentence that best matches the question
+
+
+def test_a_paper_the_judge_rejects_is_dropped_although_its_words_support_the_claim():
+    reply = "[1] Communication-Efficient Federated Averaging [2] Many Clients, Many Models: A Survey of Model Training"
+    assert [c.number for c in checker(None).check(reply).citations] == [1, 2]  # words alone keep both
+    judged = checker({1: True, 2: False, 3: False, 4: False}).check(reply)
+    assert [c.number for c in judged.citations] == [1]
+    assert "Survey" not in judged.text
+
+
+def test_a_judge_that_cannot_say_leaves_the_words_to_decide():
+    reply = "Averaging client updates cuts communication in federated learning [1]."
+    assert checker({}).check(reply).text == checker(None).check(reply).text == reply
+    assert [c.number for c in checker({}).check(reply).citations] == [1]
+
+
+def test_nothing_is_listed_when_the_reply_keeps_no_citation():
+    result = checker({1: True, 3: True}).check("The weather was pleasant in spring.")
+    assert result.citations == []
+
+
+@pytest.mark.parametrize(("question", "several"), [
+    ("Which papers use diffusion models to generate weights?", True),
+    ("what recent works study federated learning", True),
+    ("List all papers about Mamba.", True),
+    ("Which parameter-efficient fine-tuning papers use random bases?", True),
+    ("Which paper introduces FedPara?", False),
+    ("What does the Reversal Curse paper conjecture?", False),
+    ("How many papers were retrieved?", False),
+])
+def test_questions_asking_for_several_papers_are_told_apart(question, several):
+    assert asks_for_several(question) is several
+
+
+def test_the_judge_prompt_is_the_fixed_rules_then_the_cached_paper_then_the_question():
+    first = judge_prompt(QUESTION, SOURCES[0].title, SOURCES[0].abstract)
+    other = judge_prompt("Which papers prune LLMs?", SOURCES[2].title, SOURCES[2].abstract)
+    assert first.prefix == other.prefix and first.prefix.startswith("<|im_start|>system")
+    block, tail = first.pieces
+    assert block.cached and block.text == paper_block(SOURCES[0].title, SOURCES[0].abstract)
+    assert not tail.cached and JUDGE_LINE in tail.text and tail.text.endswith("<|im_start|>assistant\n")
+    assert QUESTION in tail.text and first.text.count(SOURCES[0].abstract) == 1
+
+
+def test_the_judge_asks_once_per_paper_and_stops_asking_a_model_that_cannot_say():
+    asked = []
+
+    def ask(prompt):
+        asked.append(prompt.pieces[0].text.splitlines()[1])
+        return {SOURCES[0].title: 0.9, SOURCES[1].title: 0.3}[asked[-1]]
+
+    judge = PaperJudge(QUESTION, SOURCES, ask, threshold=0.86)
+    assert [judge(1), judge(1), judge(2), judge(9)] == [True, True, False, None]
+    assert asked == [SOURCES[0].title, SOURCES[1].title] and judge.scores == {1: 0.9, 2: 0.3}
+    silent = PaperJudge(QUESTION, SOURCES, lambda prompt: asked.append("x"), threshold=0.86)
+    assert [silent(1), silent(2)] == [None, None] and asked.count("x") == 1
+
+
+# --- through the assistant (scripted model, real Chroma) --------------------------------------------------
+
+
+class JudgingModel(LanguageModel):
+    """The scripted fake LLM with a scripted judge: P(Yes) by paper title."""
+
+    def __init__(self, reply: str, scores: dict[str, float]):
+        super().__init__(ScriptedLLM(reply=reply), "scripted", "scripted", "test double")
+        self.scores = scores
+        self.judged: list[str] = []
+
+    def yes_probability(self, prompt):
+        title = prompt.pieces[0].text.splitlines()[1]
+        self.judged.append(title)
+        return self.scores.get(title, 0.0)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, embedder):
+    data_dir = tmp_path_factory.mktemp("judge")
+    papers = [paper(s.paper_id, s.title, s.abstract) for s in SOURCES]
+    fill_collection(small_settings(data_dir), embedder, "fed", papers)
+    return data_dir
+
+
+def ask(data_dir, embedder, model: LanguageModel, question: str, **settings):
+    helper = Assistant(small_settings(data_dir, collection="fed", top_k=4, **settings), llm=model,
+                       embedder=embedder, progress=False)
+    return helper.ask(question)
+
+
+def test_the_assistant_lists_every_paper_the_model_judges_a_match(data_dir, embedder):
+    model = JudgingModel("Communication-Efficient Federated Averaging trains models with federated learning "
+                         "across many clients [1].", {SOURCES[0].title: 0.97, SOURCES[2].title: 0.9})
+    answer = ask(data_dir, embedder, model, QUESTION)
+    titles = [c.title for c in answer.citations]
+    assert set(titles) == {SOURCES[0].title, SOURCES[2].title}
+    assert sorted(model.judged) == sorted(s.title for s in SOURCES)  # each retrieved paper judged once
+    assert answer.timings.papers_judged == 4 and answer.timings.checking_ms >= 0
+
+
+def test_the_judge_is_not_asked_for_other_questions_or_when_it_is_off(data_dir, embedder):
+    reply = "Averaging client updates cuts communication [1]."
+    model = JudgingModel(reply, {})
+    answer = ask(data_dir, embedder, model, "How does federated averaging cut communication?")
+    assert model.judged == [] and answer.timings.papers_judged == 0 and not answer.abstained
+    off = JudgingModel("[1] Communication-Efficient Federated Averaging", {})
+    answer = ask(data_dir, embedder, off, QUESTION, list_judge=1.1)
+    assert off.judged == [] and [c.title for c in answer.citations] == [SOURCES[0].title]
+
+
+# --- the real embedded model ------------------------------------------------------------------------------
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_the_embedded_model_judges_from_its_cache_as_it_would_reading_the_whole_prompt(tmp_path):
+    """P(Yes) of the real 0.5B model: a matching paper above an unrelated one; the second time a paper is judged
+    its block comes from the prompt cache (nothing read again) and the probability is the same as reading the
+    whole prompt directly with the same batch boundaries (a restored block is bit-identical: see test_kv_blocks)."""
+    settings = Settings(data_dir=tmp_path / "data", seeds_dir=tmp_path / "no-seeds", llm_provider="llamacpp",
+                        llamacpp_model="qwen2.5-coder-0.5b")
+    model = Assistant(settings, progress=False).llm
+    match = judge_prompt(QUESTION, SOURCES[0].title, SOURCES[0].abstract)
+    unrelated = judge_prompt(QUESTION, "Reading Old Maps", "We date medieval maps of coastlines from their ink.")
+    first = model.yes_probability(match)
+    assert model._judging_engine.report.blocks_read == 1
+    again = model.yes_probability(match)
+    assert model._judging_engine.report.blocks_read == 0 and model._judging_engine.report.blocks == 1
+    assert again == pytest.approx(first, abs=1e-6)
+    engine = model._judging_engine
+    direct = engine.prompt_logits(match.prefix, [Piece(p.text) for p in match.pieces], separate=True)
+    weights = np.exp(direct.astype(np.float64) - direct.max())
+    yes, no = weights[model._yes].sum(), weights[model._no].sum()
+    assert engine.report.blocks == 0 and first == pytest.approx(yes / (yes + no), abs=1e-3)
+    assert model.yes_probability(unrelated) < first
