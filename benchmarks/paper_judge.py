@@ -1,56 +1,44 @@
 """The embedded model as a per-paper judge for "which papers" questions (issue 12, direction 4), against the
-citation check's word rule.
+citation check's word rule: the judge the answer path uses (`rag.answering.judge`, ``RAG_LIST_JUDGE``).
 
-For every multi-paper question of the eval sets, each of its 6 retrieved papers is shown alone to the model,
-fenced as in the answer prompt, with the question and "Is this paper one of the papers the question asks for?
-Answer Yes or No."; the score is P(Yes) / (P(Yes) + P(No)) from the next-token logits (one prompt read, no
-generation). Picks at several thresholds are scored against the gold papers, by split (choose on ``tune``, read
-``heldout``), beside the word rule of the citation check's lists (a paper covering at least ``LIST_RELATIVE`` of
-the best paper's IDF-weighted coverage of the question). Records tokens and milliseconds per paper and the load
-average: each judgement reads the whole abstract again, which is the cost the prompt cache would remove.
+For every multi-paper question of the question sets, each of its 6 retrieved papers is shown alone to the
+model, fenced as in the answer prompt, with the question and "Is this paper one of the papers the question
+asks for? Answer Yes or No."; the score is P(Yes) / (P(Yes) + P(No)) from the next-token logits (no
+generation), read through the prompt cache as the app does. Picks at several thresholds are scored against the
+gold papers, by split (choose on ``tune``, read ``heldout``), beside the word rule of the citation check's lists
+(a paper covering at least ``LIST_RELATIVE`` of the best paper's IDF-weighted coverage of the question).
+Records milliseconds per paper cold (its abstract read into the cache) and warm (only the question read), and
+the load average.
 
-    .venv/bin/python -m benchmarks.paper_judge    # ~20 min on an idle 2-core machine (102 papers)
+    .venv/bin/python -m benchmarks.paper_judge [QUESTIONS.jsonl ...]   # default: the dev and fresh sets
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+import tempfile
 import time
-
-import numpy as np
-from llama_index.core.base.llms.types import ChatMessage
+from pathlib import Path
 
 from benchmarks.common import RESULTS, machine, percentiles, write_json
 from rag import Assistant, Settings
 from rag.answering.citations import LIST_RELATIVE
-from rag.answering.prompt import paper_block, question_part
-from rag.models.llm import chatml
+from rag.answering.judge import JUDGE_LINE, judge_prompt
+from rag.models.llm import make_llamacpp
 from rag.settings import REPO_ROOT
 
 QUESTION_SETS = [REPO_ROOT / "eval" / "questions" / name for name in ("seeds_dev.jsonl", "seeds_fresh.jsonl")]
-JUDGE = "Is this paper one of the papers the question asks for? Answer Yes or No."
-THRESHOLDS = (0.5, 0.7, 0.8, 0.9)
+THRESHOLDS = (0.5, 0.7, 0.8, 0.86, 0.9)
 PAPERS = 6
 
 
-def judge_prompt(title: str, abstract: str, question: str) -> str:
-    """The paper fenced as in the answer prompt, then the question and the judge's line."""
-    return chatml([ChatMessage(role="system", content="You judge whether a paper matches a question."),
-                   ChatMessage(role="user", content=paper_block(title, abstract) + question_part(question, JUDGE))])
-
-
-def p_yes(llama, prompt: str, yes: set[int], no: set[int]) -> tuple[float, int, float]:
-    """P(Yes) among Yes/No for the reply's first token; the prompt's tokens; milliseconds to read it."""
-    tokens = llama.tokenize(prompt.encode(), add_bos=True, special=True)
+def timed(llm, prompt) -> tuple[float, float]:
+    """P(Yes) for the prompt and the milliseconds it took."""
     started = time.perf_counter()
-    llama.reset()
-    llama.eval(tokens)
-    logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
-    elapsed = (time.perf_counter() - started) * 1000
-    probs = np.exp(logits - logits.max())
-    p_y, p_n = probs[list(yes)].sum(), probs[list(no)].sum()
-    return float(p_y / max(p_y + p_n, 1e-12)), len(tokens), elapsed
+    score = llm.yes_probability(prompt.messages, prompt.pieces)
+    return score, (time.perf_counter() - started) * 1000
 
 
 def scores(rows: list[dict], pick) -> dict:
@@ -62,34 +50,45 @@ def scores(rows: list[dict], pick) -> dict:
 
 
 def main() -> None:
-    questions = [q for path in QUESTION_SETS for q in map(json.loads, path.open()) if q["type"] == "multi"]
-    assistant = Assistant(Settings(), progress=False)
-    llama = assistant.llm._llama
-    bm25 = assistant.index().bm25()
-    first = lambda words: {llama.tokenize(w.encode(), add_bos=False)[0] for w in words}  # noqa: E731
-    yes, no = first(("Yes", " Yes", "yes")), first(("No", " No", "no"))
-    rows = []
-    for q in questions:
-        papers = assistant.retrieve(q["question"], bm25=bm25, top_k=PAPERS)
-        coverages = [p.term_coverage(q["question"], bm25.idf) for p in papers]
-        for p, coverage in zip(papers, coverages, strict=True):
-            score, tokens, ms = p_yes(llama, judge_prompt(p.title, p.abstract, q["question"]), yes, no)
-            rows.append({"id": q["id"], "split": q["split"], "rank": p.rank, "gold": p.paper_id in q["gold_ids"],
-                         "p_yes": round(score, 4), "word_rule": coverage >= LIST_RELATIVE * max(coverages),
-                         "coverage": round(coverage, 3), "cosine": round(p.dense_similarity or 0, 3),
-                         "tokens": tokens, "ms": round(ms, 1), "load_1min": os.getloadavg()[0]})
-            print(json.dumps(rows[-1]), flush=True)
+    paths = [Path(arg) for arg in sys.argv[1:]] or QUESTION_SETS
+    questions = [q for path in paths for q in map(json.loads, path.open()) if q["type"] == "multi"]
+    with tempfile.TemporaryDirectory() as cache:  # every paper starts cold
+        settings = Settings()
+        llm = make_llamacpp(settings.llm, settings.store.models_dir, "benchmark", False, cache_dir=Path(cache))
+        assistant = Assistant(settings, llm=llm, progress=False)
+        rows = judge_all(assistant, questions)
     by_split = {}
-    for split in ("tune", "heldout"):
+    for split in sorted({r["split"] for r in rows}):
         part = [r for r in rows if r["split"] == split]
         by_split[split] = {f"judge p_yes>={t}": scores(part, lambda r, t=t: r["p_yes"] >= t) for t in THRESHOLDS}
         by_split[split]["word rule"] = scores(part, lambda r: r["word_rule"])
         by_split[split]["all retrieved"] = scores(part, lambda r: True)
-    write_json(RESULTS / "paper_judge.json", {
-        "machine": machine(), "questions": len(questions), "papers_per_question": PAPERS, "judge": JUDGE,
-        "by_split": by_split, "ms_per_paper": percentiles([r["ms"] for r in rows]),
-        "tokens_per_paper_p50": float(np.median([r["tokens"] for r in rows])), "rows": rows,
+    name = "paper_judge.json" if paths == QUESTION_SETS else f"paper_judge_{'_'.join(p.stem for p in paths)}.json"
+    write_json(RESULTS / name, {
+        "machine": machine(), "question_sets": [p.name for p in paths], "questions": len(questions),
+        "papers_per_question": PAPERS, "judge": JUDGE_LINE, "by_split": by_split,
+        "ms_per_paper_cold": percentiles([r["ms_cold"] for r in rows]),
+        "ms_per_paper_warm": percentiles([r["ms_warm"] for r in rows]), "rows": rows,
     })
+
+
+def judge_all(assistant: Assistant, questions: list[dict]) -> list[dict]:
+    """One row per retrieved paper of each question: the judge's P(Yes) cold and warm, the word rule, gold."""
+    llm, bm25, rows = assistant.llm, assistant.index().bm25(), []
+    for q in questions:
+        papers = assistant.retrieve(q["question"], bm25=bm25, top_k=PAPERS)
+        coverages = [p.term_coverage(q["question"], bm25.idf) for p in papers]
+        for p, coverage in zip(papers, coverages, strict=True):
+            prompt = judge_prompt(q["question"], p.title, p.abstract)
+            score, cold = timed(llm, prompt)
+            again, warm = timed(llm, prompt)
+            rows.append({"id": q["id"], "split": q["split"], "rank": p.rank, "gold": p.paper_id in q["gold_ids"],
+                         "p_yes": round(score, 4), "p_yes_warm": round(again, 4),
+                         "word_rule": coverage >= LIST_RELATIVE * max(coverages), "coverage": round(coverage, 3),
+                         "cosine": round(p.dense_similarity or 0, 3), "ms_cold": round(cold, 1),
+                         "ms_warm": round(warm, 1), "load_1min": os.getloadavg()[0]})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from rag.answering.answer import (
     Token,
 )
 from rag.answering.citations import CitationChecker
-from rag.answering.judge import PaperJudge, asks_for_several
+from rag.answering.judge import JudgePrompt, PaperJudge, asks_for_several
 from rag.answering.prompt import (
     ABSTAIN_TEXT,
     INSTRUCTIONS,
@@ -218,9 +218,9 @@ class Assistant:
         if threshold > 1 or not asks_for_several(request.query):
             return None
 
-        def ask(prompt) -> float | None:
+        def ask(prompt: JudgePrompt) -> float | None:
             with self.generation_lock:
-                return llm.yes_probability(prompt)
+                return llm.yes_probability(prompt.messages, prompt.pieces)
 
         return PaperJudge(request.query, sources, ask, threshold)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from llama_index.core.base.llms.types import ChatMessage
 
 from rag import Assistant, Done, SourcesFound, Token
 from rag.models.embedding import OllamaEmbedding
@@ -26,6 +27,21 @@ def test_auto_picks_ollama_when_it_has_the_model(settings):
         assert chat["options"]["num_ctx"] == settings.llm.ollama_num_ctx
         assert chat["options"]["num_predict"] == settings.llm.max_answer_tokens
         assert chat["options"]["seed"] == settings.llm.seed
+
+
+def test_ollama_judges_yes_or_no_from_the_first_tokens_probabilities(settings):
+    """The list judge through Ollama: one token of reply, ``logprobs`` with 20 alternatives; a server that gives no
+    probabilities (older than 0.12.11) leaves the decision to words (None)."""
+    messages = [ChatMessage(role="system", content="You judge."), ChatMessage(role="user", content="Paper about KANs?")]
+    with OllamaStandIn(["qwen2.5:3b-instruct"], yes_probability=lambda text: 0.9 if "KAN" in text else 0.2) as server:
+        model = choose_llm(ollama_settings(settings, server.url))
+        assert model.yes_probability(messages) == pytest.approx(0.9, abs=1e-3)
+        chat = [body for path, body in server.requests if path == "/api/chat"][-1]
+        assert chat["logprobs"] is True and chat["top_logprobs"] == 20 and chat["stream"] is False
+        assert chat["options"]["num_predict"] == 1 and chat["options"]["temperature"] == 0
+        assert chat["options"]["num_ctx"] == settings.llm.ollama_num_ctx
+        server.yes_probability = None
+        assert model.yes_probability(messages) is None
 
 
 def test_forced_ollama_without_model_or_server_names_the_remedy(settings):
@@ -56,3 +72,18 @@ def test_streamed_answer_through_ollama(seed_settings, seed_index, embedder):
         assert answer.llm_provider == "ollama" and not answer.abstained
         assert answer.citations and answer.citations[0].number == 1
         assert answer.citations[0].quote in answer.sources[0].abstract
+
+
+@pytest.mark.slow
+def test_a_which_papers_question_through_ollama_lists_every_paper_it_judges_a_match(seed_settings, seed_index,
+                                                                                     embedder):
+    def about_kans(text: str) -> float:  # the paper's block comes before the question
+        return 0.95 if "Kolmogorov" in text.split("Question:")[0] else 0.05
+
+    with OllamaStandIn(["qwen2.5:3b-instruct"], yes_probability=about_kans) as server:
+        assistant = Assistant(ollama_settings(seed_settings, server.url), embedder=embedder, progress=False)
+        answer = assistant.ask("Which papers build new network layers on Kolmogorov-Arnold representations?")
+        judged = [body for path, body in server.requests if path == "/api/chat" and body.get("logprobs")]
+    matching = {s.rank for s in answer.sources if "Kolmogorov" in f"{s.title} {s.abstract}"}
+    assert len(matching) >= 2 and len(judged) == len(answer.sources) == answer.timings.papers_judged
+    assert {c.number for c in answer.citations} == matching  # the stand-in's reply cites [1] only

@@ -82,8 +82,8 @@ def test_questions_asking_for_several_papers_are_told_apart(question, several):
 
 
 def test_the_judge_prompt_is_the_fixed_rules_then_the_cached_paper_then_the_question():
-    first = judge_prompt(QUESTION, SOURCES[0].title, SOURCES[0].abstract)
-    other = judge_prompt("Which papers prune LLMs?", SOURCES[2].title, SOURCES[2].abstract)
+    first = judge_prompt(QUESTION, SOURCES[0].title, SOURCES[0].abstract).pieces
+    other = judge_prompt("Which papers prune LLMs?", SOURCES[2].title, SOURCES[2].abstract).pieces
     assert first.prefix == other.prefix and first.prefix.startswith("<|im_start|>system")
     block, tail = first.pieces
     assert block.cached and block.text == paper_block(SOURCES[0].title, SOURCES[0].abstract)
@@ -95,7 +95,7 @@ def test_the_judge_asks_once_per_paper_and_stops_asking_a_model_that_cannot_say(
     asked = []
 
     def ask(prompt):
-        asked.append(prompt.pieces[0].text.splitlines()[1])
+        asked.append(prompt.pieces.pieces[0].text.splitlines()[1])
         return {SOURCES[0].title: 0.9, SOURCES[1].title: 0.3}[asked[-1]]
 
     judge = PaperJudge(QUESTION, SOURCES, ask, threshold=0.86)
@@ -116,8 +116,8 @@ class JudgingModel(LanguageModel):
         self.scores = scores
         self.judged: list[str] = []
 
-    def yes_probability(self, prompt):
-        title = prompt.pieces[0].text.splitlines()[1]
+    def yes_probability(self, messages, pieces=None):
+        title = pieces.pieces[0].text.splitlines()[1]
         self.judged.append(title)
         return self.scores.get(title, 0.0)
 
@@ -170,14 +170,14 @@ def test_the_embedded_model_judges_from_its_cache_as_it_would_reading_the_whole_
     model = Assistant(settings, progress=False).llm
     match = judge_prompt(QUESTION, SOURCES[0].title, SOURCES[0].abstract)
     unrelated = judge_prompt(QUESTION, "Reading Old Maps", "We date medieval maps of coastlines from their ink.")
-    first = model.yes_probability(match)
+    first = model.yes_probability(match.messages, match.pieces)
     assert model._judging_engine.report.blocks_read == 1
-    again = model.yes_probability(match)
+    again = model.yes_probability(match.messages, match.pieces)
     assert model._judging_engine.report.blocks_read == 0 and model._judging_engine.report.blocks == 1
     assert again == pytest.approx(first, abs=1e-6)
     engine = model._judging_engine
-    direct = engine.prompt_logits(match.prefix, [Piece(p.text) for p in match.pieces], separate=True)
+    direct = engine.prompt_logits(match.pieces.prefix, [Piece(p.text) for p in match.pieces.pieces], separate=True)
     weights = np.exp(direct.astype(np.float64) - direct.max())
     yes, no = weights[model._yes].sum(), weights[model._no].sum()
     assert engine.report.blocks == 0 and first == pytest.approx(yes / (yes + no), abs=1e-3)
-    assert model.yes_probability(unrelated) < first
+    assert model.yes_probability(unrelated.messages, unrelated.pieces) < first

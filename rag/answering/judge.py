@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from llama_index.core.base.llms.types import ChatMessage
 
@@ -36,14 +37,22 @@ def asks_for_several(question: str) -> bool:
     return bool(ASKS_FOR_SEVERAL.search(question))
 
 
-def judge_prompt(question: str, title: str, abstract: str) -> PiecedPrompt:
-    """The judge's ChatML prompt: fixed rules, the paper's block (cached: the same text for every question), then
-    the question and the judge's line."""
+@dataclass(frozen=True)
+class JudgePrompt:
+    """The judge's prompt as chat messages (for a server) and as pieces (for the embedded model's prompt cache)."""
+
+    messages: list[ChatMessage]
+    pieces: PiecedPrompt
+
+
+def judge_prompt(question: str, title: str, abstract: str) -> JudgePrompt:
+    """Fixed rules, the paper's block (cached: the same text for every question), the question, the judge's line."""
     block = paper_block(title, abstract)
-    text = chatml([ChatMessage(role="system", content=JUDGE_SYSTEM),
-                   ChatMessage(role="user", content=block + question_part(question, JUDGE_LINE))])
-    start = text.index(block)
-    return PiecedPrompt(text[:start], (Piece(block, cached=True), Piece(text[start + len(block):])))
+    messages = [ChatMessage(role="system", content=JUDGE_SYSTEM),
+                ChatMessage(role="user", content=block + question_part(question, JUDGE_LINE))]
+    text = chatml(messages)
+    start, end = text.index(block), text.index(block) + len(block)
+    return JudgePrompt(messages, PiecedPrompt(text[:start], (Piece(block, cached=True), Piece(text[end:]))))
 
 
 class PaperJudge:
@@ -51,7 +60,7 @@ class PaperJudge:
     paper, on first need). ``ask`` gives P(Yes) for a prompt, or None when the model cannot say: then every
     verdict is None and the caller decides by words."""
 
-    def __init__(self, question: str, sources: list[Source], ask: Callable[[PiecedPrompt], float | None],
+    def __init__(self, question: str, sources: list[Source], ask: Callable[[JudgePrompt], float | None],
                  threshold: float):
         self.question = question
         self.sources = {s.rank: s for s in sources}

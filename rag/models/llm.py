@@ -144,9 +144,10 @@ class LanguageModel:
         """Whether the prompt cache has no room left for more pieces (always, without one)."""
         return True
 
-    def yes_probability(self, prompt: PiecedPrompt) -> float | None:
-        """P(Yes) among Yes and No for the first token of the reply to a yes/no ``prompt``, or None when this
-        model does not expose next-token probabilities (then the caller decides another way)."""
+    def yes_probability(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> float | None:
+        """P(Yes) among Yes and No for the first token of the reply to a yes/no question, or None when this
+        model does not expose next-token probabilities (then the caller decides another way). ``pieces`` is the
+        same prompt cut into pieces, for a model with a prompt cache."""
         return None
 
     def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> Iterator[str]:
@@ -223,20 +224,19 @@ class LlamaCppModel(LanguageModel):
                     tokens=report.prompt_tokens, computed=report.live_tokens + report.block_tokens_read,
                     papers_reused=report.blocks - report.blocks_read, papers_read=report.blocks_read)
 
-    def yes_probability(self, prompt: PiecedPrompt) -> float | None:
-        """Read ``prompt`` with the prompt cache (its cached pieces once ever) and compare the next-token
-        probabilities of Yes and No; None without a cache folder."""
+    def yes_probability(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> float | None:
+        """Read the prompt's pieces with the prompt cache (a cached piece once ever) and compare the next-token
+        probabilities of Yes and No; None without pieces or a cache folder."""
+        if pieces is None or (self._judging_engine is None and self._cache_dir is None):
+            return None
         if self._judging_engine is None:
-            if self._cache_dir is None:
-                return None
             self._judging_engine = self._engine(self._cache_dir)
         try:
-            logits = self._judging_engine.prompt_logits(prompt.prefix, prompt.pieces).astype(np.float64)
+            logits = self._judging_engine.prompt_logits(pieces.prefix, pieces.pieces).astype(np.float64)
         except Exception as error:
             raise llm_failure(error, self.provider, self.model, self.settings) from error
         weights = np.exp(logits - logits.max())
-        yes, no = weights[self._yes].sum(), weights[self._no].sum()
-        return float(yes / (yes + no)) if yes + no > 0 else 0.0
+        return yes_share(weights[self._yes].sum(), weights[self._no].sum())
 
     def warm(self, prefix: str, blocks: Iterable[str], should_stop: Callable[[], bool] = lambda: False) -> int:
         """Read and save the cached pieces not saved yet (a question goes first); how many were read."""
@@ -272,6 +272,38 @@ def has_model(available: list[str], wanted: str) -> bool:
     return wanted in available or full in available
 
 
+def yes_share(yes: float, no: float) -> float | None:
+    """P(Yes) / (P(Yes) + P(No)); None when neither has any probability."""
+    return float(yes / (yes + no)) if yes + no > 0 else None
+
+
+YES, NO = frozenset({"yes"}), frozenset({"no"})
+TOP_LOGPROBS = 20  # alternatives Ollama reports for the first token: Yes and No are among them when it hesitates
+
+
+class OllamaModel(LanguageModel):
+    """A model on an Ollama server; it gives next-token probabilities (``logprobs``, Ollama 0.12.11 and later)."""
+
+    def yes_probability(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> float | None:
+        """One token of reply with its top alternatives' log-probabilities; None from a server that gives none."""
+        settings = self.settings
+        try:
+            response = self.llm.client.chat(
+                model=self.model, messages=[{"role": m.role.value, "content": m.content} for m in messages],
+                stream=False, logprobs=True, top_logprobs=TOP_LOGPROBS, keep_alive=settings.ollama_keep_alive,
+                options={"num_ctx": settings.ollama_num_ctx, "num_predict": 1, "temperature": 0, "seed": settings.seed},
+            )
+        except Exception as error:
+            raise llm_failure(error, self.provider, self.model, settings) from error
+        if not response.logprobs:
+            return None
+        first = response.logprobs[0]
+        alternatives = {(t.token.strip().casefold(), t.logprob) for t in first.top_logprobs or []}
+        alternatives.add((first.token.strip().casefold(), first.logprob))
+        return yes_share(sum(math.exp(lp) for token, lp in alternatives if token in YES),
+                         sum(math.exp(lp) for token, lp in alternatives if token in NO))
+
+
 def make_ollama(settings: LlmSettings) -> LanguageModel:
     from llama_index.llms.ollama import Ollama
 
@@ -284,8 +316,8 @@ def make_ollama(settings: LlmSettings) -> LanguageModel:
         additional_kwargs={"num_predict": settings.max_answer_tokens, "seed": settings.seed},
         keep_alive=settings.ollama_keep_alive,
     )
-    return LanguageModel(llm, "ollama", settings.ollama_model,
-                         f"Ollama at {settings.ollama_host} has {settings.ollama_model}", settings)
+    return OllamaModel(llm, "ollama", settings.ollama_model,
+                       f"Ollama at {settings.ollama_host} has {settings.ollama_model}", settings)
 
 
 def make_llamacpp(settings: LlmSettings, models_dir: Path, reason: str, progress: bool = True,

@@ -7,14 +7,19 @@ Fault modes (attributes, may be changed while it runs), for the reliability test
 ``chat_delay`` seconds of silence before a chat reply (a slow or stuck server); ``chat_status``
 answers every chat with that HTTP status and ``{"error": chat_error}`` (Ollama's error body, e.g. 500);
 ``unpulled`` models are listed by ``/api/tags`` but a chat with them gets Ollama's 404
-``model '...' not found`` (removed after the client looked)."""
+``model '...' not found`` (removed after the client looked).
+
+A chat asking for ``logprobs`` (Ollama 0.12.11+) gets the first token's log-probability and its ``top_logprobs``:
+Yes with ``yes_probability(user message)``, No with the rest (``None`` acts as a server too old to give any)."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -23,7 +28,7 @@ import numpy as np
 class OllamaStandIn:
     def __init__(self, models: list[str], reply: str | None = None, dimension: int = 8, *, chat_delay: float = 0.0,
                  chat_status: int | None = None, chat_error: str = "llama runner process has terminated",
-                 unpulled: tuple[str, ...] = ()):
+                 unpulled: tuple[str, ...] = (), yes_probability: Callable[[str], float] | None = lambda text: 0.5):
         self.models = models
         self.reply = reply
         self.dimension = dimension
@@ -31,6 +36,7 @@ class OllamaStandIn:
         self.chat_status = chat_status
         self.chat_error = chat_error
         self.unpulled = unpulled
+        self.yes_probability = yes_probability
         self.requests: list[tuple[str, dict]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -110,6 +116,13 @@ class OllamaStandIn:
                 text = standin.answer_for(body["messages"])
                 done = {"model": body["model"], "created_at": "2026-01-01T00:00:00Z", "done": True,
                         "done_reason": "stop", "total_duration": 1000, "prompt_eval_count": 10, "eval_count": 5}
+                if body.get("logprobs") and standin.yes_probability is not None:
+                    p_yes = standin.yes_probability(body["messages"][-1]["content"])
+                    options = [("Yes", p_yes), ("No", 1 - p_yes), ("Maybe", 1e-4)]
+                    top = [{"token": t, "logprob": math.log(max(p, 1e-12)), "bytes": list(t.encode())}
+                           for t, p in sorted(options, key=lambda o: -o[1])][: body.get("top_logprobs") or 1]
+                    text = top[0]["token"]
+                    done["logprobs"] = [{**top[0], "top_logprobs": top}]
                 if not body.get("stream", True):
                     self.send_json({**done, "message": {"role": "assistant", "content": text}})
                     return
