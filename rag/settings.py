@@ -218,9 +218,9 @@ class AnsweringSettings(Section):
     )
     list_judge: float = Field(
         0.86, ge=0.0, le=1.1,
-        description="For a question asking which papers, the embedded model reads each retrieved paper alone and is "
-        "asked whether it is one of them: the answer lists exactly the papers with P(Yes) at least this. Above 1 = "
-        "by words alone (always so with Ollama, which gives no token probabilities).",
+        description="For a question asking which papers, the LLM reads each retrieved paper alone and is asked "
+        "whether it is one of them: the answer lists exactly the papers with P(Yes) at least this. Above 1 = by words "
+        "alone (as with an Ollama server older than 0.12.11, which gives no token probabilities).",
     )
     second_look_threshold: float = Field(
         0.7, ge=0.0, le=1.1,

@@ -251,8 +251,8 @@ class LlamaCppModel(LanguageModel):
 
 def prompt_cache_stats(settings: Settings):
     """The embedded model's prompt cache on disk (`CacheStats`: entries, bytes, hit rate across processes), or
-    None when it is off. Loads no model."""
-    if not settings.llm.prompt_cache:
+    None when neither answers nor the list judge use it. Loads no model."""
+    if not settings.llm.prompt_cache and settings.answering.list_judge > 1:
         return None
     from rag.models.kvcache import BlockCache
 
