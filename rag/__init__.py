@@ -21,6 +21,7 @@ from rag.answering.answer import (
     Answer,
     Citation,
     Done,
+    Judging,
     PaperInfo,
     SecondLook,
     Source,
@@ -79,6 +80,7 @@ __all__ = [
     "Done",
     "EmbeddingMismatch",
     "IngestReport",
+    "Judging",
     "LLMError",
     "Library",
     "LlmPlan",
@@ -145,7 +147,7 @@ def ask(question: str, **options) -> Answer:
 
 def stream(question: str, **options) -> Iterator[StreamEvent]:
     """Like `ask`, but yields `SourcesFound`, then `Token`s (after a `SecondLook`, those of a second try), then
-    `Done`."""
+    a `Judging` per source for a question asking which papers, then `Done`."""
     return default_assistant().stream(question, **options)
 
 

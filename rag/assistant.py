@@ -1,7 +1,7 @@
 """The assistant: question in, checked `Answer` out (whole or streamed).
 
 `Assistant.stream` runs the steps in order: retrieve -> abstain or ask -> build the prompt ->
-generate -> check the citations -> `Answer`.
+generate -> (for "which papers": judge each paper) -> check the citations -> `Answer`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from rag.answering.answer import (
     Answer,
     Citation,
     Done,
+    Judging,
     SecondLook,
     Source,
     SourcesFound,
@@ -253,7 +254,8 @@ class Assistant:
         year_to: int | None = None,
         author: str | None = None,
     ) -> Iterator[StreamEvent]:
-        """Yield `SourcesFound` at once, then `Token`s as the LLM writes, then `Done` with the checked answer.
+        """Yield `SourcesFound` at once, then `Token`s as the LLM writes, then `Done` with the checked answer
+        (before it, for a question asking which papers, a `Judging` per source the model judges).
 
         Only papers that pass the filters are retrieved: ``source`` (a corpus file name), ``year_from`` /
         ``year_to`` (inclusive), ``author`` (a name or part of one, any case: "hinton").
@@ -282,8 +284,13 @@ class Assistant:
                 yield SecondLook(sources=focus)
                 reply.start_second_look()
                 yield from self.generate(self.build_prompt(request, focus, llm, SECOND_LOOK), llm, request, reply)
-        judge = self.paper_judge(request, sources, llm)
         checking = time.perf_counter()
+        judge = self.paper_judge(request, sources, llm)
+        if judge is not None and reply.text.strip() and not (reply.withheld or model_refused(reply.text)):
+            for done, source in enumerate(sources):  # one paper at a time: a reader can stop in between
+                yield Judging(rank=source.rank, done=done, papers=len(sources))
+                if judge.score(source.rank) is None:
+                    break
         text, citations, abstained = self.check(request, sources, reply, bm25.idf, judge)
         reply.judged = len(judge.scores) if judge is not None and judge.able else 0
         reply.checking_ms = (time.perf_counter() - checking) * 1000

@@ -26,6 +26,7 @@ from rag import (
     Answer,
     Assistant,
     Done,
+    Judging,
     Library,
     ModelUnavailable,
     RagError,
@@ -154,6 +155,8 @@ def ask(
             elif isinstance(event, SecondLook) and text:
                 err.print(f"\n[dim]the model said the collection does not answer; reading the best "
                           f"{len(event.sources)} sources again...[/]")
+            elif isinstance(event, Judging) and text and event.done == 0:
+                err.print(f"\n[dim]checking which of the {event.papers} sources the question asks for...[/]")
             elif isinstance(event, Token) and text and sys.stdout.isatty():
                 streamed = True
                 out.print(event.text, end="", highlight=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag import Assistant, Settings
+from rag import Assistant, Done, Judging, Settings
 from rag.answering.answer import Source
 from rag.answering.citations import CitationChecker
 from rag.answering.judge import JUDGE_LINE, PaperJudge, asks_for_several, judge_prompt
@@ -19,6 +19,7 @@ from rag.models.llm import LanguageModel
 from rag.models.pieces import Piece
 from tests.reliability.papers import fill_collection, paper, small_settings
 from tests.support.fakes import ScriptedLLM
+from ui.render import judging_message
 
 QUESTION = "Which papers train models with federated learning across many clients?"
 SOURCES = [
@@ -144,6 +145,20 @@ def test_the_assistant_lists_every_paper_the_model_judges_a_match(data_dir, embe
     assert set(titles) == {SOURCES[0].title, SOURCES[2].title}
     assert sorted(model.judged) == sorted(s.title for s in SOURCES)  # each retrieved paper judged once
     assert answer.timings.papers_judged == 4 and answer.timings.checking_ms >= 0
+
+
+def test_the_stream_reports_each_paper_judged_and_a_refusal_is_not_judged(data_dir, embedder):
+    model = JudgingModel("[1] Communication-Efficient Federated Averaging", {SOURCES[0].title: 0.97})
+    helper = Assistant(small_settings(data_dir, collection="fed", top_k=4), llm=model, embedder=embedder,
+                       progress=False)
+    events = list(helper.stream(QUESTION))
+    judging = [e for e in events if isinstance(e, Judging)]
+    assert [(e.done, e.papers) for e in judging] == [(0, 4), (1, 4), (2, 4), (3, 4)]
+    assert isinstance(events[-1], Done) and events.index(judging[-1]) == len(events) - 2
+    assert "(1 of 4)" in judging_message("[1] Federated", 1, [1, 2, 3, 4], 0, 4)
+    refusing = JudgingModel("The collection does not answer this question.", {})
+    answer = ask(data_dir, embedder, refusing, QUESTION, second_look_threshold=1.1)
+    assert answer.abstained and refusing.judged == []
 
 
 def test_the_judge_is_not_asked_for_other_questions_or_when_it_is_off(data_dir, embedder):

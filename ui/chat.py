@@ -23,6 +23,7 @@ from rag import (
     Assistant,
     ChatStore,
     Done,
+    Judging,
     LLMError,
     ModelUnavailable,
     QuestionError,
@@ -203,6 +204,10 @@ class ChatTurn:
                     elif isinstance(event, SecondLook):
                         raw = ""
                         history = with_reply(history, render.second_look_message(len(event.sources)))
+                        yield history, render.sources_panel(turns), detail, turns
+                    elif isinstance(event, Judging):
+                        history = with_reply(history, render.judging_message(raw, entry.turn, ranks, event.done,
+                                                                             event.papers))
                         yield history, render.sources_panel(turns), detail, turns
                     elif isinstance(event, Done):
                         answer = event.answer

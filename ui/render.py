@@ -96,6 +96,12 @@ def second_look_message(sources: int) -> str:
     return f"*Reading the best {sources} source{'s' if sources != 1 else ''} again…*{CURSOR}"
 
 
+def judging_message(raw: str, turn: int, ranks: Iterable[int], done: int, papers: int) -> str:
+    """The reply so far, while the model judges which sources a "which papers" question asks for."""
+    return (link_markers(raw, turn, ranks) + f"\n\n*Checking which of the {papers} sources the question asks for "
+            f"({done + 1} of {papers})…*{CURSOR}")
+
+
 def citation_list(citations: Sequence[Citation], turn: int) -> str:
     """The checked citations under an answer: marker link, title, authors, year, venue, link and the
     supporting sentence."""

@@ -161,10 +161,19 @@ class SecondLook(BaseModel):
     sources: list[Source]
 
 
+class Judging(BaseModel):
+    """The question asks which papers: the model is judging source ``rank`` alone, the ``done`` + 1-th of
+    ``papers`` (one event before each; the checked answer follows)."""
+
+    rank: int
+    done: int
+    papers: int
+
+
 class Done(BaseModel):
     """Last streaming event: the checked answer."""
 
     answer: Answer
 
 
-StreamEvent = SourcesFound | Token | SecondLook | Done
+StreamEvent = SourcesFound | Token | SecondLook | Judging | Done
