@@ -39,7 +39,7 @@ from rag.answering.prompt import (
     prompt_prefix,
 )
 from rag.answering.question import Turn, clean_question, fold_history
-from rag.errors import QuestionError
+from rag.errors import LLMError, QuestionError
 from rag.index import Bm25Index, PaperIndex
 from rag.library import Library
 from rag.models.llm import LanguageModel, PromptRead, choose_llm
@@ -214,14 +214,21 @@ class Assistant:
 
     def paper_judge(self, request: Request, sources: list[Source], llm: LanguageModel) -> PaperJudge | None:
         """For a question asking which papers: the model as judge of each retrieved paper (`PaperJudge`), asked
-        one paper at a time and one generation at a time; None for other questions or when it is off."""
+        one paper at a time and one generation at a time; None for other questions or when it is off. If the
+        model fails while judging, words decide and the answer says so."""
         threshold = self.settings.answering.list_judge
         if threshold > 1 or not asks_for_several(request.query):
             return None
 
         def ask(prompt: JudgePrompt) -> float | None:
-            with self.generation_lock:
-                return llm.yes_probability(prompt.messages, prompt.pieces)
+            try:
+                with self.generation_lock:
+                    return llm.yes_probability(prompt.messages, prompt.pieces)
+            except LLMError as error:
+                log.warning("the list judge failed: %s", error)
+                request.notices.append(f"The model could not judge which sources the question asks for ({error}); "
+                                       "they were chosen by their words.")
+                return None
 
         return PaperJudge(request.query, sources, ask, threshold)
 

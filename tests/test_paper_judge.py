@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag import Assistant, Done, Judging, Settings
+from rag import Assistant, Done, Judging, LLMError, Settings
 from rag.answering.answer import Source
 from rag.answering.citations import CitationChecker
 from rag.answering.judge import JUDGE_LINE, PaperJudge, asks_for_several, judge_prompt
@@ -159,6 +159,19 @@ def test_the_stream_reports_each_paper_judged_and_a_refusal_is_not_judged(data_d
     refusing = JudgingModel("The collection does not answer this question.", {})
     answer = ask(data_dir, embedder, refusing, QUESTION, second_look_threshold=1.1)
     assert answer.abstained and refusing.judged == []
+
+
+def test_a_judge_that_fails_leaves_the_list_to_words_and_says_so(data_dir, embedder):
+    class FailingJudge(JudgingModel):
+        def yes_probability(self, messages, pieces=None):
+            self.judged.append("asked")
+            raise LLMError("llama_decode failed with status 1")
+
+    model = FailingJudge("[1] Communication-Efficient Federated Averaging", {})
+    answer = ask(data_dir, embedder, model, QUESTION)
+    assert model.judged == ["asked"] and answer.timings.papers_judged == 0
+    assert [c.title for c in answer.citations] == [SOURCES[0].title]  # the words' verdict
+    assert any("could not judge" in notice and "status 1" in notice for notice in answer.notices)
 
 
 def test_the_judge_is_not_asked_for_other_questions_or_when_it_is_off(data_dir, embedder):
