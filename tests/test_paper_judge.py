@@ -99,10 +99,10 @@ def test_the_judge_asks_once_per_paper_and_stops_asking_a_model_that_cannot_say(
         asked.append(prompt.pieces.pieces[0].text.splitlines()[1])
         return {SOURCES[0].title: 0.9, SOURCES[1].title: 0.3}[asked[-1]]
 
-    judge = PaperJudge(QUESTION, SOURCES, ask, threshold=0.86)
+    judge = PaperJudge(QUESTION, SOURCES, ask, threshold=0.855)
     assert [judge(1), judge(1), judge(2), judge(9)] == [True, True, False, None]
     assert asked == [SOURCES[0].title, SOURCES[1].title] and judge.scores == {1: 0.9, 2: 0.3}
-    silent = PaperJudge(QUESTION, SOURCES, lambda prompt: asked.append("x"), threshold=0.86)
+    silent = PaperJudge(QUESTION, SOURCES, lambda prompt: asked.append("x"), threshold=0.855)
     assert [silent(1), silent(2)] == [None, None] and asked.count("x") == 1
 
 
