@@ -29,6 +29,8 @@ LATENCY_KEYS = (
     "first_token_ms_p95",
     "total_ms_p50",
     "total_ms_p95",
+    "checking_ms_p50",
+    "checking_ms_p95",
     "tokens_per_s",
     "prompt_tokens_p50",
     "prompt_tokens_read_p50",
@@ -127,7 +129,7 @@ def aggregate(rows: Sequence[dict]) -> dict:
     metrics["abstention_accuracy"] = mean(float(row["abstained"]) for row in unanswerable)
     metrics["false_abstention_rate"] = mean(float(row["abstained"]) for row in answerable)
     timings = [row["timings"] for row in rows]
-    for name in ("retrieval_ms", "first_token_ms", "total_ms"):
+    for name in ("retrieval_ms", "first_token_ms", "total_ms", "checking_ms"):
         values = [t.get(name) for t in timings if t.get(name) is not None]
         metrics[f"{name}_p50"] = percentile(values, 50)
         metrics[f"{name}_p95"] = percentile(values, 95)

@@ -69,7 +69,7 @@ class Request:
 
 @dataclass
 class Reply:
-    """What the LLM wrote, and when."""
+    """What the LLM wrote, and when; how many papers it judged, and how long the check took."""
 
     text: str = ""
     pieces: int = 0
