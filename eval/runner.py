@@ -107,6 +107,7 @@ def answer_fields(answer: Answer, question: Question, gold: list[set[str]], gold
     return {
         "answer": answer.answer,
         "raw_answer": answer.raw_answer,
+        "judged": answer.judged,
         "abstained": answer.abstained,
         "notices": answer.notices,
         "citations": [c.model_dump() for c in answer.citations],

@@ -77,7 +77,7 @@ class Reply:
     withheld: bool = False  # it repeated the rules (asked to reveal its prompt): stopped and not shown
     read: PromptRead | None = None  # how the model read the prompt (both prompts after a second look)
     second_look: bool = False  # the text is the second try's, over the best sources alone
-    judged: int = 0  # papers the model judged one by one for a "which papers" question
+    papers_judged: int = 0  # papers the model judged one by one for a "which papers" question
     checking_ms: float = 0.0  # checking the citations, the judge included
 
     def start_second_look(self) -> None:
@@ -299,7 +299,7 @@ class Assistant:
                 if judge.score(source.rank) is None:
                     break
         text, citations, abstained = self.check(request, sources, reply, bm25.idf, judge)
-        reply.judged = len(judge.scores) if judge is not None and judge.able else 0
+        reply.papers_judged = len(judge.scores) if judge is not None and judge.able else 0
         reply.checking_ms = (time.perf_counter() - checking) * 1000
         if reply.second_look and not abstained:
             request.notices.append("Answered on a second look at the best sources alone: the model first replied "
@@ -316,6 +316,7 @@ class Assistant:
             embed_model=self.embedder.model_name,
             retrieval_query=request.query,
             raw_answer="" if reply.withheld else reply.text,
+            judged={n: round(p, 4) for n, p in judge.scores.items() if p is not None} if judge is not None else {},
             notices=request.notices,
         ))
 
@@ -363,7 +364,7 @@ def timings(retrieval_ms: float, reply: Reply, total_ms: float) -> Timings:
         first_token_ms=None if reply.first_token_ms is None else round(reply.first_token_ms, 1),
         total_ms=round(total_ms, 1),
         generated_tokens=reply.pieces,
-        papers_judged=reply.judged,
+        papers_judged=reply.papers_judged,
         checking_ms=round(reply.checking_ms, 1),
         tokens_per_s=round((reply.pieces - 1) / generating_s, 2) if reply.pieces > 1 and generating_s > 0 else None,
     )

@@ -145,6 +145,7 @@ def test_the_assistant_lists_every_paper_the_model_judges_a_match(data_dir, embe
     assert set(titles) == {SOURCES[0].title, SOURCES[2].title}
     assert sorted(model.judged) == sorted(s.title for s in SOURCES)  # each retrieved paper judged once
     assert answer.timings.papers_judged == 4 and answer.timings.checking_ms >= 0
+    assert answer.judged == {s.rank: model.scores.get(s.title, 0.0) for s in answer.sources}
 
 
 def test_the_stream_reports_each_paper_judged_and_a_refusal_is_not_judged(data_dir, embedder):

@@ -119,6 +119,11 @@ class Answer(BaseModel):
     embed_model: str
     retrieval_query: str
     raw_answer: str = Field("", description="The model's reply before citation checking.")
+    judged: dict[int, float] = Field(
+        default_factory=dict,
+        description="For a question asking which papers: P(Yes) the model gave each source (by rank) when asked "
+        "alone whether it is one of them (RAG_LIST_JUDGE).",
+    )
     notices: list[str] = Field(
         default_factory=list,
         description="Things the reader should know about how the question was handled (e.g. it was shortened).",
