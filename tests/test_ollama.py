@@ -81,8 +81,9 @@ def test_a_which_papers_question_through_ollama_lists_every_paper_it_judges_a_ma
         return 0.95 if "Kolmogorov" in text.split("Question:")[0] else 0.05
 
     with OllamaStandIn(["qwen2.5:3b-instruct"], yes_probability=about_kans) as server:
-        assistant = Assistant(ollama_settings(seed_settings, server.url), embedder=embedder, progress=False)
-        answer = assistant.ask("Which papers build new network layers on Kolmogorov-Arnold representations?")
+        settings = ollama_settings(seed_settings, server.url).replace(list_judge=0.855)
+        answer = Assistant(settings, embedder=embedder, progress=False).ask(
+            "Which papers build new network layers on Kolmogorov-Arnold representations?")
         judged = [body for path, body in server.requests if path == "/api/chat" and body.get("logprobs")]
     matching = {s.rank for s in answer.sources if "Kolmogorov" in f"{s.title} {s.abstract}"}
     assert len(matching) >= 2 and len(judged) == len(answer.sources) == answer.timings.papers_judged

@@ -131,9 +131,12 @@ def data_dir(tmp_path_factory, embedder):
     return data_dir
 
 
+def judging_settings(data_dir, **settings) -> Settings:
+    return small_settings(data_dir, collection="fed", top_k=4, **{"list_judge": 0.855, **settings})
+
+
 def ask(data_dir, embedder, model: LanguageModel, question: str, **settings):
-    helper = Assistant(small_settings(data_dir, collection="fed", top_k=4, **settings), llm=model,
-                       embedder=embedder, progress=False)
+    helper = Assistant(judging_settings(data_dir, **settings), llm=model, embedder=embedder, progress=False)
     return helper.ask(question)
 
 
@@ -150,8 +153,7 @@ def test_the_assistant_lists_every_paper_the_model_judges_a_match(data_dir, embe
 
 def test_the_stream_reports_each_paper_judged_and_a_refusal_is_not_judged(data_dir, embedder):
     model = JudgingModel("[1] Communication-Efficient Federated Averaging", {SOURCES[0].title: 0.97})
-    helper = Assistant(small_settings(data_dir, collection="fed", top_k=4), llm=model, embedder=embedder,
-                       progress=False)
+    helper = Assistant(judging_settings(data_dir), llm=model, embedder=embedder, progress=False)
     events = list(helper.stream(QUESTION))
     judging = [e for e in events if isinstance(e, Judging)]
     assert [(e.done, e.papers) for e in judging] == [(0, 4), (1, 4), (2, 4), (3, 4)]
@@ -183,6 +185,7 @@ def test_the_judge_is_not_asked_for_other_questions_or_when_it_is_off(data_dir, 
     off = JudgingModel("[1] Communication-Efficient Federated Averaging", {})
     answer = ask(data_dir, embedder, off, QUESTION, list_judge=1.1)
     assert off.judged == [] and [c.title for c in answer.citations] == [SOURCES[0].title]
+    assert Settings().answering.list_judge > 1  # off by default (docs/evaluation.md)
 
 
 # --- the real embedded model ------------------------------------------------------------------------------
