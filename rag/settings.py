@@ -217,11 +217,10 @@ class AnsweringSettings(Section):
         "(IDF-weighted) coverage of the question: a claim from a paper the question is not about is dropped; 0 = off.",
     )
     list_judge: float = Field(
-        1.1, ge=0.0, le=1.1,
+        0.855, ge=0.0, le=1.1,
         description="For a question asking which papers, the LLM reads each retrieved paper alone and is asked "
-        "whether it is one of them: the answer lists exactly the papers with P(Yes) at least this (0.855 was the "
-        "best on the tune questions; see docs/evaluation.md). Above 1 = by words alone, the default: on unseen "
-        "questions the judge did not list more of the right papers.",
+        "whether it is one of them: the answer lists exactly the papers with P(Yes) at least this. Above 1 = by words "
+        "alone (as with an Ollama server older than 0.12.11, which gives no token probabilities).",
     )
     second_look_threshold: float = Field(
         0.7, ge=0.0, le=1.1,

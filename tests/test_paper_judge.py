@@ -185,7 +185,7 @@ def test_the_judge_is_not_asked_for_other_questions_or_when_it_is_off(data_dir, 
     off = JudgingModel("[1] Communication-Efficient Federated Averaging", {})
     answer = ask(data_dir, embedder, off, QUESTION, list_judge=1.1)
     assert off.judged == [] and [c.title for c in answer.citations] == [SOURCES[0].title]
-    assert Settings().answering.list_judge > 1  # off by default (docs/evaluation.md)
+    assert Settings().answering.list_judge == 0.855  # on by default (docs/evaluation.md)
 
 
 # --- the real embedded model ------------------------------------------------------------------------------
