@@ -69,7 +69,7 @@ class Request:
 
 @dataclass
 class Reply:
-    """What the LLM wrote, and when; how many papers it judged, and how long the check took."""
+    """What the LLM wrote, and when."""
 
     text: str = ""
     pieces: int = 0
@@ -77,11 +77,13 @@ class Reply:
     withheld: bool = False  # it repeated the rules (asked to reveal its prompt): stopped and not shown
     read: PromptRead | None = None  # how the model read the prompt (both prompts after a second look)
     second_look: bool = False  # the text is the second try's, over the best sources alone
-    papers_judged: int = 0  # papers the model judged one by one for a "which papers" question
-    checking_ms: float = 0.0  # checking the citations, the judge included
 
     def start_second_look(self) -> None:
         self.text, self.second_look = "", True
+
+    def answers(self) -> bool:
+        """Whether there is a reply to check: not withheld, not empty, not a refusal."""
+        return not self.withheld and bool(self.text.strip()) and not model_refused(self.text)
 
 
 class Assistant:
@@ -237,7 +239,7 @@ class Assistant:
         """The answer text, its checked citations, and whether it abstains."""
         if reply.withheld:
             return ABSTAIN_TEXT + WITHHELD_NOTE, [], True
-        if not reply.text.strip() or model_refused(reply.text):
+        if not reply.answers():
             return ABSTAIN_TEXT, [], True
         answering = self.settings.answering  # a follow-up is checked against what it asks with its earlier question
         checker = CitationChecker(sources, answering.support_threshold, question=request.query, weight=weight,
@@ -293,14 +295,14 @@ class Assistant:
                 yield from self.generate(self.build_prompt(request, focus, llm, SECOND_LOOK), llm, request, reply)
         checking = time.perf_counter()
         judge = self.paper_judge(request, sources, llm)
-        if judge is not None and reply.text.strip() and not (reply.withheld or model_refused(reply.text)):
+        if judge is not None and reply.answers():
             for done, source in enumerate(sources):  # one paper at a time: a reader can stop in between
                 yield Judging(rank=source.rank, done=done, papers=len(sources))
                 if judge.score(source.rank) is None:
                     break
         text, citations, abstained = self.check(request, sources, reply, bm25.idf, judge)
-        reply.papers_judged = len(judge.scores) if judge is not None and judge.able else 0
-        reply.checking_ms = (time.perf_counter() - checking) * 1000
+        checking_ms = (time.perf_counter() - checking) * 1000
+        judged = judge.verdict_scores() if judge is not None else {}
         if reply.second_look and not abstained:
             request.notices.append("Answered on a second look at the best sources alone: the model first replied "
                                    "that the collection does not answer.")
@@ -310,13 +312,13 @@ class Assistant:
             abstained=abstained,
             citations=citations,
             sources=sources,
-            timings=timings(retrieval_ms, reply, request.elapsed_ms()),
+            timings=timings(retrieval_ms, reply, request.elapsed_ms(), len(judged), checking_ms),
             llm_provider=llm.provider,
             llm_model=llm.model,
             embed_model=self.embedder.model_name,
             retrieval_query=request.query,
             raw_answer="" if reply.withheld else reply.text,
-            judged={n: round(p, 4) for n, p in judge.scores.items() if p is not None} if judge is not None else {},
+            judged=judged,
             notices=request.notices,
         ))
 
@@ -352,7 +354,8 @@ class Assistant:
         return PaperQueryEngine(assistant=self, streaming=streaming, options=options)
 
 
-def timings(retrieval_ms: float, reply: Reply, total_ms: float) -> Timings:
+def timings(retrieval_ms: float, reply: Reply, total_ms: float, papers_judged: int = 0,
+            checking_ms: float = 0.0) -> Timings:
     """The answer's timings; generation speed from the first piece to the last."""
     generating_s = (total_ms - (reply.first_token_ms or total_ms)) / 1000
     read = reply.read
@@ -364,7 +367,7 @@ def timings(retrieval_ms: float, reply: Reply, total_ms: float) -> Timings:
         first_token_ms=None if reply.first_token_ms is None else round(reply.first_token_ms, 1),
         total_ms=round(total_ms, 1),
         generated_tokens=reply.pieces,
-        papers_judged=reply.papers_judged,
-        checking_ms=round(reply.checking_ms, 1),
+        papers_judged=papers_judged,
+        checking_ms=round(checking_ms, 1),
         tokens_per_s=round((reply.pieces - 1) / generating_s, 2) if reply.pieces > 1 and generating_s > 0 else None,
     )

@@ -23,7 +23,7 @@ from rag.models.pieces import Piece, PiecedPrompt
 JUDGE_SYSTEM = "You judge whether a paper matches a question."
 JUDGE_LINE = "Is this paper one of the papers the question asks for? Answer Yes or No."
 
-# "Which papers ...?", "What methods papers ...", "List the works ...": a question whose answer is several papers.
+# "Which papers ...?", "What recent works ...", "List the studies ...": a question whose answer is several papers.
 ASKS_FOR_SEVERAL = re.compile(
     r"^\W*(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
     r"(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "which recent ...", not "which paper ..."
@@ -51,8 +51,9 @@ def judge_prompt(question: str, title: str, abstract: str) -> JudgePrompt:
     messages = [ChatMessage(role="system", content=JUDGE_SYSTEM),
                 ChatMessage(role="user", content=block + question_part(question, JUDGE_LINE))]
     text = chatml(messages)
-    start, end = text.index(block), text.index(block) + len(block)
-    return JudgePrompt(messages, PiecedPrompt(text[:start], (Piece(block, cached=True), Piece(text[end:]))))
+    start = text.index(block)
+    return JudgePrompt(messages, PiecedPrompt(text[:start], (Piece(block, cached=True),
+                                                             Piece(text[start + len(block):]))))
 
 
 class PaperJudge:
@@ -82,3 +83,7 @@ class PaperJudge:
             self.scores[number] = self.ask(judge_prompt(self.question, source.title, source.abstract))
             self.able = self.scores[number] is not None
         return self.scores[number]
+
+    def verdict_scores(self) -> dict[int, float]:
+        """P(Yes) of each paper judged (rounded), or nothing when the model could not judge and words decided."""
+        return {n: round(p, 4) for n, p in self.scores.items()} if self.able else {}  # able: no None among them
