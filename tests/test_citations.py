@@ -94,6 +94,19 @@ def test_numbers_the_source_does_not_state_are_unsupported():
     assert result.citations == [] and result.supported_claims == 0
 
 
+def test_names_the_source_does_not_state_are_unsupported():
+    """A venue, model or dataset name (a capital after the first letter) must be in the cited paper or the
+    question: the model cannot add "NeurIPS" to a paper that never says where it appeared."""
+    venue = CitationChecker(SOURCES, threshold=0.5, question="Where was the paper on dogs published?")
+    assert venue.check("Dogs tunnel through quantum barriers, published at NeurIPS [2].").citations == []
+    assert CitationChecker(SOURCES, 0.5, question="Do dogs tunnel at NeurIPS?").check(
+        "Dogs tunnel through quantum barriers, published at NeurIPS [2].").citations  # the question's own name
+    named = [Source(rank=1, paper_id="llm", title="Tuning LLMs with LoRA", score=1.0,
+                    abstract="We fine-tune GPT-4 sized models with low-rank adapters.")]
+    kept = CitationChecker(named, 0.5).check("The LLM is tuned with LoRAs, low-rank adapters for GPT 4 sized models [1].")
+    assert [c.paper_id for c in kept.citations] == ["llm"]  # plurals, hyphens and spaces do not matter
+
+
 def test_rare_terms_weigh_more_than_common_ones():
     rare = {"martian": 7.0}
     checker = CitationChecker(SOURCES, threshold=0.5, weight=lambda term: rare.get(term, 0.5))

@@ -3,7 +3,8 @@
 Each sentence is cut into claims, one per group of ``[n]`` markers (the text since the previous
 group). A marker stays only if it names a provided source that supports its claim: enough of the
 claim's content words, weighted by their rarity in the collection (IDF), occur in that source's
-title and abstract, and every number the claim adds to the question occurs there too. A wrong
+title and abstract, and every number and every name (a word with a capital after its first letter: NeurIPS,
+LoRA, GPT-4) the claim adds to the question occurs there too. A wrong
 marker is replaced by the source that does support the claim, or removed; an unmarked claim that
 one source clearly supports gets that source. Every kept citation carries the abstract sentence
 that best supports it.
@@ -37,11 +38,25 @@ TITLE_SHARE = 0.6  # text naming at least this share of a title's terms (and not
 POINTER_TERMS = frozenset(content_terms("this is stated mentioned described reported presented discussed noted "
                                         "explained found given see refer according source abstract information"))
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
 
 
 def numbers_in(text: str) -> set[str]:
     """Numbers as written, thousands separators dropped: ``"1,024 and 3.5"`` -> ``{"1024", "3.5"}``."""
     return set(NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)))
+
+
+def letters_and_digits(text: str) -> str:
+    """``"GPT-4o, CIFAR 10"`` -> ``"gpt4ocifar10"``: the form in which names are compared."""
+    return re.sub(r"[\W_]", "", text.casefold())
+
+
+def names_in(text: str) -> set[str]:
+    """Words with a capital after their first letter (NeurIPS, LoRA, GPT-4, KANs), as `letters_and_digits`, a
+    plural ``s`` dropped: the names of venues, methods, models and datasets a claim can invent."""
+    names = (w.removesuffix("s") if w[-2:-1].isupper() else w
+             for w in WORD_WITH_HYPHENS.findall(text) if any(c.isupper() for c in w[1:]))
+    return {letters_and_digits(w) for w in names}
 
 
 @dataclass
@@ -52,12 +67,18 @@ class SourceText:
     terms: set[str]
     numbers: set[str]
     sentences: list[tuple[str, set[str]]]
+    letters: str  # the title and abstract as `letters_and_digits`, where a claim's names are looked up
 
     @classmethod
     def of(cls, source: Source) -> SourceText:
         sentences = [(s, set(content_terms(s))) for s in split_sentences(source.abstract)]
         terms = set(content_terms(source.title)).union(*(t for _, t in sentences))
-        return cls(source, terms, numbers_in(f"{source.title} {source.abstract}"), sentences)
+        text = f"{source.title} {source.abstract}"
+        return cls(source, terms, numbers_in(text), sentences, letters_and_digits(text))
+
+    def states(self, claim: Claim) -> bool:
+        """Whether every number and name the claim adds to the question occurs in this paper."""
+        return claim.numbers <= self.numbers and all(name in self.letters for name in claim.names)
 
     def quote(self, claim: set[str]) -> str:
         """The abstract sentence sharing the most terms with the claim."""
@@ -67,10 +88,12 @@ class SourceText:
 
 @dataclass(frozen=True)
 class Claim:
-    """A piece of the answer to check: its content terms and the numbers it states beyond the question."""
+    """A piece of the answer to check: its content terms, and the numbers and names it states beyond the
+    question."""
 
     terms: set[str]
     numbers: set[str]
+    names: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -93,17 +116,20 @@ class CitationChecker:
         self.on_topic_share = on_topic
         self.question = question
         self.question_numbers = numbers_in(question)
+        self.question_letters = letters_and_digits(question)
         self.weight = weight or (lambda term: 1.0)
         self._coverage: dict[int, float] | None = None
         self.subject_items: set[str] = set()
 
     def claim(self, text: str) -> Claim:
-        return Claim(set(content_terms(text)), numbers_in(text) - self.question_numbers)
+        names = frozenset(n for n in names_in(text) if n not in self.question_letters)
+        return Claim(set(content_terms(text)), numbers_in(text) - self.question_numbers, names)
 
     def support(self, number: int, claim: Claim) -> float:
-        """IDF-weighted share of the claim's terms found in source ``number``; 0 if it lacks a stated number."""
+        """IDF-weighted share of the claim's terms found in source ``number``; 0 if it lacks a stated number
+        or name."""
         source = self.sources[number]
-        if not claim.terms or not claim.numbers <= source.numbers:
+        if not claim.terms or not source.states(claim):
             return 0.0
         total = sum(self.weight(t) for t in claim.terms)
         return sum(self.weight(t) for t in claim.terms & source.terms) / total if total else 0.0
@@ -127,7 +153,9 @@ class CitationChecker:
             partial = [n for n in valid if self.support(n, claim) >= self.threshold / 2]
             union = Claim(set().union(*(claim.terms & self.sources[n].terms for n in partial)), set())
             covered = sum(self.weight(t) for t in union.terms) / max(1e-9, sum(self.weight(t) for t in claim.terms))
-            if covered >= self.threshold and claim.numbers <= set().union(*(self.sources[n].numbers for n in partial)):
+            together = " ".join(self.sources[n].letters for n in partial)
+            if (covered >= self.threshold and claim.numbers <= set().union(*(self.sources[n].numbers for n in partial))
+                    and all(name in together for name in claim.names)):
                 kept = partial
         kept = [n for n in kept if self.on_topic(n)]
         if not kept:
