@@ -232,7 +232,7 @@ class Assistant:
                                        "they were chosen by their words.")
                 return None
 
-        return PaperJudge(request.query, sources, ask, threshold)
+        return PaperJudge(request.query, sources, ask, threshold, self.settings.answering.list_judge_margin)
 
     def check(self, request: Request, sources: list[Source], reply: Reply, weight: Callable[[str], float],
               judge: PaperJudge | None = None) -> tuple[str, list[Citation], bool]:

@@ -222,6 +222,11 @@ class AnsweringSettings(Section):
         "whether it is one of them: the answer lists exactly the papers with P(Yes) at least this. Above 1 = by words "
         "alone (as with an Ollama server older than 0.12.11, which gives no token probabilities).",
     )
+    list_judge_margin: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="...and at least the question's best P(Yes) minus this: the papers that score nearly as well as "
+        "the best one, when it stands above the rest; 1 = the threshold alone.",
+    )
     second_look_threshold: float = Field(
         0.7, ge=0.0, le=1.1,
         description="When the model says the collection does not answer but the best source covers at least this "

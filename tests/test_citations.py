@@ -103,7 +103,7 @@ def test_names_the_source_does_not_state_are_unsupported():
         "Dogs tunnel through quantum barriers, published at NeurIPS [2].").citations  # the question's own name
     named = [Source(rank=1, paper_id="llm", title="Tuning LLMs with LoRA", score=1.0,
                     abstract="We fine-tune GPT-4 sized models with low-rank adapters.")]
-    kept = CitationChecker(named, 0.5).check("The LLM is tuned with LoRAs, low-rank adapters for GPT 4 sized models [1].")
+    kept = CitationChecker(named, 0.5).check("The LLM is tuned with LoRAs, low-rank adapters for GPT 4 models [1].")
     assert [c.paper_id for c in kept.citations] == ["llm"]  # plurals, hyphens and spaces do not matter
 
 

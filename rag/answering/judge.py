@@ -1,6 +1,7 @@
 """The model as a judge of "which papers" answers: each retrieved paper is shown to it alone, with the question
 and "Is this paper one of the papers the question asks for? Answer Yes or No."; the paper is one of them when
-P(Yes) among Yes/No for the first token of the reply reaches the threshold.
+P(Yes) among Yes/No for the first token of the reply reaches the threshold and comes within the margin of the
+best paper's P(Yes) for that question.
 
 Words cannot make this call on such questions: the papers that match and those that merely share the
 question's vocabulary cover its terms equally (benchmarks/paper_judge.py). The paper's fenced block comes right
@@ -62,17 +63,28 @@ class PaperJudge:
     verdict is None and the caller decides by words."""
 
     def __init__(self, question: str, sources: list[Source], ask: Callable[[JudgePrompt], float | None],
-                 threshold: float):
+                 threshold: float, margin: float = 1.0):
         self.question = question
         self.sources = {s.rank: s for s in sources}
         self.ask = ask
         self.threshold = threshold
+        self.margin = margin
         self.scores: dict[int, float | None] = {}
         self.able = True
 
     def __call__(self, number: int) -> bool | None:
+        """Whether paper ``number`` is one the question asks for (every paper is judged before the first verdict
+        when the margin is in use, as it compares with the best)."""
         score = self.score(number)
-        return None if score is None else score >= self.threshold
+        if score is None:
+            return None
+        bar = self.threshold
+        if self.margin < 1:
+            scores = [self.score(n) for n in self.sources]
+            if not self.able:
+                return None
+            bar = max(bar, max(scores) - self.margin)
+        return score >= bar
 
     def score(self, number: int) -> float | None:
         """P(Yes) for paper ``number`` (None if it is not a source or the model cannot judge)."""
