@@ -1,4 +1,5 @@
-"""What a user waits for in the browser: Enter -> first source card, -> first answer word, -> checked answer.
+"""What a user waits for in the browser: Enter -> first source card, -> its highlighted evidence sentence, -> first
+answer word, -> checked answer.
 
 Serves the real chat UI (`ui.app`) over the seeds with the configured models (``RAG_*`` settings,
 by default the embedded 1.5B model) and asks dev-set questions from headless Chromium, each in a
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
             browser.close()
     finally:
         app.close()
-    steps = ("first_card_s", "first_word_s", "checked_answer_s")
+    steps = ("first_card_s", "evidence_s", "first_word_s", "checked_answer_s")
     out = RESULTS / f"ui_latency{'-' + args.name if args.name else ''}.json"
     write_json(out, {"about": __doc__.split("\n\n")[1].replace("\n", " "), "machine": machine(), "model": model,
                      "context_tokens": settings.answering.context_tokens,

@@ -45,6 +45,7 @@ from rag.library import Library
 from rag.models.llm import LanguageModel, PromptRead, choose_llm
 from rag.retrieval import HybridRetriever, RetrievedPaper
 from rag.settings import TOP_K_MAX, Settings, get_settings
+from rag.text import most_relevant_sentence
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +279,7 @@ class Assistant:
         bm25 = self.index(collection).bm25()  # read once: retrieval and the term weights share it
         papers = self.retrieve(request.query, top_k=request.top_k, collection=collection, source=source, mode=mode,
                                bm25=bm25, year_from=year_from, year_to=year_to, author=author)
-        sources = [Source.of(p) for p in papers]
+        sources = [Source.of(p, most_relevant_sentence(p.abstract, request.query, bm25.idf)) for p in papers]
         retrieval_ms = request.elapsed_ms()
         yield SourcesFound(sources=sources, retrieval_query=request.query)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import Stemmer
@@ -49,3 +50,14 @@ def content_terms(text: str) -> list[str]:
     """Lower-cased, stemmed words without stopwords: the vocabulary of lexical matching."""
     words = [w for w in WORD.findall(text.casefold()) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
     return stemmer().stemWords(words)
+
+
+def most_relevant_sentence(text: str, query: str, weight: Callable[[str], float] | None = None) -> str:
+    """The sentence of ``text`` sharing the most of ``query``'s content terms, each weighted (e.g. by IDF);
+    the earlier one on ties, "" when none shares a term."""
+    wanted = set(content_terms(query))
+    weigh = weight or (lambda term: 1.0)
+    scored = [(sum(weigh(t) for t in wanted & set(content_terms(s))), -i, s)
+              for i, s in enumerate(split_sentences(text))]
+    best = max(scored, default=(0.0, 0, ""))
+    return best[2] if best[0] > 0 else ""

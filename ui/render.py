@@ -215,16 +215,19 @@ class TurnSources:
 
 
 def source_card(source: Source, turn: int, citations: Sequence[Citation]) -> str:
-    """One card: rank, title, score, and the abstract with the cited sentences highlighted."""
+    """One card: rank, title, score, the sentence most relevant to the question (until the answer cites the
+    paper), and the abstract with the cited sentences highlighted."""
     quotes = [c.quote for c in citations if c.number == source.rank]
     cited = bool(quotes) or any(c.number == source.rank for c in citations)
     badge = '<span class="badge">cited</span>' if cited else ""
+    evidence = (f'<p class="evidence" title="The sentence of this abstract most relevant to your question">'
+                f"<mark>{escape(source.evidence)}</mark></p>") if source.evidence and not cited else ""
     return (
         f'<article class="card{" cited" if cited else ""}" id="{card_id(turn, source.rank)}">'
         f'<div class="card-head"><span class="rank">{source.rank}</span>'
         f'<span class="card-title">{escape(source.title)}</span>{badge}'
         f'<span class="score" title="fused retrieval score (reciprocal rank fusion)">{source.score:.3f}</span></div>'
-        + (f'<p class="card-meta">{meta}</p>' if (meta := paper_meta(source.paper, "meta")) else "") +
+        + (f'<p class="card-meta">{meta}</p>' if (meta := paper_meta(source.paper, "meta")) else "") + evidence +
         f'<details class="abstract"{" open" if cited else ""}>'
         f'<summary><span class="preview">{escape(source.abstract)}</span></summary>'
         f'<p class="abstract-text">{highlight(source.abstract, quotes)}</p></details>'
@@ -242,7 +245,8 @@ def sources_panel(turns: Sequence[TurnSources]) -> str:
     """The sources column: the latest question's cards, earlier questions' cards folded away."""
     if not turns:
         return ('<div class="sources-empty"><p>Sources appear here as soon as you ask: the papers the answer '
-                "is drawn from, with the cited sentences highlighted.</p></div>")
+                "is drawn from, each with its sentence closest to your question, then the cited sentences "
+                "highlighted.</p></div>")
     latest, earlier = turns[-1], turns[:-1]
     parts = [
         f'<section class="turn latest"><p class="turn-head">Sources for <q>{escape(latest.question)}</q></p>'

@@ -60,6 +60,9 @@ CSS = """
   letter-spacing: 0.04em; color: var(--body-text-color-subdued); }
 #sources .abstract-text { margin: 2px 0 0; }
 #sources .abstract mark { background: #fdf0b5; color: inherit; padding: 0 1px; border-radius: 2px; }
+#sources .evidence { margin: 6px 0 2px; padding-left: 8px; border-left: 3px solid var(--color-accent-soft);
+  font-size: 0.85rem; line-height: 1.5; }
+#sources .evidence mark { background: #fdf6d3; color: inherit; padding: 0 1px; border-radius: 2px; }
 #sources .card-foot { margin: 0; font-size: 0.72rem; color: var(--body-text-color-subdued); }
 #sources details.earlier { margin: 12px 0 8px; }
 #sources details.earlier summary { cursor: pointer; font-size: 0.85rem; color: var(--body-text-color-subdued); }
@@ -115,5 +118,6 @@ CSS = """
 }
 @media (prefers-color-scheme: dark) {
   #sources .abstract mark { background: #5c4a12; }
+  #sources .evidence mark { background: #463a16; }
 }
 """

@@ -80,13 +80,15 @@ class Source(BaseModel):
     title: str
     score: float
     paper: PaperInfo = Field(default_factory=PaperInfo, description="Authors, year, venue and link.")
+    evidence: str = Field("", description="The abstract's sentence most relevant to the question (shared terms "
+                          "weighted by rarity), known before the LLM writes; empty when none shares a term.")
     abstract: str = Field("", exclude=True, repr=False)
 
     @classmethod
-    def of(cls, paper) -> Source:
+    def of(cls, paper, evidence: str = "") -> Source:
         """The source for a retrieved paper (`rag.retrieval.RetrievedPaper`)."""
         return cls(rank=paper.rank, paper_id=paper.paper_id, title=paper.title, score=paper.score,
-                   paper=PaperInfo.of(paper.metadata), abstract=paper.abstract)
+                   paper=PaperInfo.of(paper.metadata), evidence=evidence, abstract=paper.abstract)
 
 
 class Timings(BaseModel):

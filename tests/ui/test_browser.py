@@ -55,6 +55,8 @@ def test_question_shows_cards_first_streams_answer_and_links_citations(page, fak
     first = page.locator("#q1-s1")
     assert "Reversal Curse" in first.locator(".card-title").inner_text()
     assert first.locator(".rank").inner_text() == "1" and first.locator(".score").inner_text()
+    # before the model writes, each card shows its sentence closest to the question
+    assert "Reversal Curse" in first.locator(".evidence mark").inner_text()
 
     # the answer is shown word by word while the cards are already there: part of it, not yet checked
     page.wait_for_function("""() => { const bots = document.querySelectorAll("#chat [data-testid='bot']");

@@ -40,6 +40,16 @@ def test_card_escapes_paper_text_and_highlights_the_quote():
     assert 'class="card"' in uncited and "<mark>" not in uncited and "<details class=\"abstract\">" in uncited
 
 
+def test_card_shows_the_evidence_sentence_until_the_answer_cites_the_paper():
+    waiting = source(1, abstract="Intro. The evidence is here. End.").model_copy(
+        update={"evidence": f"The evidence is here {EVIL}."})
+    card = render.source_card(waiting, 2, [])
+    assert '<p class="evidence"' in card and "<mark>The evidence is here" in card and "<script>" not in card
+    cited = Citation(number=1, paper_id="p-1", title="Paper 1", quote="The evidence is here.")
+    assert 'class="evidence"' not in render.source_card(waiting, 2, [cited])  # the cited sentences take over
+    assert 'class="evidence"' not in render.source_card(source(3), 2, [])  # no sentence shares a term
+
+
 def test_overlapping_quotes_are_merged():
     html = render.highlight("aaa bbb ccc ddd", ["aaa bbb", "bbb ccc", "missing"])
     assert html == "<mark>aaa bbb ccc</mark> ddd"
