@@ -4,9 +4,10 @@ citation check's word rule: the judge the answer path uses (`rag.answering.judge
 For every multi-paper question of the question sets, each of its 6 retrieved papers is shown alone to the
 model, fenced as in the answer prompt, with the question and "Is this paper one of the papers the question
 asks for? Answer Yes or No."; the score is P(Yes) / (P(Yes) + P(No)) from the next-token logits (no
-generation), read through the prompt cache as the app does. Picks at several thresholds are scored against the
-gold papers, by split (choose on ``tune``, read ``heldout``), beside the word rule of the citation check's lists
-(a paper covering at least ``LIST_RELATIVE`` of the best paper's IDF-weighted coverage of the question).
+generation), read through the prompt cache as the app does. Picks at several thresholds, and within a margin of
+the question's best paper, are scored against the gold papers, by split (choose on ``tune``, read ``heldout``),
+beside the word rule of the citation check's lists (a paper covering at least ``LIST_RELATIVE`` of the best
+paper's IDF-weighted coverage of the question).
 Records milliseconds per paper cold (its abstract read into the cache) and warm (only the question read), and
 the load average.
 
@@ -30,7 +31,8 @@ from rag.models.llm import make_llamacpp
 from rag.settings import REPO_ROOT
 
 QUESTION_SETS = [REPO_ROOT / "eval" / "questions" / name for name in ("seeds_dev.jsonl", "seeds_fresh.jsonl")]
-THRESHOLDS = (0.5, 0.7, 0.8, 0.86, 0.9)
+THRESHOLDS = (0.5, 0.7, 0.8, 0.855, 0.9)
+MARGIN_RULES = ((0.84, 0.07), (0.0, 0.07))  # P(Yes) >= max(threshold, the question's best - margin)
 PAPERS = 6
 
 
@@ -61,6 +63,10 @@ def main() -> None:
     for split in sorted({r["split"] for r in rows}):
         part = [r for r in rows if r["split"] == split]
         by_split[split] = {f"judge p_yes>={t}": scores(part, lambda r, t=t: r["p_yes"] >= t) for t in THRESHOLDS}
+        best = {q: max(r["p_yes"] for r in part if r["id"] == q) for q in {r["id"] for r in part}}
+        for t, m in MARGIN_RULES:
+            by_split[split][f"judge p_yes>=max({t}, best-{m})"] = scores(
+                part, lambda r, t=t, m=m, best=best: r["p_yes"] >= max(t, best[r["id"]] - m))
         by_split[split]["word rule"] = scores(part, lambda r: r["word_rule"])
         by_split[split]["all retrieved"] = scores(part, lambda r: True)
     name = "paper_judge.json" if paths == QUESTION_SETS else f"paper_judge_{'_'.join(p.stem for p in paths)}.json"
