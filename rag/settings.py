@@ -217,13 +217,13 @@ class AnsweringSettings(Section):
         "(IDF-weighted) coverage of the question: a claim from a paper the question is not about is dropped; 0 = off.",
     )
     list_judge: float = Field(
-        0.855, ge=0.0, le=1.1,
+        0.84, ge=0.0, le=1.1,
         description="For a question asking which papers, the LLM reads each retrieved paper alone and is asked "
         "whether it is one of them: the answer lists exactly the papers with P(Yes) at least this. Above 1 = by words "
         "alone (as with an Ollama server older than 0.12.11, which gives no token probabilities).",
     )
     list_judge_margin: float = Field(
-        1.0, ge=0.0, le=1.0,
+        0.07, ge=0.0, le=1.0,
         description="...and at least the question's best P(Yes) minus this: the papers that score nearly as well as "
         "the best one, when it stands above the rest; 1 = the threshold alone.",
     )
