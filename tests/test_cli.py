@@ -72,7 +72,7 @@ def test_ask_json_prints_the_answer_structure(seed_settings, seed_index):
     answer = json.loads(result.stdout)
     assert set(answer) >= {"answer", "abstained", "citations", "sources", "timings", "llm_model", "embed_model"}
     assert len(answer["sources"]) == 3
-    assert set(answer["sources"][0]) == {"rank", "paper_id", "title", "score", "paper"}
+    assert set(answer["sources"][0]) == {"rank", "paper_id", "title", "score", "paper", "evidence"}
     assert set(answer["timings"]) >= {"retrieval_ms", "first_token_ms", "total_ms", "tokens_per_s"}
     assert answer["citations"] and set(answer["citations"][0]) == {"number", "paper_id", "title", "quote", "paper"}
     assert answer["citations"][0]["paper"]["authors"] == [], "the seed pages carry no authors"

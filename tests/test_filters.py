@@ -122,7 +122,7 @@ def test_answers_carry_the_papers_metadata(assistant, corpus):
         assert source.paper.authors == row["authors"] and source.paper.year == row["year"] >= 2019
     dumped = json.loads(answer.model_dump_json())
     assert dumped["sources"][0]["paper"]["authors"] == ["Geoffrey E. Hinton", "Ada Lovelace"]
-    assert set(dumped["sources"][0]) == {"rank", "paper_id", "title", "score", "paper"}
+    assert set(dumped["sources"][0]) == {"rank", "paper_id", "title", "score", "paper", "evidence"}
     assert set(dumped["sources"][0]["paper"]) == {"authors", "year", "venue", "doi", "arxiv_id", "pmid", "url",
                                                   "link"}
 
