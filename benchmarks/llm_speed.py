@@ -9,10 +9,13 @@ timed. Two measurements, for each embedded model:
 * ``prefix``: what llama.cpp's prompt-prefix cache saves. A question on a cold cache, the same
   prompt again (a re-ask), a follow-up whose sources are the same (only the question and the
   instructions differ), and another question (only the system rules are shared).
+* ``--attention`` (to ``llm_attention.json``): flash attention on and off, ``n_ubatch`` 128 and 512, for
+  the default model and threads, with the greedy replies' text, so a faster setting is seen to answer the same.
 
 Needs the seeds ingested in ``RAG_DATA_DIR`` (``rag ingest seeds`` or any ``rag`` command does it).
 
     .venv/bin/python -m benchmarks.llm_speed     # ~10 min on an idle 2-core machine
+    .venv/bin/python -m benchmarks.llm_speed --attention     # ~5 min
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from benchmarks.common import RESULTS, machine, package_versions, write_json
 from rag.settings import REPO_ROOT, Settings
 
 OUT = RESULTS / "llm_speed.json"
+ATTENTION_OUT = RESULTS / "llm_attention.json"
 PLOT = RESULTS / "llm_speed.png"
 MODELS = ("qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b")
 GRID_THREADS = (1, 2)
@@ -47,26 +51,20 @@ def dev_question(question_id: str) -> str:
 def prompts(settings: Settings) -> dict[str, str]:
     """The chat-template text the assistant would send for each question id, and for ``follow-up``
     (`FOLLOW_UP` over dev-004's sources). Both models share Qwen2.5's tokenizer."""
-    from llama_cpp import Llama
-    from rag.answering.budget import chat_text, fit_prompt
-    from rag.answering.models import Source
-
+    from rag.answering.answer import Source
+    from rag.answering.prompt import fit_prompt
     from rag.assistant import Assistant
-    from rag.models.gguf import MODELS as GGUF
-    from rag.models.gguf import assemble
+    from rag.models.llm import chatml
 
-    vocab = Llama(model_path=str(assemble(GGUF[MODELS[0]], settings.store.models_dir, progress=False)), vocab_only=True,
-                  verbose=False)
-    assistant = Assistant(settings, progress=False)
+    assistant = Assistant(settings.replace(prompt_cache=False), progress=False)
     texts = {}
     for question_id in (*GRID_QUESTIONS, OTHER):
         question = dev_question(question_id)
         sources = [Source.of(p) for p in assistant.retrieve(question)]
-        fitted = fit_prompt(question, sources, question, context_tokens=settings.answering.context_tokens,
-                            window=settings.llm.llamacpp_n_ctx, answer_tokens=settings.llm.max_answer_tokens,
-                            count=lambda text: len(vocab.tokenize(text.encode(), special=True)),
-                            count_sources=assistant.embedder.count_tokens)
-        texts[question_id] = chat_text(fitted.messages)
+        fitted = fit_prompt(question, sources, question, model=assistant.llm,
+                            context_tokens=settings.answering.context_tokens,
+                            answer_tokens=settings.llm.max_answer_tokens, count_sources=assistant.embedder.count_tokens)
+        texts[question_id] = chatml(fitted.messages)
         if question_id == GRID_QUESTIONS[0]:
             texts["follow-up"] = texts[question_id].replace(f"Question: {question}", f"Question: {FOLLOW_UP}")
     return texts
@@ -81,19 +79,21 @@ def timed(llm, prompt: str, max_tokens: int = GENERATE, cold: bool = True) -> di
     started = time.perf_counter()
     first = None
     generated = 0
-    for _ in llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True,
-                                   stop=["<|im_end|>", "<|endoftext|>"]):
+    text = ""
+    for chunk in llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True,
+                                       stop=["<|im_end|>", "<|endoftext|>"]):
         generated += 1
+        text += chunk["choices"][0]["text"]
         if first is None:
             first = time.perf_counter() - started
     total = time.perf_counter() - started
     return {"prompt_tokens": n_prompt, "cached_before": cached, "first_token_s": round(first or total, 3),
             "prompt_tok_per_s": round(n_prompt / (first or total), 1),
-            "generated": generated,
+            "generated": generated, "text": text,
             "gen_tok_per_s": round((generated - 1) / (total - first), 1) if first and generated > 1 else None}
 
 
-def load(model: str, settings: Settings, threads: int, n_batch: int):
+def load(model: str, settings: Settings, threads: int, n_batch: int, **options: Any):
     from llama_cpp import Llama
 
     from rag.models.gguf import MODELS as GGUF
@@ -101,7 +101,27 @@ def load(model: str, settings: Settings, threads: int, n_batch: int):
 
     path = assemble(GGUF[model], settings.store.models_dir, progress=False)
     return Llama(model_path=str(path), n_ctx=settings.llm.llamacpp_n_ctx, n_threads=threads, n_threads_batch=threads,
-                 n_batch=n_batch, verbose=False)
+                 n_batch=n_batch, verbose=False, **options)
+
+
+def attention(settings: Settings, texts: dict[str, str]) -> list[dict[str, Any]]:
+    """Flash attention off/on x ``n_ubatch`` for the default model: first token, rates, and the replies."""
+    rows = []
+    for flash in (False, True):
+        for n_ubatch in (128, 512):
+            llm = load(settings.llm.llamacpp_model, settings, settings.llm.llamacpp_threads, 512,
+                       flash_attn=flash, n_ubatch=n_ubatch)
+            timed(llm, texts[GRID_QUESTIONS[0]][:400], max_tokens=4)  # warm-up
+            runs = [timed(llm, texts[q]) for q in (*GRID_QUESTIONS, OTHER)]
+            rows.append({"flash_attn": flash, "n_ubatch": n_ubatch, "runs": runs,
+                         "first_token_s": round(sum(r["first_token_s"] for r in runs) / len(runs), 2),
+                         "gen_tok_per_s": round(sum(r["gen_tok_per_s"] or 0 for r in runs) / len(runs), 1),
+                         "same_replies_as_first": [r["text"] for r in runs] == [r["text"] for r in
+                                                                                 (rows[0]["runs"] if rows else runs)],
+                         "load_1min": round(os.getloadavg()[0], 2)})
+            print({k: v for k, v in rows[-1].items() if k != "runs"}, flush=True)
+            del llm
+    return rows
 
 
 def measure(model: str, settings: Settings, texts: dict[str, str]) -> dict[str, Any]:
@@ -162,7 +182,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
     parser.add_argument("--plot", action="store_true", help="only redraw the PNG from the JSON")
+    parser.add_argument("--attention", action="store_true",
+                        help=f"flash attention and n_ubatch, to {ATTENTION_OUT.name}")
     args = parser.parse_args(argv)
+    if args.attention:
+        settings = Settings()
+        write_json(ATTENTION_OUT, {"machine": machine(), "versions": package_versions("llama_cpp_python"),
+                                   "model": settings.llm.llamacpp_model, "threads": settings.llm.llamacpp_threads,
+                                   "questions": [*GRID_QUESTIONS, OTHER],
+                                   "rows": attention(settings, prompts(settings))})
+        return
     if not args.plot:
         settings = Settings()
         data = {"about": __doc__.split("\n\n")[1].replace("\n", " "), "machine": machine(),

@@ -107,3 +107,10 @@ def test_a_subject_marker_after_a_bare_one_keeps_its_claim(sources):
     reply = f"[2]. [1] {first[0].lower()}{first[1:]}"
     checked = CitationChecker(sources, 0.5, question=sources[0].title).check(reply)
     assert 1 in {c.number for c in checked.citations}, checked.text
+
+
+def test_a_marker_spliced_from_stray_brackets_is_not_kept(sources):
+    """Found by the test above: dropping the out-of-range "[0]" in "[1[0]1]" joined "[1" and "1]" into "[11]"."""
+    reply = f"{split_sentences(sources[0].abstract)[0]}[1[0]1]"
+    assert_total(sources, reply)
+    assert "[11]" not in CitationChecker(sources, 0.5, question=QUESTION).check(reply).text

@@ -317,7 +317,9 @@ class CitationChecker:
                         quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
                         tail = attach_marker(tail, f"[{best}]")
             pieces.append(tail)
-            sentences_out.append(tidy("".join(pieces)))  # empty when a listed title was dropped
+            # empty when a listed title was dropped; no marker but those kept, even one spliced from the
+            # reply's stray brackets where a marker was removed ("[1[0]1]" -> "[11]")
+            sentences_out.append(only_cited_markers(tidy("".join(pieces)), set(quotes)))
         if quotes and self.judge is not None:  # a list: every paper the judge accepts, named or not
             asked = set(content_terms(self.question))
             for n in self.sources:
@@ -338,6 +340,14 @@ def tidy(sentence: str) -> str:
     """No space before punctuation, no comma before a marker: ``"on ImageNet, [1] ."`` -> ``"on ImageNet [1]."``."""
     sentence = re.sub(r"\s*[,;:]\s*(?=\[\d)", " ", sentence)
     return re.sub(r"\s+([.,;:!?])", r"\1", sentence).strip()
+
+
+def only_cited_markers(sentence: str, cited: set[int]) -> str:
+    """The sentence without any marker naming a source outside ``cited``."""
+    def keep(match: re.Match) -> str:
+        numbers = parse_numbers(match.group(1))
+        return match.group(0) if numbers and set(numbers) <= cited else ""
+    return MARKER_GROUP.sub(keep, sentence).strip()
 
 
 def split_leading_markers(sentence: str) -> tuple[str, str]:
