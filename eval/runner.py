@@ -66,7 +66,7 @@ EVAL_SETTINGS = {
     "retrieval_mode", "top_k", "candidates", "rrf_k", "chunk_tokens", "llm_provider", "ollama_model",
     "llamacpp_model", "context_tokens", "max_answer_tokens", "temperature", "support_threshold", "abstain_threshold",
     "prompt_cache", "kv_type", "second_look_threshold", "second_look_papers", "on_topic_share", "abstain_similarity",
-    "seed", "list_judge", "list_judge_margin",
+    "seed", "list_judge", "list_judge_margin", "llamacpp_flash_attn",
 }
 
 

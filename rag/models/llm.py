@@ -337,7 +337,8 @@ def make_llamacpp(settings: LlmSettings, models_dir: Path, reason: str, progress
         messages_to_prompt=chatml,
         completion_to_prompt=lambda text: chatml([ChatMessage(role="user", content=text)]),
         generate_kwargs={"stop": ["<|im_end|>", "<|endoftext|>"], "seed": settings.seed},
-        model_kwargs={"n_threads": settings.llamacpp_threads, "n_batch": settings.llamacpp_n_batch},
+        model_kwargs={"n_threads": settings.llamacpp_threads, "n_batch": settings.llamacpp_n_batch,
+                      "flash_attn": settings.llamacpp_flash_attn},
         verbose=False,
     )
     return LlamaCppModel(llm, settings.llamacpp_model, reason, settings, cache_dir)
