@@ -27,6 +27,7 @@ from rag.answering.answer import (
     Token,
 )
 from rag.answering.citations import CitationChecker
+from rag.answering.focus import context_share, focused
 from rag.answering.judge import JudgePrompt, PaperJudge, asks_for_several
 from rag.answering.prompt import (
     ABSTAIN_TEXT,
@@ -153,10 +154,10 @@ class Assistant:
         return not retrieval_is_weak(query, papers, answering.abstain_threshold, weight, answering.abstain_similarity)
 
     def build_prompt(self, request: Request, sources: list[Source], llm: LanguageModel,
-                     instructions: str = INSTRUCTIONS) -> Prompt:
-        """The prompt, fitted to the model's context window."""
+                     instructions: str = INSTRUCTIONS, share: float = 1.0) -> Prompt:
+        """The prompt, fitted to the model's context window, its abstracts to ``share`` of ``context_tokens``."""
         return fit_prompt(request.question, sources, request.query, model=llm,
-                          context_tokens=self.settings.answering.context_tokens,
+                          context_tokens=max(1, round(self.settings.answering.context_tokens * share)),
                           answer_tokens=self.settings.llm.max_answer_tokens,
                           count_sources=self.embedder.count_tokens, instructions=instructions)
 
@@ -277,16 +278,17 @@ class Assistant:
         """
         request = self.request(question, top_k, history)
         bm25 = self.index(collection).bm25()  # read once: retrieval and the term weights share it
-        papers = self.retrieve(request.query, top_k=request.top_k, collection=collection, source=source, mode=mode,
-                               bm25=bm25, year_from=year_from, year_to=year_to, author=author)
+        retrieved = self.retrieve(request.query, top_k=request.top_k, collection=collection, source=source,
+                                  mode=mode, bm25=bm25, year_from=year_from, year_to=year_to, author=author)
+        papers = focused(retrieved, request.question, self.settings.answering.source_gap)
         sources = [Source.of(p, most_relevant_sentence(p.abstract, request.query, bm25.idf)) for p in papers]
         retrieval_ms = request.elapsed_ms()
         yield SourcesFound(sources=sources, retrieval_query=request.query)
 
         llm = self.llm
         reply = Reply()
-        if self.worth_asking(request.query, papers, bm25.idf):
-            prompt = self.build_prompt(request, sources, llm)
+        if self.worth_asking(request.query, retrieved, bm25.idf):
+            prompt = self.build_prompt(request, sources, llm, share=context_share(len(papers), len(retrieved)))
             request.notices += prompt.notices
             yield from self.generate(prompt, llm, request, reply)
             if count := self.second_look_papers(request, papers, reply, bm25.idf):

@@ -156,8 +156,8 @@ class LlmSettings(Section):
         512, ge=8, le=4096, description="Prompt tokens llama.cpp reads per step (64-512 measured the same here).",
     )
     llamacpp_flash_attn: bool = Field(
-        False, description="Flash attention in llama.cpp: the prompt read about 13% faster here, same replies on 3 "
-        "prompts; not yet through rag eval.",
+        True, description="Flash attention in llama.cpp for answers: the prompt read about 13% faster here, the same "
+        "answer quality in rag eval (see docs/performance.md).",
     )
     prompt_cache: bool = Field(
         False, description="Embedded model: read each paper's whole abstract once and reuse its computed state from a "
@@ -166,6 +166,14 @@ class LlmSettings(Section):
     )
     prompt_cache_gb: float = Field(8.0, ge=0.1, le=10000, description="Largest size of the prompt cache on disk (GB); "
                                    "the least recently used papers go first.")
+    prompt_cache_live_head: int = Field(
+        0, ge=0, le=4096, description="Prompt cache: read this many of each cached paper's first tokens live, after "
+        "the papers before it, instead of restoring their saved state.",
+    )
+    prompt_cache_live_tail: int = Field(
+        0, ge=0, le=4096, description="Prompt cache: read this many of each cached paper's last tokens live, after "
+        "the papers before it, instead of restoring their saved state.",
+    )
     kv_type: Literal["f16", "q8_0", "q8_0-k"] = Field(
         "f16", description="How the prompt cache stores a paper's state: f16 (exact), q8_0 (half the size, needs "
         "flash attention), q8_0-k (keys only quantized).",
@@ -196,6 +204,12 @@ class AnsweringSettings(Section):
     context_tokens: int = Field(
         1000, ge=200, le=30000,
         description="Token budget for the abstracts in the prompt; longer ones keep their most relevant sentences.",
+    )
+    source_gap: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="The model reads only the sources whose fused score (best 1) is within this of the best one's, "
+        "with their share of context_tokens; a question about several papers (which papers, a comparison) gets "
+        "all. 1 = always all.",
     )
     max_question_chars: int = Field(
         2000, ge=50, le=20000,

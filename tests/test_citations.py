@@ -138,6 +138,19 @@ def test_marker_as_subject_is_replaced_by_the_title():
     assert checker.check("[2] Measures the tunnelling rate of dogs at low temperature.").text == expected
 
 
+def test_the_asked_verb_as_subject_counts_without_its_s():
+    checker = CitationChecker(SOURCES, threshold=0.5, question="Which paper measures how fast dogs tunnel?")
+    assert checker.check("[2] Measure the tunnelling rate of dogs at low temperature.").text.startswith("Quantum Dogs")
+
+
+def test_an_item_that_says_back_the_question_becomes_its_papers_title():
+    checker = CitationChecker(SOURCES, threshold=0.5, question="Which paper lets dogs tunnel through quantum barriers?")
+    result = checker.check("[2] Dogs tunnel through quantum barriers.")
+    assert result.text == "Quantum Dogs [2]." and [c.paper_id for c in result.citations] == ["dogs"]
+    other = CitationChecker(SOURCES, threshold=0.5, question="How do dogs get through quantum barriers?")
+    assert other.check("[2] Dogs tunnel through quantum barriers.").text == "Dogs tunnel through quantum barriers [2]."
+
+
 def test_a_listed_title_under_the_wrong_number_cites_its_own_paper():
     checker = CitationChecker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
     assert checker.check("[1] Quantum Dogs").text == "Quantum Dogs [2]."

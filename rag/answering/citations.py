@@ -35,6 +35,8 @@ LIST_FLOOR = 0.85  # a listed paper must cover this share of the support thresho
 LIST_RELATIVE = 0.75  # ... and this share of the best source's coverage
 TITLE_SHARE = 0.6  # text naming at least this share of a title's terms (and nothing else) names that paper
 # Words of sentences that only point at a source ("This is stated in [1].", "as mentioned in [2]").
+WHICH_PAPER = re.compile(r"\s*(?:which|what)\s+papers?\s+(\w+)", re.IGNORECASE)
+RESTATED_SHARE = 0.8  # an item with at least this share of its terms from the question only restates it
 POINTER_TERMS = frozenset(content_terms("this is stated mentioned described reported presented discussed noted "
                                         "explained found given see refer according source abstract information"))
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
@@ -241,9 +243,13 @@ class CitationChecker:
             if not set(content_terms(text)) - POINTER_TERMS:
                 orphans.extend(numbers)
                 continue
+            single = len(numbers) == 1 and numbers[0] in self.sources
+            subject = single and self.marker_is_subject(text)
+            if single and not subject and self.restates_question(text):
+                text = self.sources[numbers[0]].source.title.strip()  # "[1] What you asked.": its title
             text = text if text[-1] in ".!?" else f"{text}."
             item = attach_marker(text, " ".join(f"[{n}]" for n in [*orphans, *numbers]))
-            if len(numbers) == 1 and numbers[0] in self.sources and self.marker_is_subject(text):
+            if subject:
                 self.subject_items.add(item)
             items.append(item)
             orphans = []
@@ -252,8 +258,17 @@ class CitationChecker:
     def marker_is_subject(self, text: str) -> bool:
         """``trains a U-Net ...`` or the question's own verb (``Which paper traces ...`` -> ``Traces ...``)."""
         first = text.split()[0]
-        asked = re.match(r"\s*(?:which|what)\s+papers?\s+(\w+)", self.question, re.IGNORECASE)
-        return first[:1].islower() or bool(asked and first.casefold() == asked.group(1).casefold())
+        asked = WHICH_PAPER.match(self.question)
+        return first[:1].islower() or bool(asked and first.casefold().removesuffix("s") ==
+                                           asked.group(1).casefold().removesuffix("s"))
+
+    def restates_question(self, text: str) -> bool:
+        """For "Which paper ...?", an item that only says back what the question asks (``[1] Trains a U-Net on
+        WINDSET.``): it means "paper 1 is the one", which its title says."""
+        terms = set(content_terms(text)) - POINTER_TERMS
+        asked = set(content_terms(self.question))
+        return bool(WHICH_PAPER.match(self.question) and terms
+                    and len(terms & asked) >= RESTATED_SHARE * len(terms))
 
     def titled_source(self, text: str, numbers: list[int]) -> int | None:
         """The source whose title ``text`` is (most of), preferring the cited ones: then the claim is only

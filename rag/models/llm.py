@@ -211,7 +211,8 @@ class LlamaCppModel(LanguageModel):
             return
         settings = self.settings
         stream = self.engine.stream(pieces.prefix, pieces.pieces, max_tokens=settings.max_answer_tokens,
-                                    temperature=settings.temperature, seed=settings.seed, stop=STOP)
+                                    temperature=settings.temperature, seed=settings.seed, stop=STOP,
+                                    live_ends=(settings.prompt_cache_live_head, settings.prompt_cache_live_tail))
         try:
             yield from stream
         except Exception as error:
@@ -221,7 +222,8 @@ class LlamaCppModel(LanguageModel):
             report = self.engine.report
             if report is not None:
                 self.last_read = PromptRead(
-                    tokens=report.prompt_tokens, computed=report.live_tokens + report.block_tokens_read,
+                    tokens=report.prompt_tokens,
+                    computed=report.live_tokens + report.block_tokens_read + report.recomputed_tokens,
                     papers_reused=report.blocks - report.blocks_read, papers_read=report.blocks_read)
 
     def yes_probability(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> float | None:

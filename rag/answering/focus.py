@@ -1,0 +1,36 @@
+"""How many retrieved papers the model reads: those whose fused score is close to the best one's, or all of them
+for a question about several papers (which papers, a comparison). A lookup is usually answered by one or two
+papers, and every paper left out is about 170 tokens the model does not read."""
+
+from __future__ import annotations
+
+import re
+from math import sqrt
+
+from rag.answering.judge import asks_for_several
+from rag.retrieval import RetrievedPaper
+
+COMPARES = re.compile(r"\b(?:compare[sd]?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b",
+                      re.IGNORECASE)
+
+
+def asks_about_several(question: str) -> bool:
+    """Whether the answer draws on several papers: a list of papers, or a comparison ("compare", "versus", "both",
+    "differ")."""
+    return asks_for_several(question) or bool(COMPARES.search(question))
+
+
+def focused(papers: list[RetrievedPaper], question: str, gap: float) -> list[RetrievedPaper]:
+    """The best papers: every one whose fused score is within ``gap`` of the best (at least the best one), or all
+    of them when the question asks about several papers."""
+    if not papers or asks_about_several(question):
+        return papers
+    best = papers[0].score
+    return [p for p in papers if p.score >= best - gap] or papers[:1]
+
+
+def context_share(kept: int, retrieved: int) -> float:
+    """The share of the abstracts' token budget that ``kept`` of ``retrieved`` papers would get (weight
+    1/sqrt(rank), as `rag.answering.prompt.fit_sources` gives it), so fewer papers mean fewer tokens to read."""
+    weights = [1 / sqrt(rank) for rank in range(1, max(kept, retrieved) + 1)]
+    return sum(weights[:kept]) / sum(weights)
