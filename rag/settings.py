@@ -167,12 +167,9 @@ class LlmSettings(Section):
     prompt_cache_gb: float = Field(8.0, ge=0.1, le=10000, description="Largest size of the prompt cache on disk (GB); "
                                    "the least recently used papers go first.")
     prompt_cache_live_head: int = Field(
-        0, ge=0, le=4096, description="Prompt cache: read this many of each cached paper's first tokens live, after "
-        "the papers before it, instead of restoring their saved state.",
-    )
-    prompt_cache_live_tail: int = Field(
-        0, ge=0, le=4096, description="Prompt cache: read this many of each cached paper's last tokens live, after "
-        "the papers before it, instead of restoring their saved state.",
+        0, ge=0, le=4096, description="Prompt cache: read this many of each cached paper's first tokens (its title) "
+        "live, after the papers and the number before it, instead of restoring their saved state (32: fewer answers "
+        "lost, see docs/performance.md).",
     )
     kv_type: Literal["f16", "q8_0", "q8_0-k"] = Field(
         "f16", description="How the prompt cache stores a paper's state: f16 (exact), q8_0 (half the size, needs "

@@ -281,15 +281,15 @@ def test_block_after_another_live_abstract_keeps_the_answer_token(engine, blocks
 
 
 @pytest.mark.llm
-def test_block_ends_read_live_around_its_restored_middle_give_the_direct_logits(engine, blocks):
-    """Where the block was read, its live first and last tokens see what they saw then. Not bit-exact: llama.cpp's
+def test_block_head_read_live_before_its_restored_rest_gives_the_direct_logits(engine, blocks):
+    """Where the block was read, its live first tokens see what they saw then. Not bit-exact: llama.cpp's
     results depend on how tokens are grouped into batches (reading the same prompt cut into batches at the same
     tokens moved the logits by up to 0.35 here), so the tolerance is that of a shifted block."""
     from rag.models.kvcache import Piece
 
     direct = engine.prompt_logits(PREFIX, [Piece(blocks[0]), Piece(TAIL)])
-    ends = engine.prompt_logits(PREFIX, [Piece(blocks[0], cached=True), Piece(TAIL)], live_ends=(5, 7))
-    assert engine.report.recomputed_tokens == 12 and engine.report.blocks == 1
+    ends = engine.prompt_logits(PREFIX, [Piece(blocks[0], cached=True), Piece(TAIL)], live_head=5)
+    assert engine.report.recomputed_tokens == 5 and engine.report.blocks == 1
     assert ends.argmax() == direct.argmax()
     assert kl(direct, ends) <= 0.05
     assert np.abs(ends - direct).max() <= 0.05 * (direct.max() - direct.min())
@@ -299,10 +299,10 @@ def test_block_ends_read_live_around_its_restored_middle_give_the_direct_logits(
 def test_a_shifted_block_read_all_live_is_the_direct_read(engine, blocks):
     from rag.models.kvcache import Piece
 
-    before, after = "[1]\n" + blocks[1] + "[2]\n", blocks[0] + TAIL  # the two batches the stitched read makes
-    direct = engine.prompt_logits(PREFIX, [Piece(before), Piece(after)], separate=True)
+    before = "[1]\n" + blocks[1] + "[2]\n"
+    direct = engine.prompt_logits(PREFIX, [Piece(before + blocks[0]), Piece(TAIL)], separate=True)  # same batches
     stitched = engine.prompt_logits(PREFIX, [Piece(before), Piece(blocks[0], cached=True), Piece(TAIL)],
-                                    live_ends=(0, 10**6))
+                                    live_head=10**6)
     assert engine.report.recomputed_tokens == len(engine.tokenize(blocks[0]))
     assert stitched.argmax() == direct.argmax()
     assert kl(direct, stitched) <= 0.05  # the KV cells sit in other slots: the same batch-grouping noise as above

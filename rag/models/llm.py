@@ -212,7 +212,7 @@ class LlamaCppModel(LanguageModel):
         settings = self.settings
         stream = self.engine.stream(pieces.prefix, pieces.pieces, max_tokens=settings.max_answer_tokens,
                                     temperature=settings.temperature, seed=settings.seed, stop=STOP,
-                                    live_ends=(settings.prompt_cache_live_head, settings.prompt_cache_live_tail))
+                                    live_head=settings.prompt_cache_live_head)
         try:
             yield from stream
         except Exception as error:

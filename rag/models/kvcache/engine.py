@@ -49,7 +49,7 @@ class StreamReport:
     blocks_read: int = 0  # cached pieces that were not in the cache and were read now
     block_tokens_read: int = 0  # their tokens
     tokens_match: bool | None = None  # pieces tokenized apart give the tokens of the whole text
-    recomputed_tokens: int = 0  # cached blocks' first and last tokens read live (``live_ends``)
+    recomputed_tokens: int = 0  # cached blocks' first tokens read live (``live_head``)
     decodes: int = 0  # llama_decode calls that read the prompt
     generated: int = 0
     stop_reason: str = ""  # eog, stop, length, closed, error
@@ -61,12 +61,6 @@ class StreamReport:
 
     def add(self, step: str, seconds: float) -> None:
         self.timings_ms[step] = self.timings_ms.get(step, 0.0) + seconds * 1000.0
-
-
-def live_span(n_tokens: int, live_ends: tuple[int, int]) -> tuple[int, int]:
-    """How many of a block's first and last tokens to read live: ``live_ends``, within the block's length."""
-    head = min(max(0, live_ends[0]), n_tokens)
-    return head, min(max(0, live_ends[1]), n_tokens - head)
 
 
 class PromptTooLong(ValueError):
@@ -177,12 +171,12 @@ class BlockEngine:
         top_k: int = 40,
         stop: Sequence[str] = (),
         seed: int = 0,
-        live_ends: tuple[int, int] = (0, 0),
+        live_head: int = 0,
     ) -> Iterator[str]:
         """Yield the answer's text as it is generated (greedy when ``temperature`` is 0).
 
-        ``live_ends`` = (head, tail): read that many of each cached block's first and last tokens live, after the
-        papers before them, instead of taking their saved state (the rest of the block is still restored).
+        ``live_head``: read that many of each cached block's first tokens (its title) live, after the papers and
+        the number before them, instead of taking their saved state; the rest of the block is still restored.
 
         Ends at an end-of-generation token, before the first stop string, or after ``max_tokens`` tokens (fewer
         if the context is full). Close the generator to stop early: the engine is locked until it ends.
@@ -193,7 +187,7 @@ class BlockEngine:
         with self._turn():
             sampler = None
             try:
-                n_past = self._read_prompt(prefix, pieces, report, live_ends=live_ends)
+                n_past = self._read_prompt(prefix, pieces, report, live_head=live_head)
                 sampler = self._sampler(temperature, top_p, top_k, seed)
                 deltas = TextDeltas(stop)
                 budget = min(max_tokens, self.n_ctx - n_past)
@@ -230,17 +224,17 @@ class BlockEngine:
                 report.add("total", time.perf_counter() - start)
 
     def prompt_logits(self, prefix: str, pieces: Sequence[Piece], separate: bool = False,
-                      live_ends: tuple[int, int] = (0, 0)) -> np.ndarray:
+                      live_head: int = 0) -> np.ndarray:
         """The next-token logits after reading the prompt (float32, one per vocabulary entry).
 
         ``separate`` decodes each live piece in its own batch instead of joining neighbours. llama.cpp's results
         depend slightly on how tokens are grouped into batches, so a reference read with the same batch
-        boundaries as a cached layout isolates what caching itself changes. ``live_ends`` as in `stream`.
+        boundaries as a cached layout isolates what caching itself changes. ``live_head`` as in `stream`.
         """
         report = self.report = StreamReport()
         with self._turn():
             try:
-                self._read_prompt(prefix, pieces, report, separate, live_ends)
+                self._read_prompt(prefix, pieces, report, separate, live_head)
                 logits = llama_cpp.llama_get_logits_ith(self._ctx, -1)
                 return np.ctypeslib.as_array(logits, shape=(self.n_vocab,)).copy()
             finally:
@@ -322,7 +316,7 @@ class BlockEngine:
             self._lock.release()
 
     def _read_prompt(self, prefix: str, pieces: Sequence[Piece], report: StreamReport, separate: bool = False,
-                     live_ends: tuple[int, int] = (0, 0)) -> int:
+                     live_head: int = 0) -> int:
         """Put the prompt's KV state in sequence 0 with the last token's logits ready; return its length."""
         pieces = [p for p in pieces if p.text]
         if not pieces:
@@ -331,7 +325,7 @@ class BlockEngine:
             pieces[-1] = Piece(pieces[-1].text, cached=False)
         for attempt in range(2):
             try:
-                return self._stitch(prefix, pieces, report, separate, live_ends)
+                return self._stitch(prefix, pieces, report, separate, live_head)
             except _StaleEntry:
                 self._back_to_prefix()
                 if attempt:
@@ -339,7 +333,7 @@ class BlockEngine:
         raise AssertionError("unreachable")
 
     def _stitch(self, prefix: str, pieces: list[Piece], report: StreamReport, separate: bool,
-                live_ends: tuple[int, int]) -> int:
+                live_head: int) -> int:
         clock = time.perf_counter()
 
         def lap(step: str) -> None:
@@ -404,19 +398,18 @@ class BlockEngine:
                 run.extend(prompt.tokens[i])
                 continue
             tokens, start = prompt.tokens[i], prompt.starts[i]
-            head, tail = live_span(len(tokens), live_ends)
+            head = min(live_head, len(tokens))
             run.extend(tokens[:head])
             if run:
                 flush()
             if i not in parked:
                 park()
             seq = parked.pop(i)
-            llama_cpp.llama_memory_seq_cp(self._mem, seq, 0, start + head, start + len(tokens) - tail)
+            llama_cpp.llama_memory_seq_cp(self._mem, seq, 0, start + head, -1)
             llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
             free.append(seq)
-            run_start = start + len(tokens) - tail
-            run.extend(tokens[len(tokens) - tail:])
-            report.recomputed_tokens += head + tail
+            run_start = start + len(tokens)
+            report.recomputed_tokens += head
             lap("copy")
         flush(logits=True)
         return prompt.end
