@@ -34,9 +34,9 @@ CLEAR_MARGIN = 0.15
 LIST_FLOOR = 0.85  # a listed paper must cover this share of the support threshold of the question ...
 LIST_RELATIVE = 0.75  # ... and this share of the best source's coverage
 TITLE_SHARE = 0.6  # text naming at least this share of a title's terms (and nothing else) names that paper
-# Words of sentences that only point at a source ("This is stated in [1].", "as mentioned in [2]").
 WHICH_PAPER = re.compile(r"\s*(?:which|what)\s+papers?\s+(\w+)", re.IGNORECASE)
 RESTATED_SHARE = 0.8  # an item with at least this share of its terms from the question only restates it
+# Words of sentences that only point at a source ("This is stated in [1].", "as mentioned in [2]").
 POINTER_TERMS = frozenset(content_terms("this is stated mentioned described reported presented discussed noted "
                                         "explained found given see refer according source abstract information"))
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
