@@ -117,6 +117,7 @@ class CitationChecker:
         self.threshold = threshold
         self.on_topic_share = on_topic
         self.question = question
+        self.question_terms = set(content_terms(question))
         self.question_numbers = numbers_in(question)
         self.question_letters = letters_and_digits(question)
         self.weight = weight or (lambda term: 1.0)
@@ -169,7 +170,7 @@ class CitationChecker:
     def coverage(self) -> dict[int, float]:
         """Each source's (weighted) coverage of the question's terms."""
         if self._coverage is None:
-            asked = Claim(set(content_terms(self.question)), set())
+            asked = Claim(self.question_terms, set())
             self._coverage = {n: self.support(n, asked) for n in self.sources}
         return self._coverage
 
@@ -266,9 +267,8 @@ class CitationChecker:
         """For "Which paper ...?", an item that only says back what the question asks (``[1] Trains a U-Net on
         WINDSET.``): it means "paper 1 is the one", which its title says."""
         terms = set(content_terms(text)) - POINTER_TERMS
-        asked = set(content_terms(self.question))
         return bool(WHICH_PAPER.match(self.question) and terms
-                    and len(terms & asked) >= RESTATED_SHARE * len(terms))
+                    and len(terms & self.question_terms) >= RESTATED_SHARE * len(terms))
 
     def titled_source(self, text: str, numbers: list[int]) -> int | None:
         """The source whose title ``text`` is (most of), preferring the cited ones: then the claim is only
@@ -299,7 +299,7 @@ class CitationChecker:
                 titled = self.titled_source(text, numbers) if self.question else None
                 if titled is not None:  # a listed title: keep it if that paper fits the question
                     kept = [titled] if self.answers_question(titled) else []
-                    claim = Claim(set(content_terms(self.question)), set())
+                    claim = Claim(self.question_terms, set())
                     text = text if kept else ""
                 elif sentence in self.subject_items and content_terms(text):
                     # "[n] trains ...": paper n must fit the question; its title becomes the subject
@@ -336,10 +336,9 @@ class CitationChecker:
             # reply's stray brackets where a marker was removed ("[1[0]1]" -> "[11]")
             sentences_out.append(only_cited_markers(tidy("".join(pieces)), set(quotes)))
         if quotes and self.judge is not None:  # a list: every paper the judge accepts, named or not
-            asked = set(content_terms(self.question))
             for n in self.sources:
                 if n not in quotes and self.judged(n):
-                    quotes[n] = self.sources[n].quote(asked)
+                    quotes[n] = self.sources[n].quote(self.question_terms)
                     sentences_out.append(self.title_line(n))
         citations = [
             Citation(number=n, paper_id=self.sources[n].source.paper_id, title=self.sources[n].source.title,
