@@ -5,9 +5,9 @@ papers, and every paper left out is about 170 tokens the model does not read."""
 from __future__ import annotations
 
 import re
-from math import sqrt
 
 from rag.answering.judge import asks_for_several
+from rag.answering.prompt import rank_weight
 from rag.retrieval import RetrievedPaper
 
 COMPARES = re.compile(r"\b(?:compare[sd]?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b",
@@ -30,7 +30,7 @@ def focused(papers: list[RetrievedPaper], question: str, gap: float) -> list[Ret
 
 
 def context_share(kept: int, retrieved: int) -> float:
-    """The share of the abstracts' token budget that ``kept`` of ``retrieved`` papers would get (weight
-    1/sqrt(rank), as `rag.answering.prompt.fit_sources` gives it), so fewer papers mean fewer tokens to read."""
-    weights = [1 / sqrt(rank) for rank in range(1, max(kept, retrieved) + 1)]
+    """The share of the abstracts' token budget that ``kept`` of ``retrieved`` papers would get (`rank_weight`, as
+    `rag.answering.prompt.fit_sources` shares it), so fewer papers mean fewer tokens to read."""
+    weights = [rank_weight(rank) for rank in range(1, max(kept, retrieved) + 1)]
     return sum(weights[:kept]) / sum(weights)

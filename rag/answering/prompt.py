@@ -152,14 +152,19 @@ def compress_abstract(abstract: str, question_terms: set[str], budget: int, coun
     return " ".join(sentences[i] for i in sorted(chosen))
 
 
+def rank_weight(rank: int) -> float:
+    """A source's weight in sharing the abstracts' token budget: 1/sqrt(rank)."""
+    return 1 / sqrt(rank)
+
+
 def fit_sources(sources: list[Source], question: str, budget: int, count: Callable[[str], int]) -> list[Source]:
     """Copies of the sources whose titles and abstracts together fit ``budget`` tokens. Higher-ranked
-    sources get a larger share (weight 1/sqrt(rank)); titles are always kept whole."""
+    sources get a larger share (`rank_weight`); titles are always kept whole."""
     if not sources:
         return []
     terms = set(content_terms(question))
     abstract_budget = budget - sum(count(s.title) for s in sources)
-    weights = [1 / sqrt(s.rank) for s in sources]
+    weights = [rank_weight(s.rank) for s in sources]
     shares = [max(40, int(abstract_budget * w / sum(weights))) for w in weights]
     return [
         s.model_copy(update={"abstract": compress_abstract(s.abstract, terms, share, count)})
