@@ -32,17 +32,22 @@ def test_wrong_marker_is_replaced_by_supporting_source():
     assert [c.paper_id for c in result.citations] == ["dogs"]
 
 
-def test_out_of_range_marker_is_replaced_or_removed():
+def test_out_of_range_marker_is_replaced_or_its_sentence_dropped():
     assert check("Dogs tunnel through quantum barriers [7].").text == "Dogs tunnel through quantum barriers [2]."
     result = check("The sky is blue and the grass grows green [9].")
-    assert result.text == "The sky is blue and the grass grows green."
+    assert result.text == ""
     assert result.citations == []
 
 
-def test_unsupported_marker_is_removed():
-    result = check("The sky is blue and the grass grows green [1].")
-    assert result.text == "The sky is blue and the grass grows green."
-    assert result.supported_claims == 0 and result.claims == 1
+def test_a_sentence_whose_every_citation_fails_is_dropped():
+    result = check("Cats prefer warm woollen mats [1]. The sky is blue and the grass grows green [1].")
+    assert result.text == "Cats prefer warm woollen mats [1]."
+    assert result.supported_claims == 1 and result.claims == 2
+
+
+def test_an_unmarked_sentence_stays_and_a_partly_supported_one_keeps_its_support():
+    result = check("Cats prefer warm woollen mats [1], and the sky is blue and green [2]. Nothing more is said.")
+    assert result.text == "Cats prefer warm woollen mats [1], and the sky is blue and green. Nothing more is said."
 
 
 def test_missing_marker_is_attached_when_one_source_clearly_supports():

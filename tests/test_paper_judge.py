@@ -58,6 +58,16 @@ def test_a_paper_the_judge_rejects_is_dropped_although_its_words_support_the_cla
     assert "Survey" not in judged.text
 
 
+def test_what_the_model_says_about_a_rejected_paper_leaves_the_answer_with_its_citation():
+    reply = ("[1] Trains models with federated learning across many clients. "
+             "[2] We survey how clients train models in federated setups. "
+             "[3] sends low-rank updates of client weights to a server.")  # both in their abstracts' words
+    result = checker({1: True, 2: False, 3: False, 4: False}).check(reply)
+    assert [c.number for c in result.citations] == [1]
+    assert result.text == ("Communication-Efficient Federated Averaging trains models with federated learning "
+                           "across many clients [1].")
+
+
 def test_a_judge_that_cannot_say_leaves_the_words_to_decide():
     reply = "Averaging client updates cuts communication in federated learning [1]."
     assert checker({}).check(reply).text == checker(None).check(reply).text == reply

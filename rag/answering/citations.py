@@ -5,8 +5,9 @@ group). A marker stays only if it names a provided source that supports its clai
 claim's content words, weighted by their rarity in the collection (IDF), occur in that source's
 title and abstract, and every number and every name (a word with a capital after its first letter: NeurIPS,
 LoRA, GPT-4) the claim adds to the question occurs there too. A wrong
-marker is replaced by the source that does support the claim, or removed; an unmarked claim that
-one source clearly supports gets that source. Every kept citation carries the abstract sentence
+marker is replaced by the source that does support the claim, or removed; a sentence left with none of the
+citations it made is dropped (the answer shows no claim its sources were found not to make). An unmarked claim
+that one source clearly supports gets that source. Every kept citation carries the abstract sentence
 that best supports it.
 
 Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the
@@ -14,8 +15,8 @@ end, a marker-only sentence after a claim belongs to that claim, and a reply mad
 (the answer to "which papers ...?") becomes one sentence per paper, each checked against the question.
 
 Given a judge (`rag.answering.judge.PaperJudge`, for a question asking which papers), the judge decides which
-papers fit the question: a citation of a paper it rejects is dropped, and every paper it accepts that the reply
-left out is listed by title.
+papers fit the question: a citation of a paper it rejects is dropped (with its sentence, if it had no other),
+and every paper it accepts that the reply left out is listed by title.
 """
 
 from __future__ import annotations
@@ -292,6 +293,7 @@ class CitationChecker:
             pieces: list[str] = []
             position = 0
             in_sentence: set[int] = set()
+            refuted = False  # a claim whose every marker the check removed
             for match in MARKER_GROUP.finditer(sentence):
                 text = sentence[position : match.start()]
                 numbers = parse_numbers(match.group(1))
@@ -303,14 +305,15 @@ class CitationChecker:
                     text = text if kept else ""
                 elif sentence in self.subject_items and content_terms(text):
                     # "[n] trains ...": paper n must fit the question; its title becomes the subject
-                    kept = [n for n in numbers if self.answers_question(n) or (
-                        n in self.sources and self.support(n, claim) >= self.threshold)][:1]
+                    kept = [n for n in numbers if self.judged(n) is not False and (self.answers_question(n) or (
+                        n in self.sources and self.support(n, claim) >= self.threshold))][:1]
                     text = f"{self.sources[kept[0]].source.title} {text[0].lower()}{text[1:]}" if kept else ""
                 else:
                     if len(claim.terms) < MIN_CLAIM_TERMS:
                         claim = sentence_claim
                     kept = self.check_markers(numbers, claim)
                 kept = [n for n in kept if self.judged(n) is not False]
+                refuted |= not kept and bool(content_terms(text))
                 if not content_terms(text):
                     kept = [n for n in kept if n not in in_sentence]  # "[1] [1]": once is enough
                 in_sentence.update(kept)
@@ -332,6 +335,8 @@ class CitationChecker:
                         quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
                         tail = attach_marker(tail, f"[{best}]")
             pieces.append(tail)
+            if refuted and not in_sentence:
+                continue  # every paper it cited was checked and found not to say it (or not to fit the question)
             # empty when a listed title was dropped; no marker but those kept, even one spliced from the
             # reply's stray brackets where a marker was removed ("[1[0]1]" -> "[11]")
             sentences_out.append(only_cited_markers(tidy("".join(pieces)), set(quotes)))
