@@ -2,16 +2,17 @@
 citation check's word rule: the judge the answer path uses (`rag.answering.judge`, ``RAG_LIST_JUDGE``).
 
 For every multi-paper question of the question sets, each of its 6 retrieved papers is shown alone to the
-model, fenced as in the answer prompt, with the question and "Is this paper one of the papers the question
-asks for? Answer Yes or No."; the score is P(Yes) / (P(Yes) + P(No)) from the next-token logits (no
-generation), read through the prompt cache as the app does. Picks at several thresholds, and within a margin of
-the question's best paper, are scored against the gold papers, by split (choose on ``tune``, read ``heldout``),
-beside the word rule of the citation check's lists (a paper covering at least ``LIST_RELATIVE`` of the best
-paper's IDF-weighted coverage of the question).
+model, fenced as in the answer prompt, with one of two lines: the question asked of the paper (`judge_line`,
+the app's: "Is this paper one of the papers that use X? Answer Yes or No.") or the question followed by "Is
+this paper one of the papers the question asks for? Answer Yes or No." (``asks_for``). The score is
+P(Yes) / (P(Yes) + P(No)) from the next-token logits (no generation), read through the prompt cache as the app
+does. Picks at several thresholds, and within a margin of the question's best paper, are scored against the
+gold papers, by split (choose on ``tune``, read ``heldout``), beside the word rule of the citation check's
+lists (a paper covering at least ``LIST_RELATIVE`` of the best paper's IDF-weighted coverage of the question).
 Records milliseconds per paper cold (its abstract read into the cache) and warm (only the question read), and
 the load average.
 
-    .venv/bin/python -m benchmarks.paper_judge [QUESTIONS.jsonl ...]   # default: the dev and fresh sets
+    .venv/bin/python -m benchmarks.paper_judge [QUESTIONS.jsonl ...]   # default: the dev, fresh and list sets
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ from pathlib import Path
 from benchmarks.common import RESULTS, machine, percentiles, write_json
 from rag import Assistant, Settings
 from rag.answering.citations import LIST_RELATIVE
-from rag.answering.judge import JUDGE_LINE, judge_prompt
+from rag.answering.judge import ASKS_FOR_LINE, judge_line, judge_prompt
+from rag.answering.prompt import question_part
 from rag.models.llm import make_llamacpp
 from rag.settings import REPO_ROOT
 
-QUESTION_SETS = [REPO_ROOT / "eval" / "questions" / name for name in ("seeds_dev.jsonl", "seeds_fresh.jsonl")]
+QUESTION_SETS = [REPO_ROOT / "eval" / "questions" / f"seeds_{name}.jsonl"
+                 for name in ("dev", "fresh", "lists_tune", "lists_heldout")]
 THRESHOLDS = (0.5, 0.7, 0.8, 0.855, 0.9)
 MARGIN_RULES = ((0.84, 0.07), (0.0, 0.07))  # P(Yes) >= max(threshold, the question's best - margin)
 PAPERS = 6
+LINES = {"judge_line": judge_line, "asks_for": lambda question: question_part(question, ASKS_FOR_LINE)}
 
 
 def timed(llm, prompt) -> tuple[float, float]:
@@ -62,24 +66,29 @@ def main() -> None:
     by_split = {}
     for split in sorted({r["split"] for r in rows}):
         part = [r for r in rows if r["split"] == split]
-        by_split[split] = {f"judge p_yes>={t}": scores(part, lambda r, t=t: r["p_yes"] >= t) for t in THRESHOLDS}
-        best = {q: max(r["p_yes"] for r in part if r["id"] == q) for q in {r["id"] for r in part}}
-        for t, m in MARGIN_RULES:
-            by_split[split][f"judge p_yes>=max({t}, best-{m})"] = scores(
-                part, lambda r, t=t, m=m, best=best: r["p_yes"] >= max(t, best[r["id"]] - m))
+        by_split[split] = {}
+        for line in LINES:
+            by_split[split] |= {f"{line} p_yes>={t}": scores(part, lambda r, t=t, k=line: r[k] >= t)
+                                for t in THRESHOLDS}
+            best = {q: max(r[line] for r in part if r["id"] == q) for q in {r["id"] for r in part}}
+            for t, m in MARGIN_RULES:
+                by_split[split][f"{line} p_yes>=max({t}, best-{m})"] = scores(
+                    part, lambda r, t=t, m=m, best=best, k=line: r[k] >= max(t, best[r["id"]] - m))
         by_split[split]["word rule"] = scores(part, lambda r: r["word_rule"])
         by_split[split]["all retrieved"] = scores(part, lambda r: True)
     name = "paper_judge.json" if paths == QUESTION_SETS else f"paper_judge_{'_'.join(p.stem for p in paths)}.json"
     write_json(RESULTS / name, {
         "machine": machine(), "question_sets": [p.name for p in paths], "questions": len(questions),
-        "papers_per_question": PAPERS, "judge": JUDGE_LINE, "by_split": by_split,
+        "papers_per_question": PAPERS, "lines": {"judge_line": judge_line("Which papers use X?"),
+                                                 "asks_for": ASKS_FOR_LINE}, "by_split": by_split,
         "ms_per_paper_cold": percentiles([r["ms_cold"] for r in rows]),
         "ms_per_paper_warm": percentiles([r["ms_warm"] for r in rows]), "rows": rows,
     })
 
 
 def judge_all(assistant: Assistant, questions: list[dict]) -> list[dict]:
-    """One row per retrieved paper of each question: the judge's P(Yes) cold and warm, the word rule, gold."""
+    """One row per retrieved paper of each question: P(Yes) with each line (the app's read cold, then warm), the
+    word rule, gold."""
     llm, bm25, rows = assistant.llm, assistant.index().bm25(), []
     for q in questions:
         papers = assistant.retrieve(q["question"], bm25=bm25, top_k=PAPERS)
@@ -88,8 +97,10 @@ def judge_all(assistant: Assistant, questions: list[dict]) -> list[dict]:
             prompt = judge_prompt(q["question"], p.title, p.abstract)
             score, cold = timed(llm, prompt)
             again, warm = timed(llm, prompt)
+            asks_for, _ = timed(llm, judge_prompt(q["question"], p.title, p.abstract, LINES["asks_for"](q["question"])))
             rows.append({"id": q["id"], "split": q["split"], "rank": p.rank, "gold": p.paper_id in q["gold_ids"],
-                         "p_yes": round(score, 4), "p_yes_warm": round(again, 4),
+                         "judge_line": round(score, 4), "judge_line_warm": round(again, 4),
+                         "asks_for": round(asks_for, 4),
                          "word_rule": coverage >= LIST_RELATIVE * max(coverages), "coverage": round(coverage, 3),
                          "cosine": round(p.dense_similarity or 0, 3), "ms_cold": round(cold, 1),
                          "ms_warm": round(warm, 1), "load_1min": os.getloadavg()[0]})

@@ -13,7 +13,7 @@ import pytest
 from rag import Assistant, Done, Judging, LLMError, Settings
 from rag.answering.answer import Source
 from rag.answering.citations import CitationChecker
-from rag.answering.judge import JUDGE_LINE, PaperJudge, asks_for_several, judge_prompt
+from rag.answering.judge import PaperJudge, asks_for_several, judge_line, judge_prompt
 from rag.answering.prompt import paper_block
 from rag.models.llm import LanguageModel
 from rag.models.pieces import Piece
@@ -98,8 +98,18 @@ def test_the_judge_prompt_is_the_fixed_rules_then_the_cached_paper_then_the_ques
     assert first.prefix == other.prefix and first.prefix.startswith("<|im_start|>system")
     block, tail = first.pieces
     assert block.cached and block.text == paper_block(SOURCES[0].title, SOURCES[0].abstract)
-    assert not tail.cached and JUDGE_LINE in tail.text and tail.text.endswith("<|im_start|>assistant\n")
-    assert QUESTION in tail.text and first.text.count(SOURCES[0].abstract) == 1
+    assert not tail.cached and tail.text.endswith("<|im_start|>assistant\n")
+    assert judge_line(QUESTION) in tail.text and first.text.count(SOURCES[0].abstract) == 1
+
+
+@pytest.mark.parametrize(("question", "line"), [
+    (QUESTION, "Is this paper one of the papers that train models with federated learning across many clients?"),
+    ("What recent works deal with SDFs?", "Is this paper one of the recent works that deal with SDFs?"),
+    ("List all the studies on KANs.", "Is this paper one of the studies on KANs?"),
+    ("Which papers?", "Question: Which papers?\n\nIs this paper one of the papers the question asks for?"),
+])
+def test_the_judge_asks_the_question_of_the_paper_itself(question, line):
+    assert judge_line(question) == f"{line} Answer Yes or No."
 
 
 def test_the_judge_asks_once_per_paper_and_stops_asking_a_model_that_cannot_say():

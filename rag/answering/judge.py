@@ -1,5 +1,6 @@
 """The model as a judge of "which papers" answers: each retrieved paper is shown to it alone, with the question
-and "Is this paper one of the papers the question asks for? Answer Yes or No."; the paper is one of them when
+turned into a yes/no question about that paper ("Which papers use X?" -> "Is this paper one of the papers that use
+X? Answer Yes or No."); the paper is one of them when
 P(Yes) among Yes/No for the first token of the reply reaches the threshold and comes within the margin of the
 best paper's P(Yes) for that question.
 
@@ -22,20 +23,37 @@ from rag.models.llm import chatml
 from rag.models.pieces import Piece, PiecedPrompt
 
 JUDGE_SYSTEM = "You judge whether a paper matches a question."
-JUDGE_LINE = "Is this paper one of the papers the question asks for? Answer Yes or No."
+ASKS_FOR_LINE = "Is this paper one of the papers the question asks for? Answer Yes or No."  # after the question
 
 # "Which papers ...?", "What recent works ...", "List the studies ...": a question whose answer is several papers.
 ASKS_FOR_SEVERAL = re.compile(
     r"^\W*(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
-    r"(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "which recent ...", not "which paper ..."
-    r"(?:papers|works|studies|articles|publications)\b",
+    r"(?P<kind>(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "recent ...", not "paper ..."
+    r"(?:papers|works|studies|articles|publications))\b",
     re.IGNORECASE,
 )
+
+
+# "works on X", "papers that X": what follows the noun that needs no "that" before it
+ATTACHES_DIRECTLY = re.compile(r"(?:about|on|in|into|for|from|with|without|regarding|concerning|by|at|of|to|"
+                               r"that|which|where|whose)\b", re.IGNORECASE)
 
 
 def asks_for_several(question: str) -> bool:
     """Whether the question asks for a list of papers ("Which papers use ...?", "List the works on ...")."""
     return bool(ASKS_FOR_SEVERAL.search(question))
+
+
+def judge_line(question: str) -> str:
+    """The question asked of one paper: "Which recent papers use X?" -> "Is this paper one of the recent papers
+    that use X? Answer Yes or No." (the model separates matching papers better than when asked whether a paper
+    is "one of the papers the question asks for", benchmarks/paper_judge.py)."""
+    asked = ASKS_FOR_SEVERAL.search(question)
+    rest = question[asked.end():].strip(" ,;:?.!") if asked else ""
+    if not rest:
+        return question_part(question, ASKS_FOR_LINE)
+    joined = rest if ATTACHES_DIRECTLY.match(rest) else f"that {rest}"
+    return f"Is this paper one of the {asked.group('kind')} {joined}? Answer Yes or No."
 
 
 @dataclass(frozen=True)
@@ -46,11 +64,12 @@ class JudgePrompt:
     pieces: PiecedPrompt
 
 
-def judge_prompt(question: str, title: str, abstract: str) -> JudgePrompt:
-    """Fixed rules, the paper's block (cached: the same text for every question), the question, the judge's line."""
+def judge_prompt(question: str, title: str, abstract: str, line: str | None = None) -> JudgePrompt:
+    """Fixed rules, the paper's block (cached: the same text for every question), then ``line``: by default the
+    question asked of the paper (`judge_line`)."""
     block = paper_block(title, abstract)
     messages = [ChatMessage(role="system", content=JUDGE_SYSTEM),
-                ChatMessage(role="user", content=block + question_part(question, JUDGE_LINE))]
+                ChatMessage(role="user", content=block + (line or judge_line(question)))]
     text = chatml(messages)
     start = text.index(block)
     return JudgePrompt(messages, PiecedPrompt(text[:start], (Piece(block, cached=True),
