@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.answering.answer import Source
-from rag.answering.citations import CitationChecker
+from rag.answering.citations import CitationChecker, short_name
 from rag.answering.markers import parse_numbers
 
 SOURCES = [
@@ -182,3 +182,21 @@ def test_a_claim_from_a_paper_the_question_is_not_about_is_dropped_when_on_topic
     kept = strict.check("Cats prefer warm woollen mats over cold tiles [1].")
     assert [c.paper_id for c in kept.citations] == ["cats"]
     assert strict.check("Dogs tunnel through quantum barriers.").citations == []  # no marker is added either
+
+
+def test_a_paper_described_but_not_named_gets_its_name_when_the_answer_cites_several():
+    reply = ("The first paper studies cats sitting on mats in kitchens [1]. "
+             "The second study measures the tunnelling rate of dogs [2]. Quantum Dogs tunnel through barriers [2].")
+    assert check(reply).text == (
+        "The first paper (Cats on Mats) studies cats sitting on mats in kitchens [1]. "
+        "The second study (Quantum Dogs) measures the tunnelling rate of dogs [2]. "
+        "Quantum Dogs tunnel through barriers [2].")
+    alone = "The paper studies cats sitting on mats in kitchens [1]."
+    assert check(alone).text == alone  # one paper: no doubt which
+
+
+def test_a_short_name_is_the_title_before_its_colon_or_dash():
+    assert short_name("BRAVE: Broadening the visual encoding of vision-language models") == "BRAVE"
+    assert short_name("CompeteSMoE -- Effective Training of Sparse Mixture of Experts") == "CompeteSMoE"
+    assert short_name("Parameter Competition Balancing for Model Merging") == (
+        "Parameter Competition Balancing for Model Merging")

@@ -12,7 +12,9 @@ that best supports it.
 
 Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the
 end, a marker-only sentence after a claim belongs to that claim, and a reply made only of markers
-(the answer to "which papers ...?") becomes one sentence per paper, each checked against the question.
+(the answer to "which papers ...?") becomes one sentence per paper, each checked against the question. In an
+answer citing several papers, a sentence that describes its one cited paper without naming it ("The first
+paper ...", "The VLM paper that ...") gets the paper's short name after the description.
 
 Given a judge (`rag.answering.judge.PaperJudge`, for a question asking which papers), the judge decides which
 papers fit the question: a citation of a paper it rejects is dropped (with its sentence, if it had no other),
@@ -40,6 +42,10 @@ RESTATED_SHARE = 0.8  # an item with at least this share of its terms from the q
 # Words of sentences that only point at a source ("This is stated in [1].", "as mentioned in [2]").
 POINTER_TERMS = frozenset(content_terms("this is stated mentioned described reported presented discussed noted "
                                         "explained found given see refer according source abstract information"))
+# "The first paper ...", "The VLM paper that ...", "This method ...": a sentence about a paper it describes
+DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
+                             r"(?:paper|method|work|study|approach|model|framework|technique)\b", re.IGNORECASE)
+SHORT_NAME_WORDS = 5  # a title's part before its colon names the paper if it has at most this many words
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
 
@@ -350,9 +356,30 @@ class CitationChecker:
                      quote=quote)
             for n, quote in quotes.items()
         ]
+        if len(quotes) > 1:  # "the first paper" says which only with its name
+            sentences_out = [self.named(sentence) for sentence in sentences_out]
         # a small model may loop on one sentence: say it once
         text = " ".join(dict.fromkeys(s for s in sentences_out if re.search(r"\w", s)))
         return CheckedAnswer(text, citations, supported, claims)
+
+
+    def named(self, sentence: str) -> str:
+        """A sentence about one cited paper that describes it without naming it, with its name:
+        ``The first paper uses ... [2].`` -> ``The first paper (CompeteSMoE) uses ... [2].``."""
+        cited = {n for group in MARKER_GROUP.findall(sentence) for n in parse_numbers(group)}
+        described = DESCRIBED_PAPER.match(sentence)
+        if len(cited) != 1 or described is None or (number := cited.pop()) not in self.sources:
+            return sentence
+        name = short_name(self.sources[number].source.title)
+        if letters_and_digits(name) in letters_and_digits(sentence):
+            return sentence
+        return f"{sentence[:described.end()]} ({name}){sentence[described.end():]}"
+
+
+def short_name(title: str) -> str:
+    """``"BRAVE: Broadening the visual encoding"`` -> ``"BRAVE"``; a title without a short head stays whole."""
+    head = re.split(r":|\s--?\s", title, maxsplit=1)[0].strip()
+    return head if len(head.split()) <= SHORT_NAME_WORDS else title.strip()
 
 
 def tidy(sentence: str) -> str:
