@@ -1,10 +1,11 @@
 """The embedded model as a per-paper judge for "which papers" questions (issue 12, direction 4), against the
 citation check's word rule: the judge the answer path uses (`rag.answering.judge`, ``RAG_LIST_JUDGE``).
 
-For every multi-paper question of the question sets, each of its 6 retrieved papers is shown alone to the
-model, fenced as in the answer prompt, with one of two lines: the question asked of the paper (`judge_line`,
-the app's: "Is this paper one of the papers that use X? Answer Yes or No.") or the question followed by "Is
-this paper one of the papers the question asks for? Answer Yes or No." (``asks_for``). The score is
+For every question of the question sets that the app judges (`asks_for_several`), each of its 6 retrieved
+papers is shown alone to the model, fenced as in the answer prompt, with one of two lines: the question asked
+of the paper (`judge_line`, the app's: "Is this paper one of the papers that use X? Answer Yes or No.") or the
+question followed by "Is this paper one of the papers the question asks for? Answer Yes or No."
+(``asks_for``). The score is
 P(Yes) / (P(Yes) + P(No)) from the next-token logits (no generation), read through the prompt cache as the app
 does. Picks at several thresholds, and within a margin of the question's best paper, are scored against the
 gold papers, by split (choose on ``tune``, read ``heldout``), beside the word rule of the citation check's
@@ -27,7 +28,7 @@ from pathlib import Path
 from benchmarks.common import RESULTS, machine, percentiles, write_json
 from rag import Assistant, Settings
 from rag.answering.citations import LIST_RELATIVE
-from rag.answering.judge import ASKS_FOR_LINE, judge_line, judge_prompt
+from rag.answering.judge import ASKS_FOR_LINE, asks_for_several, judge_line, judge_prompt
 from rag.answering.prompt import question_part
 from rag.models.llm import make_llamacpp
 from rag.settings import REPO_ROOT
@@ -57,7 +58,7 @@ def scores(rows: list[dict], pick) -> dict:
 
 def main() -> None:
     paths = [Path(arg) for arg in sys.argv[1:]] or QUESTION_SETS
-    questions = [q for path in paths for q in map(json.loads, path.open()) if q["type"] == "multi"]
+    questions = [q for path in paths for q in map(json.loads, path.open()) if asks_for_several(q["question"])]
     with tempfile.TemporaryDirectory() as cache:  # every paper starts cold
         settings = Settings()
         llm = make_llamacpp(settings.llm, settings.store.models_dir, "benchmark", False, cache_dir=Path(cache))
