@@ -78,7 +78,7 @@ def test_streamed_answer_through_ollama(seed_settings, seed_index, embedder):
 def test_a_which_papers_question_through_ollama_lists_every_paper_it_judges_a_match(seed_settings, seed_index,
                                                                                      embedder):
     def about_kans(text: str) -> float:  # the paper's block comes before the question
-        return 0.95 if "Kolmogorov" in text.split("Question:")[0] else 0.05
+        return 0.95 if "Kolmogorov" in text.split("</paper>")[0] else 0.05
 
     with OllamaStandIn(["qwen2.5:3b-instruct"], yes_probability=about_kans) as server:
         settings = ollama_settings(seed_settings, server.url).replace(list_judge=0.855)
