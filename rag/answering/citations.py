@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.answering.answer import Citation, Source
-from rag.answering.markers import MARKER, parse_numbers
+from rag.answering.markers import MARKER, marker_numbers, parse_numbers
 from rag.text import content_terms, split_sentences
 
 MARKER_GROUP = re.compile(r"\s*" + MARKER.pattern, re.IGNORECASE)  # a marker with the space before it
@@ -229,7 +229,7 @@ class CitationChecker:
             if set(content_terms(MARKER_GROUP.sub(" ", sentence))) - POINTER_TERMS:
                 out.append(sentence)
                 continue
-            markers = [n for group in MARKER_GROUP.findall(sentence) for n in parse_numbers(group)]
+            markers = marker_numbers(sentence)
             if out and markers:
                 out[-1] = attach_marker(out[-1], " ".join(f"[{n}]" for n in markers))
             else:
@@ -362,11 +362,10 @@ class CitationChecker:
         text = " ".join(dict.fromkeys(s for s in sentences_out if re.search(r"\w", s)))
         return CheckedAnswer(text, citations, supported, claims)
 
-
     def named(self, sentence: str) -> str:
         """A sentence about one cited paper that describes it without naming it, with its name:
         ``The first paper uses ... [2].`` -> ``The first paper (CompeteSMoE) uses ... [2].``."""
-        cited = {n for group in MARKER_GROUP.findall(sentence) for n in parse_numbers(group)}
+        cited = set(marker_numbers(sentence))
         described = DESCRIBED_PAPER.match(sentence)
         if len(cited) != 1 or described is None or (number := cited.pop()) not in self.sources:
             return sentence
