@@ -112,6 +112,38 @@ def test_names_the_source_does_not_state_are_unsupported():
     assert [c.paper_id for c in kept.citations] == ["llm"]  # plurals, hyphens and spaces do not matter
 
 
+SEGMENTATION = [
+    Source(rank=1, paper_id="seg", title="Open-Vocabulary Segmentation with Text", score=1.0,
+           abstract="Our method improves open-vocabulary segmentation. It gains +0.5 and +2.3 mIoU on A-847 and "
+                    "PC-459."),
+    Source(rank=2, paper_id="norm", title="PowerNorm for Transformers", score=0.9,
+           abstract="PN outperforms LN by 0.4/0.6 BLEU on IWSLT14/WMT14 and 5.6/3.0 PPL on PTB/WikiText-103."),
+]
+
+
+def test_a_figure_must_be_the_sources_figure_for_the_measure_named_beside_it():
+    """Names next to a stated number say what it measures, and the cited paper must name them too, even when the
+    question already did: a paper reporting mIoU on A-847 does not give "mIoU on ADE20K", one reporting BLEU and
+    PPL does not give a "GLUE average"."""
+    asked = "What mIoU does SemAIM get on ADE20K, and what GLUE average does PN reach?"
+    checker = CitationChecker(SEGMENTATION, 0.5, question=asked)
+    assert checker.check("SemAIM reports an mIoU of 0.5 on ADE20K semantic segmentation [1].").citations == []
+    assert checker.check("PN reaches a GLUE average of 5.6 on PTB/WikiText-103 [2].").citations == []
+    kept = checker.check("The method gains 0.5 mIoU on A-847 in open-vocabulary segmentation [1].")
+    assert [c.paper_id for c in kept.citations] == ["seg"]
+    kept = checker.check("PN outperforms LN by 5.6 PPL on PTB [2].")
+    assert [c.paper_id for c in kept.citations] == ["norm"]
+
+
+def test_an_acronym_beside_a_figure_may_be_spelt_out_in_the_source():
+    pendulum = [Source(rank=1, paper_id="dim", title="Intrinsic Dimension", score=1.0,
+                       abstract="We compare supervised, reinforcement, and other types of learning: the inverted "
+                                "pendulum problem is 100 times easier than classifying MNIST digits.")]
+    checker = CitationChecker(pendulum, 0.5, question="How much easier is the RL pendulum problem than MNIST?")
+    assert checker.check("The inverted pendulum RL problem is 100 times easier than MNIST [1].").citations
+    assert not checker.check("The inverted pendulum GAN problem is 100 times easier than MNIST [1].").citations
+
+
 def test_rare_terms_weigh_more_than_common_ones():
     rare = {"martian": 7.0}
     checker = CitationChecker(SOURCES, threshold=0.5, weight=lambda term: rare.get(term, 0.5))
@@ -123,6 +155,14 @@ def test_rare_terms_weigh_more_than_common_ones():
 def test_pointer_sentence_gives_its_marker_to_the_previous_claim():
     result = check("Dogs tunnel through quantum barriers at low temperature. This is stated in [2].")
     assert result.text == "Dogs tunnel through quantum barriers at low temperature [2]."
+
+
+def test_a_sentence_naming_only_the_previous_claims_words_points_at_its_source():
+    """"X is 12.43. This score is from paper [1].": the marker is for the figure, which paper 1 must state."""
+    result = check("Dogs tunnel through quantum barriers 12.43 times. This figure is from paper [2].")
+    assert result.citations == [] and result.text == ""
+    result = check("Dogs tunnel through quantum barriers. These dogs are from paper [2].")
+    assert result.text == "Dogs tunnel through quantum barriers [2]."
 
 
 def test_punctuation_is_tidied_around_markers():

@@ -11,7 +11,8 @@ that one source clearly supports gets that source. Every kept citation carries t
 that best supports it.
 
 Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the
-end, a marker-only sentence after a claim belongs to that claim, and a reply made only of markers
+end, a sentence after a claim that only points at a source ("[2]", "This score is from [2].") belongs to
+that claim, and a reply made only of markers
 (the answer to "which papers ...?") becomes one sentence per paper, each checked against the question. In an
 answer citing several papers, a sentence that describes its one cited paper without naming it ("The first
 paper ...", "The VLM paper that ...") gets the paper's short name after the description.
@@ -39,20 +40,45 @@ LIST_RELATIVE = 0.75  # ... and this share of the best source's coverage
 TITLE_SHARE = 0.6  # text naming at least this share of a title's terms (and nothing else) names that paper
 WHICH_PAPER = re.compile(r"\s*(?:which|what)\s+papers?\s+(\w+)", re.IGNORECASE)
 RESTATED_SHARE = 0.8  # an item with at least this share of its terms from the question only restates it
-# Words of sentences that only point at a source ("This is stated in [1].", "as mentioned in [2]").
-POINTER_TERMS = frozenset(content_terms("this is stated mentioned described reported presented discussed noted "
-                                        "explained found given see refer according source abstract information"))
+# Words of sentences that only point at a source ("This is stated in [1].", "This figure is from paper [2].").
+POINTER_TERMS = frozenset(content_terms(
+    "this is stated mentioned described reported presented discussed noted explained found given see refer according "
+    "source abstract information paper figure number value score result"))
 # "The first paper ...", "The VLM paper that ...", "This method ...": a sentence about a paper it describes
 DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
                              r"(?:paper|method|work|study|approach|model|framework|technique)\b", re.IGNORECASE)
 SHORT_NAME_WORDS = 5  # a title's part before its colon names the paper if it has at most this many words
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+ACRONYM_LETTERS, ACRONYM_SLACK = 5, 4  # an acronym of at most 5 letters may spread over 4 more words than letters
+MEASURE_WINDOW = 4  # names this many words either side of a stated figure say what it measures ("mIoU of 41 on ADE20K")
 WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
 
 
 def numbers_in(text: str) -> set[str]:
     """Numbers as written, thousands separators dropped: ``"1,024 and 3.5"`` -> ``{"1024", "3.5"}``."""
     return set(NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)))
+
+
+def measures_in(text: str, known: set[str]) -> set[str]:
+    """Names standing next to a figure outside ``known`` (within `MEASURE_WINDOW` words): what the figure is said
+    to measure. ``"a GLUE average of 5.6 BLEU"`` -> ``{"glue", "bleu"}``."""
+    words = text.split()
+    near: set[str] = set()
+    for i, word in enumerate(words):
+        if numbers_in(word) - known:
+            near |= names_in(" ".join(words[max(0, i - MEASURE_WINDOW) : i + MEASURE_WINDOW + 1]))
+    return near
+
+
+def spells(acronym: str, initials: list[str], span: int) -> bool:
+    """Whether ``initials`` hold the acronym's letters in order within ``span`` consecutive words."""
+    for start, initial in enumerate(initials):
+        if initial != acronym[0]:
+            continue
+        rest = iter(initials[start + 1 : start + span])
+        if all(letter in rest for letter in acronym[1:]):
+            return True
+    return False
 
 
 def letters_and_digits(text: str) -> str:
@@ -86,8 +112,18 @@ class SourceText:
         return cls(source, terms, numbers_in(text), sentences, letters_and_digits(text))
 
     def states(self, claim: Claim) -> bool:
-        """Whether every number and name the claim adds to the question occurs in this paper."""
-        return claim.numbers <= self.numbers and all(name in self.letters for name in claim.names)
+        """Whether every number and name the claim adds to the question, and every name next to a number it
+        states (an acronym may be spelt out: RL, "reinforcement ... learning"), occurs in this paper."""
+        return (claim.numbers <= self.numbers and all(name in self.letters for name in claim.names)
+                and all(name in self.letters or self.spells_out(name) for name in claim.measures))
+
+    def spells_out(self, acronym: str) -> bool:
+        """Whether some sentence has words starting with the acronym's letters in order, within a few words."""
+        if not acronym.isalpha() or len(acronym) > ACRONYM_LETTERS:
+            return False
+        span = len(acronym) + ACRONYM_SLACK
+        return any(spells(acronym, [w[0] for w in WORD_WITH_HYPHENS.findall(s.casefold())], span)
+                   for s, _ in self.sentences)
 
     def quote(self, claim: set[str]) -> str:
         """The abstract sentence sharing the most terms with the claim."""
@@ -97,12 +133,14 @@ class SourceText:
 
 @dataclass(frozen=True)
 class Claim:
-    """A piece of the answer to check: its content terms, and the numbers and names it states beyond the
-    question."""
+    """A piece of the answer to check: its content terms, the numbers and names it states beyond the question,
+    and the names next to those numbers (a figure taken from a paper must be that paper's figure for that
+    measure: "mIoU on ADE20K" is not borne out by a paper reporting mIoU on other benchmarks)."""
 
     terms: set[str]
     numbers: set[str]
     names: frozenset[str] = frozenset()
+    measures: frozenset[str] = frozenset()  # names next to a stated number, the question's own included
 
 
 @dataclass
@@ -133,7 +171,8 @@ class CitationChecker:
 
     def claim(self, text: str) -> Claim:
         names = frozenset(n for n in names_in(text) if n not in self.question_letters)
-        return Claim(set(content_terms(text)), numbers_in(text) - self.question_numbers, names)
+        measures = frozenset(measures_in(text, self.question_numbers))
+        return Claim(set(content_terms(text)), numbers_in(text) - self.question_numbers, names, measures)
 
     def support(self, number: int, claim: Claim) -> float:
         """IDF-weighted share of the claim's terms found in source ``number``; 0 if it lacks a stated number
@@ -165,7 +204,7 @@ class CitationChecker:
             covered = sum(self.weight(t) for t in union.terms) / max(1e-9, sum(self.weight(t) for t in claim.terms))
             together = " ".join(self.sources[n].letters for n in partial)
             if (covered >= self.threshold and claim.numbers <= set().union(*(self.sources[n].numbers for n in partial))
-                    and all(name in together for name in claim.names)):
+                    and all(name in together for name in claim.names | claim.measures)):
                 kept = partial
         kept = [n for n in kept if self.on_topic(n)]
         if not kept:
@@ -226,7 +265,8 @@ class CitationChecker:
             markers, rest = split_leading_markers(sentence)
             if markers and content_terms(MARKER_GROUP.sub(" ", rest)):
                 sentence = attach_marker(rest, markers)
-            if set(content_terms(MARKER_GROUP.sub(" ", sentence))) - POINTER_TERMS:
+            terms = set(content_terms(MARKER_GROUP.sub(" ", sentence))) - POINTER_TERMS
+            if terms and not (out and terms <= set(content_terms(MARKER_GROUP.sub(" ", out[-1])))):
                 out.append(sentence)
                 continue
             markers = marker_numbers(sentence)
