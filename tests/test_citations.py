@@ -55,6 +55,15 @@ def test_missing_marker_is_attached_when_one_source_clearly_supports():
     assert result.text == "Dogs tunnel through quantum barriers at low temperature [2]."
 
 
+def test_an_unmarked_sentence_that_only_says_back_the_question_gets_no_marker():
+    """The premise of "Dogs tunnel through quantum barriers: at what rate?" is not an answer to cite."""
+    checker = CitationChecker(SOURCES, 0.5, question="Dogs tunnel through quantum barriers: at what rate?")
+    result = checker.check("Dogs tunnel through quantum barriers. They reach 3 tunnels per hour [2].")
+    assert result.citations == [] and result.text == "Dogs tunnel through quantum barriers."
+    told = checker.check("Dogs tunnel through quantum barriers, measured at low temperature.")
+    assert told.text == "Dogs tunnel through quantum barriers, measured at low temperature [2]."
+
+
 def test_claims_split_at_markers_and_multi_source_groups():
     result = check("Cats prefer woollen mats [2], while dogs tunnel through quantum barriers [1].")
     assert result.text == "Cats prefer woollen mats [1], while dogs tunnel through quantum barriers [2]."

@@ -4,11 +4,12 @@ Each sentence is cut into claims, one per group of ``[n]`` markers (the text sin
 group). A marker stays only if it names a provided source that supports its claim: enough of the
 claim's content words, weighted by their rarity in the collection (IDF), occur in that source's
 title and abstract, and every number and every name (a word with a capital after its first letter: NeurIPS,
-LoRA, GPT-4) the claim adds to the question occurs there too. A wrong
+LoRA, GPT-4) the claim adds to the question occurs there too, as do the names beside a number it states (what the
+figure measures: "mIoU on ADE20K", even when the question named them). A wrong
 marker is replaced by the source that does support the claim, or removed; a sentence left with none of the
 citations it made is dropped (the answer shows no claim its sources were found not to make). An unmarked claim
-that one source clearly supports gets that source. Every kept citation carries the abstract sentence
-that best supports it.
+that one source clearly supports gets that source, unless it only says back the question. Every kept citation
+carries the abstract sentence that best supports it.
 
 Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the
 end, a sentence after a claim that only points at a source ("[2]", "This score is from [2].") belongs to
@@ -377,7 +378,7 @@ class CitationChecker:
                 if best is not None and support >= self.threshold:
                     supported += 1
                     if (not pieces and support >= self.threshold + CLEAR_MARGIN and support > runner_up
-                            and self.on_topic(best)):
+                            and self.on_topic(best) and self.tells_more(tail)):
                         quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
                         tail = attach_marker(tail, f"[{best}]")
             pieces.append(tail)
@@ -401,6 +402,12 @@ class CitationChecker:
         # a small model may loop on one sentence: say it once
         text = " ".join(dict.fromkeys(s for s in sentences_out if re.search(r"\w", s)))
         return CheckedAnswer(text, citations, supported, claims)
+
+    def tells_more(self, text: str) -> bool:
+        """Whether ``text`` says more than the question: a number or name it lacks, or enough other words."""
+        claim = self.claim(text)
+        terms = claim.terms - POINTER_TERMS
+        return bool(claim.numbers or claim.names) or len(terms & self.question_terms) < RESTATED_SHARE * len(terms)
 
     def named(self, sentence: str) -> str:
         """A sentence about one cited paper that describes it without naming it, with its name:
