@@ -64,6 +64,16 @@ def test_an_unmarked_sentence_that_only_says_back_the_question_gets_no_marker():
     assert told.text == "Dogs tunnel through quantum barriers, measured at low temperature [2]."
 
 
+def test_an_unmarked_figure_no_source_supports_is_dropped():
+    """"It fits alpha = 0.85." without a marker: no source states 0.85, so the reader does not see it."""
+    result = check("Dogs tunnel through quantum barriers [2]. The tunnelling rate of dogs is 0.85 per hour.")
+    assert result.text == "Dogs tunnel through quantum barriers [2]."
+    kept = check("Dogs tunnel through quantum barriers [2]. Cats sit on 2 warm mats. The sky is blue.")
+    assert kept.text == "Dogs tunnel through quantum barriers [2]. The sky is blue."  # no figure: not a claim to check
+    stated = CitationChecker(SEGMENTATION, 0.5).check("It gains 0.5 mIoU on A-847 in open-vocabulary segmentation.")
+    assert stated.text == "It gains 0.5 mIoU on A-847 in open-vocabulary segmentation [1]."
+
+
 def test_claims_split_at_markers_and_multi_source_groups():
     result = check("Cats prefer woollen mats [2], while dogs tunnel through quantum barriers [1].")
     assert result.text == "Cats prefer woollen mats [1], while dogs tunnel through quantum barriers [2]."

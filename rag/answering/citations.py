@@ -1,22 +1,20 @@
 """Checking an LLM answer's citations against the abstracts it was given.
 
-Each sentence is cut into claims, one per group of ``[n]`` markers (the text since the previous
-group). A marker stays only if it names a provided source that supports its claim: enough of the
-claim's content words, weighted by their rarity in the collection (IDF), occur in that source's
-title and abstract, and every number and every name (a word with a capital after its first letter: NeurIPS,
-LoRA, GPT-4) the claim adds to the question occurs there too, as do the names beside a number it states (what the
-figure measures: "mIoU on ADE20K", even when the question named them). A wrong
-marker is replaced by the source that does support the claim, or removed; a sentence left with none of the
-citations it made is dropped (the answer shows no claim its sources were found not to make). An unmarked claim
-that one source clearly supports gets that source, unless it only says back the question. Every kept citation
-carries the abstract sentence that best supports it.
+Each sentence is cut into claims, one per group of ``[n]`` markers (the text since the previous group). A marker
+stays only if it names a provided source that supports its claim: enough of the claim's content words, weighted by
+their rarity in the collection (IDF), occur in that source's title and abstract, and every number and every name (a
+word with a capital after its first letter: NeurIPS, LoRA, GPT-4) the claim adds to the question occurs there too,
+as do the names beside a number it states (what the figure measures: "mIoU on ADE20K", even when the question named
+them). A wrong marker is replaced by the source that does support the claim, or removed; a sentence left with none of
+the citations it made is dropped (the answer shows no claim its sources were found not to make). An unmarked claim
+that one source clearly supports gets that source, unless it only says back the question; one stating a figure or
+name that no source supports is dropped. Every kept citation carries the abstract sentence that best supports it.
 
-Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the
-end, a sentence after a claim that only points at a source ("[2]", "This score is from [2].") belongs to
-that claim, and a reply made only of markers
-(the answer to "which papers ...?") becomes one sentence per paper, each checked against the question. In an
-answer citing several papers, a sentence that describes its one cited paper without naming it ("The first
-paper ...", "The VLM paper that ...") gets the paper's short name after the description.
+Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the end, a sentence
+after a claim that only points at a source ("[2]", "This score is from [2].") belongs to that claim, and a reply made
+only of markers (the answer to "which papers ...?") becomes one sentence per paper, each checked against the
+question. In an answer citing several papers, a sentence that describes its one cited paper without naming it ("The
+first paper ...", "The VLM paper that ...") gets the paper's short name after the description.
 
 Given a judge (`rag.answering.judge.PaperJudge`, for a question asking which papers), the judge decides which
 papers fit the question: a citation of a paper it rejects is dropped (with its sentence, if it had no other),
@@ -381,6 +379,9 @@ class CitationChecker:
                             and self.on_topic(best) and self.tells_more(tail)):
                         quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
                         tail = attach_marker(tail, f"[{best}]")
+            unsupported = self.best_source(tail_claim)[1] < self.threshold
+            if not pieces and (tail_claim.numbers or tail_claim.names) and unsupported:
+                continue  # an uncited figure or name that no source supports
             pieces.append(tail)
             if refuted and not in_sentence:
                 continue  # every paper it cited was checked and found not to say it (or not to fit the question)
