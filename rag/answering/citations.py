@@ -370,17 +370,16 @@ class CitationChecker:
                 position = match.end()
             tail = sentence[position:]
             tail_claim = self.claim(tail)
+            best, support, runner_up = self.best_source(tail_claim)
             if len(tail_claim.terms) >= MIN_CLAIM_TERMS + 1:
                 claims += 1
-                best, support, runner_up = self.best_source(tail_claim)
                 if best is not None and support >= self.threshold:
                     supported += 1
                     if (not pieces and support >= self.threshold + CLEAR_MARGIN and support > runner_up
                             and self.on_topic(best) and self.tells_more(tail)):
                         quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
                         tail = attach_marker(tail, f"[{best}]")
-            unsupported = self.best_source(tail_claim)[1] < self.threshold
-            if not pieces and (tail_claim.numbers or tail_claim.names) and unsupported:
+            if not pieces and (tail_claim.numbers or tail_claim.names) and support < self.threshold:
                 continue  # an uncited figure or name that no source supports
             pieces.append(tail)
             if refuted and not in_sentence:
