@@ -1,12 +1,11 @@
 """The prompt: fixed rules first (a prefix the LLM can cache), then the numbered sources, the question and
 the instructions (last, where small models look), fitted to the model's context window.
 
-The sources are first fitted to ``RAG_CONTEXT_TOKENS`` (`fit_sources`: each abstract keeps its
-sentences most relevant to the question). Then the whole prompt is counted with the model's own
-tokenizer (llama.cpp) or a conservative estimate (Ollama). When it does not leave
-``max_answer_tokens`` of the window free, the abstracts are shortened further, then the
-lowest-ranked sources dropped, and only then the question cut, so the backend never truncates
-the prompt silently.
+The sources are first fitted to ``RAG_CONTEXT_TOKENS`` (`fit_sources`: each abstract keeps its sentences most
+relevant to the question, those with figures first when it asks for a number). Then the whole prompt is counted with
+the model's own tokenizer (llama.cpp) or a conservative estimate (Ollama). When it does not leave
+``max_answer_tokens`` of the window free, the abstracts are shortened further, then the lowest-ranked sources
+dropped, and only then the question cut, so the backend never truncates the prompt silently.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from math import sqrt
 from llama_index.core.base.llms.types import ChatMessage
 
 from rag.answering.answer import Source
-from rag.answering.question import truncate
+from rag.answering.question import asks_for_figure, truncate
 from rag.models.llm import LanguageModel, chatml
 from rag.models.pieces import Piece, PiecedPrompt
 from rag.text import content_terms, split_sentences
@@ -133,13 +132,22 @@ def echoes_rules(reply: str) -> bool:
 
 
 
-def compress_abstract(abstract: str, question_terms: set[str], budget: int, count: Callable[[str], int]) -> str:
+FIGURE_BONUS = 3  # question terms a sentence with a figure is worth, for a question asking for a number
+DIGIT = re.compile(r"\d")
+
+
+def compress_abstract(abstract: str, question_terms: set[str], budget: int, count: Callable[[str], int],
+                      figures_first: bool = False) -> str:
     """The abstract's sentences sharing most terms with the question (earlier ones first on ties), in
-    their original order, within ``budget`` tokens; the whole abstract if it already fits."""
+    their original order, within ``budget`` tokens; the whole abstract if it already fits. With
+    ``figures_first`` (the question asks for a number), a sentence holding a figure counts `FIGURE_BONUS` terms
+    more: the question's description of a method matches the sentences describing it, but its figures are in
+    the results sentence."""
     if count(abstract) <= budget:
         return abstract
     sentences = split_sentences(abstract)
-    overlap = [len(question_terms & set(content_terms(s))) for s in sentences]
+    overlap = [len(question_terms & set(content_terms(s))) + FIGURE_BONUS * (figures_first and bool(DIGIT.search(s)))
+               for s in sentences]
     order = sorted(range(len(sentences)), key=lambda i: (-overlap[i], i))
     chosen: list[int] = []
     used = 0
@@ -162,12 +170,12 @@ def fit_sources(sources: list[Source], question: str, budget: int, count: Callab
     sources get a larger share (`rank_weight`); titles are always kept whole."""
     if not sources:
         return []
-    terms = set(content_terms(question))
+    terms, figures_first = set(content_terms(question)), asks_for_figure(question)
     abstract_budget = budget - sum(count(s.title) for s in sources)
     weights = [rank_weight(s.rank) for s in sources]
     shares = [max(40, int(abstract_budget * w / sum(weights))) for w in weights]
     return [
-        s.model_copy(update={"abstract": compress_abstract(s.abstract, terms, share, count)})
+        s.model_copy(update={"abstract": compress_abstract(s.abstract, terms, share, count, figures_first)})
         for s, share in zip(sources, shares, strict=True)
     ]
 

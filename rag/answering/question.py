@@ -12,6 +12,11 @@ from rag.text import content_terms
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 WORD = re.compile(r"\w", re.UNICODE)
+# "How much faster ...?", "What top-1 accuracy ...?", "By how many points ...?": the answer is a figure
+ASKS_FOR_FIGURE = re.compile(
+    r"\bhow\s+(?:much|many|fast|large|big|long|often)\b|\bby\s+how\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:scores?|accuracy|error|perplexity|speed|size|rates?|numbers?|percentage|fid|bleu|auroc|m?ap|miou|mrr|latency"
+    r"|reduction|improvement|gains?)\b", re.IGNORECASE)
 FOLLOW_UP_WORDS = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|authors?|study))\b",
     re.IGNORECASE,
@@ -59,6 +64,11 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
         )
         text = truncate(text, max_chars)
     return text, notices
+
+
+def asks_for_figure(question: str) -> bool:
+    """Whether the question asks for a number: how much, how many, what accuracy / score / perplexity ..."""
+    return bool(ASKS_FOR_FIGURE.search(question))
 
 
 @dataclass(frozen=True)
