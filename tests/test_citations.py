@@ -154,6 +154,24 @@ def test_a_figure_must_be_the_sources_figure_for_the_measure_named_beside_it():
     assert [c.paper_id for c in kept.citations] == ["norm"]
 
 
+def test_a_figure_must_come_with_its_unit_and_benchmark_in_one_sentence():
+    """"27.1 mIoU on ADE20K" is not given by "27.1 PQ on ADE20K", though the paper reports mIoU elsewhere."""
+    panoptic = [Source(rank=1, paper_id="seg", title="Open-Vocabulary Segmentation", score=1.0,
+                       abstract="It gains +0.5 mIoU on A-847. On ADE20K we reach 27.1 PQ and 73.5 SQ.")]
+    checker = CitationChecker(panoptic, 0.5, question="What mIoU does it reach on ADE20K?")
+    assert checker.check("It reaches 27.1 mIoU on ADE20K [1].").citations == []
+    assert checker.check("It reaches 27.1 PQ on ADE20K [1].").citations
+
+
+def test_a_figure_the_paper_gives_only_as_a_multiplier_is_not_a_plain_value():
+    """"1.37times faster" does not give a bits-per-character of 1.37."""
+    faster = [Source(rank=1, paper_id="tcn", title="Temporal Convolutions", score=1.0,
+                     abstract="On EnWik8, our model reaches a lower loss with a 1.37times faster forward pass.")]
+    checker = CitationChecker(faster, 0.5, question="What bits-per-character does the model reach on EnWik8?")
+    assert checker.check("The model reaches a bits-per-character of 1.37 on EnWik8 [1].").citations == []
+    assert checker.check("The model's forward pass on EnWik8 is 1.37 times faster [1].").citations
+
+
 def test_an_acronym_beside_a_figure_may_be_spelt_out_in_the_source():
     pendulum = [Source(rank=1, paper_id="dim", title="Intrinsic Dimension", score=1.0,
                        abstract="We compare supervised, reinforcement, and other types of learning: the inverted "

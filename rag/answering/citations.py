@@ -5,10 +5,12 @@ stays only if it names a provided source that supports its claim: enough of the 
 their rarity in the collection (IDF), occur in that source's title and abstract, and every number and every name (a
 word with a capital after its first letter: NeurIPS, LoRA, GPT-4) the claim adds to the question occurs there too,
 as do the names beside a number it states (what the figure measures: "mIoU on ADE20K", even when the question named
-them). A wrong marker is replaced by the source that does support the claim, or removed; a sentence left with none of
-the citations it made is dropped (the answer shows no claim its sources were found not to make). An unmarked claim
-that one source clearly supports gets that source, unless it only says back the question; one stating a figure or
-name that no source supports is dropped. Every kept citation carries the abstract sentence that best supports it.
+them). One sentence must give the figure with the names right after it ("27.1 PQ on ADE20K" does not give "27.1
+mIoU on ADE20K"), and a figure the paper gives only as a multiplier ("1.37times faster") is not a plain value. A
+wrong marker is replaced by the source that does support the claim, or removed; a sentence left with none of the
+citations it made is dropped (the answer shows no claim its sources were found not to make). An unmarked claim that
+one source clearly supports gets that source, unless it only says back the question; one stating a figure or name
+that no source supports is dropped. Every kept citation carries the abstract sentence that best supports it.
 
 Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the end, a sentence
 after a claim that only points at a source ("[2]", "This score is from [2].") belongs to that claim, and a reply made
@@ -48,9 +50,15 @@ DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
                              r"(?:paper|method|work|study|approach|model|framework|technique)\b", re.IGNORECASE)
 SHORT_NAME_WORDS = 5  # a title's part before its colon names the paper if it has at most this many words
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+MULTIPLIER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*-?\s*(?:times\b|x\b|×|fold\b)", re.IGNORECASE)
 ACRONYM_LETTERS, ACRONYM_SLACK = 5, 4  # an acronym of at most 5 letters may spread over 4 more words than letters
 MEASURE_WINDOW = 4  # names this many words either side of a stated figure say what it measures ("mIoU of 41 on ADE20K")
 WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
+
+
+def multipliers_in(text: str) -> set[str]:
+    """Numbers written as a multiplier: ``"1.37times faster, 3x, 2.5-fold"`` -> ``{"1.37", "3", "2.5"}``."""
+    return set(MULTIPLIER.findall(text))
 
 
 def numbers_in(text: str) -> set[str]:
@@ -58,15 +66,19 @@ def numbers_in(text: str) -> set[str]:
     return set(NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)))
 
 
-def measures_in(text: str, known: set[str]) -> set[str]:
-    """Names standing next to a figure outside ``known`` (within `MEASURE_WINDOW` words): what the figure is said
-    to measure. ``"a GLUE average of 5.6 BLEU"`` -> ``{"glue", "bleu"}``."""
+def measures_in(text: str, known: set[str]) -> tuple[set[str], set[tuple[str, frozenset[str]]]]:
+    """The names standing next to a figure outside ``known`` (within `MEASURE_WINDOW` words either side): what it is
+    said to measure; and each such figure with the names right after it (its unit and benchmark).
+    ``"a GLUE average of 5.6 BLEU on WMT14"`` -> ``({"glue", "bleu", "wmt14"}, {("5.6", {"bleu", "wmt14"})})``."""
     words = text.split()
-    near: set[str] = set()
+    beside: set[str] = set()
+    following: set[tuple[str, frozenset[str]]] = set()
     for i, word in enumerate(words):
-        if numbers_in(word) - known:
-            near |= names_in(" ".join(words[max(0, i - MEASURE_WINDOW) : i + MEASURE_WINDOW + 1]))
-    return near
+        if figures := numbers_in(word) - known:
+            beside |= names_in(" ".join(words[max(0, i - MEASURE_WINDOW) : i + MEASURE_WINDOW + 1]))
+            after = frozenset(names_in(" ".join(words[i + 1 : i + MEASURE_WINDOW + 1])))
+            following |= {(figure, after) for figure in figures if after}
+    return beside, following
 
 
 def spells(acronym: str, initials: list[str], span: int) -> bool:
@@ -102,27 +114,39 @@ class SourceText:
     numbers: set[str]
     sentences: list[tuple[str, set[str]]]
     letters: str  # the title and abstract as `letters_and_digits`, where a claim's names are looked up
+    title_letters: str
+    plain_numbers: set[str]  # numbers written at least once other than as a multiplier ("1.37times")
 
     @classmethod
     def of(cls, source: Source) -> SourceText:
         sentences = [(s, set(content_terms(s))) for s in split_sentences(source.abstract)]
         terms = set(content_terms(source.title)).union(*(t for _, t in sentences))
         text = f"{source.title} {source.abstract}"
-        return cls(source, terms, numbers_in(text), sentences, letters_and_digits(text))
+        plain = numbers_in(MULTIPLIER.sub(" ", text))
+        return cls(source, terms, numbers_in(text), sentences, letters_and_digits(text),
+                   letters_and_digits(source.title), plain)
 
     def states(self, claim: Claim) -> bool:
-        """Whether every number and name the claim adds to the question, and every name next to a number it
-        states (an acronym may be spelt out: RL, "reinforcement ... learning"), occurs in this paper."""
-        return (claim.numbers <= self.numbers and all(name in self.letters for name in claim.names)
-                and all(name in self.letters or self.spells_out(name) for name in claim.measures))
+        """Whether every number and name the claim adds to the question, and every name beside a number it
+        states, occurs in this paper; each figure occurs in one sentence with the names right after it, and a
+        figure the paper gives only as a multiplier ("1.37times faster") is one in the claim too."""
+        return (claim.numbers <= self.numbers and claim.numbers - claim.multipliers <= self.plain_numbers
+                and all(name in self.letters for name in claim.names)
+                and all(any(self.names(name, s) for s, _ in self.sentences) for name in claim.measures)
+                and all(self.gives(figure, names) for figure, names in claim.figures))
 
-    def spells_out(self, acronym: str) -> bool:
-        """Whether some sentence has words starting with the acronym's letters in order, within a few words."""
-        if not acronym.isalpha() or len(acronym) > ACRONYM_LETTERS:
-            return False
-        span = len(acronym) + ACRONYM_SLACK
-        return any(spells(acronym, [w[0] for w in WORD_WITH_HYPHENS.findall(s.casefold())], span)
-                   for s, _ in self.sentences)
+    def names(self, name: str, sentence: str) -> bool:
+        """Whether the title or the sentence has the name, or the sentence spells out an acronym of at most
+        `ACRONYM_LETTERS` letters (RL: "reinforcement ... learning")."""
+        if name in self.title_letters or name in letters_and_digits(sentence):
+            return True
+        initials = [w[0] for w in WORD_WITH_HYPHENS.findall(sentence.casefold())]
+        return name.isalpha() and len(name) <= ACRONYM_LETTERS and spells(name, initials, len(name) + ACRONYM_SLACK)
+
+    def gives(self, figure: str, names: frozenset[str]) -> bool:
+        """Whether one sentence states ``figure`` with all ``names`` ("27.1 mIoU on ADE20K" is not given by
+        "27.1 PQ on ADE20K", even if the paper reports mIoU elsewhere)."""
+        return any(figure in numbers_in(s) and all(self.names(name, s) for name in names) for s, _ in self.sentences)
 
     def quote(self, claim: set[str]) -> str:
         """The abstract sentence sharing the most terms with the claim."""
@@ -140,6 +164,8 @@ class Claim:
     numbers: set[str]
     names: frozenset[str] = frozenset()
     measures: frozenset[str] = frozenset()  # names next to a stated number, the question's own included
+    figures: frozenset[tuple[str, frozenset[str]]] = frozenset()  # a stated number, with the names right after it
+    multipliers: frozenset[str] = frozenset()  # stated numbers written as multipliers ("3x faster")
 
 
 @dataclass
@@ -170,8 +196,9 @@ class CitationChecker:
 
     def claim(self, text: str) -> Claim:
         names = frozenset(n for n in names_in(text) if n not in self.question_letters)
-        measures = frozenset(measures_in(text, self.question_numbers))
-        return Claim(set(content_terms(text)), numbers_in(text) - self.question_numbers, names, measures)
+        beside, following = measures_in(text, self.question_numbers)
+        return Claim(set(content_terms(text)), numbers_in(text) - self.question_numbers, names, frozenset(beside),
+                     frozenset(following), frozenset(multipliers_in(text)))
 
     def support(self, number: int, claim: Claim) -> float:
         """IDF-weighted share of the claim's terms found in source ``number``; 0 if it lacks a stated number
@@ -203,7 +230,7 @@ class CitationChecker:
             covered = sum(self.weight(t) for t in union.terms) / max(1e-9, sum(self.weight(t) for t in claim.terms))
             together = " ".join(self.sources[n].letters for n in partial)
             if (covered >= self.threshold and claim.numbers <= set().union(*(self.sources[n].numbers for n in partial))
-                    and all(name in together for name in claim.names | claim.measures)):
+                    and all(name in together for name in claim.names)):
                 kept = partial
         kept = [n for n in kept if self.on_topic(n)]
         if not kept:
