@@ -161,6 +161,8 @@ def test_a_figure_must_come_with_its_unit_and_benchmark_in_one_sentence():
     checker = CitationChecker(panoptic, 0.5, question="What mIoU does it reach on ADE20K?")
     assert checker.check("It reaches 27.1 mIoU on ADE20K [1].").citations == []
     assert checker.check("It reaches 27.1 PQ on ADE20K [1].").citations
+    titled = [Source(rank=1, paper_id="slim", title="0.1% Data Makes SAM Slim", score=1.0, abstract="We prune it.")]
+    assert CitationChecker(titled, 0.5).check("Slim needs 0.1% data of SAM [1].").citations  # the title's figure
 
 
 def test_a_figure_the_paper_gives_only_as_a_multiplier_is_not_a_plain_value():

@@ -132,7 +132,8 @@ class SourceText:
         figure the paper gives only as a multiplier ("1.37times faster") is one in the claim too."""
         return (claim.numbers <= self.numbers and claim.numbers - claim.multipliers <= self.plain_numbers
                 and all(name in self.letters for name in claim.names)
-                and all(any(self.names(name, s) for s, _ in self.sentences) for name in claim.measures)
+                and all(name in self.letters or any(self.names(name, s) for s, _ in self.sentences)
+                        for name in claim.measures)
                 and all(self.gives(figure, names) for figure, names in claim.figures))
 
     def names(self, name: str, sentence: str) -> bool:
@@ -146,7 +147,8 @@ class SourceText:
     def gives(self, figure: str, names: frozenset[str]) -> bool:
         """Whether one sentence states ``figure`` with all ``names`` ("27.1 mIoU on ADE20K" is not given by
         "27.1 PQ on ADE20K", even if the paper reports mIoU elsewhere)."""
-        return any(figure in numbers_in(s) and all(self.names(name, s) for name in names) for s, _ in self.sentences)
+        return any(figure in numbers_in(s) and all(self.names(name, s) for name in names)
+                   for s in [self.source.title, *(s for s, _ in self.sentences)])
 
     def quote(self, claim: set[str]) -> str:
         """The abstract sentence sharing the most terms with the claim."""
