@@ -200,7 +200,8 @@ class AnsweringSettings(Section):
 
     context_tokens: int = Field(
         1000, ge=200, le=30000,
-        description="Token budget for the abstracts in the prompt; longer ones keep their most relevant sentences.",
+        description="Token budget for the abstracts in the prompt; longer ones keep their most relevant sentences "
+        "(those with figures first when the question asks for a number).",
     )
     source_gap: float = Field(
         1.0, ge=0.0, le=1.0,
