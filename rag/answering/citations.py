@@ -81,12 +81,16 @@ def measures_in(text: str, known: set[str]) -> tuple[set[str], set[tuple[str, fr
     return beside, following
 
 
-def spells(acronym: str, initials: list[str], span: int) -> bool:
-    """Whether ``initials`` hold the acronym's letters in order within ``span`` consecutive words."""
+def spells_out(acronym: str, sentence: str) -> bool:
+    """Whether the sentence's words start with the acronym's letters in order, within `ACRONYM_SLACK` more words
+    than it has letters (RL: "reinforcement, and other types of learning"); only for at most `ACRONYM_LETTERS`."""
+    if not acronym.isalpha() or len(acronym) > ACRONYM_LETTERS:
+        return False
+    initials = [w[0] for w in WORD_WITH_HYPHENS.findall(sentence.casefold())]
     for start, initial in enumerate(initials):
         if initial != acronym[0]:
             continue
-        rest = iter(initials[start + 1 : start + span])
+        rest = iter(initials[start + 1 : start + len(acronym) + ACRONYM_SLACK])
         if all(letter in rest for letter in acronym[1:]):
             return True
     return False
@@ -114,7 +118,7 @@ class SourceText:
     numbers: set[str]
     sentences: list[tuple[str, set[str]]]
     letters: str  # the title and abstract as `letters_and_digits`, where a claim's names are looked up
-    title_letters: str
+    statements: list[tuple[str, set[str], str]]  # the title and each sentence, with its numbers and letters
     plain_numbers: set[str]  # numbers written at least once other than as a multiplier ("1.37times")
 
     @classmethod
@@ -122,9 +126,9 @@ class SourceText:
         sentences = [(s, set(content_terms(s))) for s in split_sentences(source.abstract)]
         terms = set(content_terms(source.title)).union(*(t for _, t in sentences))
         text = f"{source.title} {source.abstract}"
-        plain = numbers_in(MULTIPLIER.sub(" ", text))
-        return cls(source, terms, numbers_in(text), sentences, letters_and_digits(text),
-                   letters_and_digits(source.title), plain)
+        statements = [(t, numbers_in(t), letters_and_digits(t)) for t in [source.title, *(s for s, _ in sentences)]]
+        return cls(source, terms, numbers_in(text), sentences, letters_and_digits(text), statements,
+                   numbers_in(MULTIPLIER.sub(" ", text)))
 
     def states(self, claim: Claim) -> bool:
         """Whether every number and name the claim adds to the question, and every name beside a number it
@@ -132,23 +136,18 @@ class SourceText:
         figure the paper gives only as a multiplier ("1.37times faster") is one in the claim too."""
         return (claim.numbers <= self.numbers and claim.numbers - claim.multipliers <= self.plain_numbers
                 and all(name in self.letters for name in claim.names)
-                and all(name in self.letters or any(self.names(name, s) for s, _ in self.sentences)
+                and all(name in self.letters or any(spells_out(name, s) for s, _ in self.sentences)
                         for name in claim.measures)
                 and all(self.gives(figure, names) for figure, names in claim.figures))
 
-    def names(self, name: str, sentence: str) -> bool:
-        """Whether the title or the sentence has the name, or the sentence spells out an acronym of at most
-        `ACRONYM_LETTERS` letters (RL: "reinforcement ... learning")."""
-        if name in self.title_letters or name in letters_and_digits(sentence):
-            return True
-        initials = [w[0] for w in WORD_WITH_HYPHENS.findall(sentence.casefold())]
-        return name.isalpha() and len(name) <= ACRONYM_LETTERS and spells(name, initials, len(name) + ACRONYM_SLACK)
-
     def gives(self, figure: str, names: frozenset[str]) -> bool:
-        """Whether one sentence states ``figure`` with all ``names`` ("27.1 mIoU on ADE20K" is not given by
-        "27.1 PQ on ADE20K", even if the paper reports mIoU elsewhere)."""
-        return any(figure in numbers_in(s) and all(self.names(name, s) for name in names)
-                   for s in [self.source.title, *(s for s, _ in self.sentences)])
+        """Whether one sentence (or the title) states ``figure`` with all ``names``, each in it, in the title, or
+        an acronym spelt out in it ("27.1 mIoU on ADE20K" is not given by "27.1 PQ on ADE20K", even if the paper
+        reports mIoU elsewhere)."""
+        title_letters = self.statements[0][2]
+        return any(figure in numbers and all(name in title_letters or name in letters or spells_out(name, text)
+                                             for name in names)
+                   for text, numbers, letters in self.statements)
 
     def quote(self, claim: set[str]) -> str:
         """The abstract sentence sharing the most terms with the claim."""
@@ -342,8 +341,11 @@ class CitationChecker:
         """For "Which paper ...?", an item that only says back what the question asks (``[1] Trains a U-Net on
         WINDSET.``): it means "paper 1 is the one", which its title says."""
         terms = set(content_terms(text)) - POINTER_TERMS
-        return bool(WHICH_PAPER.match(self.question) and terms
-                    and len(terms & self.question_terms) >= RESTATED_SHARE * len(terms))
+        return bool(WHICH_PAPER.match(self.question) and terms and self.says_back(terms))
+
+    def says_back(self, terms: set[str]) -> bool:
+        """Whether at least `RESTATED_SHARE` of these terms are the question's."""
+        return len(terms & self.question_terms) >= RESTATED_SHARE * len(terms)
 
     def titled_source(self, text: str, numbers: list[int]) -> int | None:
         """The source whose title ``text`` is (most of), preferring the cited ones: then the claim is only
@@ -435,8 +437,7 @@ class CitationChecker:
     def tells_more(self, text: str) -> bool:
         """Whether ``text`` says more than the question: a number or name it lacks, or enough other words."""
         claim = self.claim(text)
-        terms = claim.terms - POINTER_TERMS
-        return bool(claim.numbers or claim.names) or len(terms & self.question_terms) < RESTATED_SHARE * len(terms)
+        return bool(claim.numbers or claim.names) or not self.says_back(claim.terms - POINTER_TERMS)
 
     def named(self, sentence: str) -> str:
         """A sentence about one cited paper that describes it without naming it, with its name:
