@@ -26,7 +26,7 @@ from rag.answering.answer import (
     Timings,
     Token,
 )
-from rag.answering.citations import CitationChecker
+from rag.answering.citations import CitationChecker, states_figure
 from rag.answering.focus import context_share, focused
 from rag.answering.judge import JudgePrompt, PaperJudge, asks_for_several
 from rag.answering.prompt import (
@@ -39,7 +39,7 @@ from rag.answering.prompt import (
     paper_block,
     prompt_prefix,
 )
-from rag.answering.question import Turn, clean_question, fold_history
+from rag.answering.question import Turn, answer_needs_figure, clean_question, fold_history
 from rag.errors import LLMError, QuestionError
 from rag.index import Bm25Index, PaperIndex
 from rag.library import Library
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 WARM_CHECK_EVERY = 25  # papers between two looks at how full the prompt cache is
 UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
 WITHHELD_NOTE = " (The model's reply repeated the assistant's instructions and was withheld.)"
+NO_FIGURE_NOTE = " (The question asks for a figure, and the model's checked reply gives none.)"
 
 
 @dataclass
@@ -249,6 +250,8 @@ class Assistant:
         checked = checker.check(without_refusals(reply.text))
         if not checked.citations:
             return ABSTAIN_TEXT + UNSUPPORTED_NOTE, [], True
+        if answer_needs_figure(request.question) and not states_figure(checked.text, request.question):
+            return ABSTAIN_TEXT + NO_FIGURE_NOTE, [], True  # it only describes the paper, or says the figure is absent
         return checked.text, checked.citations, False
 
     # --- the whole path ----------------------------------------------------------------------

@@ -263,6 +263,21 @@ def test_a_claim_from_a_paper_the_question_is_not_about_is_dropped_when_on_topic
     assert strict.check("Dogs tunnel through quantum barriers.").citations == []  # no marker is added either
 
 
+def test_an_off_topic_paper_is_dropped_however_short_the_claim_and_so_is_the_figure_only_it_states():
+    """"Which mats ...?" is about paper 1: a figure that only paper 2 states, and a bare "Quantum Dogs [2].", are
+    not answers to it (a 2-bit LLM question answered with another paper's accuracy gain, then its name)."""
+    dogs = Source(rank=2, paper_id="dogs", title="Quantum Dogs", score=0.9,
+                  abstract="Dogs tunnel through quantum barriers at a rate of 3 per hour at low temperature.")
+    sources = [SOURCES[0], dogs]
+    strict = CitationChecker(sources, 0.5, question="Which mats do cats prefer in kitchens?", on_topic=0.4)
+    reply = "Cats prefer warm woollen mats [1]. The dogs tunnel at a rate of 3 per hour. [2] Quantum Dogs."
+    result = strict.check(reply)
+    assert result.text == "Cats prefer warm woollen mats [1]." and [c.number for c in result.citations] == [1]
+    lenient = CitationChecker(sources, 0.5).check(reply)  # on_topic off: both stand
+    assert lenient.text == ("Cats prefer warm woollen mats [1]. The dogs tunnel at a rate of 3 per hour [2]. "
+                            "Quantum Dogs [2].")
+
+
 def test_a_paper_described_but_not_named_gets_its_name_when_the_answer_cites_several():
     reply = ("The first paper studies cats sitting on mats in kitchens [1]. "
              "The second study measures the tunnelling rate of dogs [2]. Quantum Dogs tunnel through barriers [2].")

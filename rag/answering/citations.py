@@ -10,7 +10,8 @@ mIoU on ADE20K"), and a figure the paper gives only as a multiplier ("1.37times 
 wrong marker is replaced by the source that does support the claim, or removed; a sentence left with none of the
 citations it made is dropped (the answer shows no claim its sources were found not to make). An unmarked claim that
 one source clearly supports gets that source, unless it only says back the question; one stating a figure or name
-that no source supports is dropped. Every kept citation carries the abstract sentence that best supports it.
+that no source on the question's topic supports is dropped. A cited paper must be on the question's topic (`on_topic`),
+however short its claim. Every kept citation carries the abstract sentence that best supports it.
 
 Small models also write markers apart from their claims: a leading ``[1] Claim.`` is moved to the end, a sentence
 after a claim that only points at a source ("[2]", "This score is from [2].") belongs to that claim, and a reply made
@@ -54,6 +55,10 @@ MULTIPLIER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*-?\s*(?:times\b|x\b|×|fol
 ACRONYM_LETTERS, ACRONYM_SLACK = 5, 4  # an acronym of at most 5 letters may spread over 4 more words than letters
 MEASURE_WINDOW = 4  # names this many words either side of a stated figure say what it measures ("mIoU of 41 on ADE20K")
 WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
+# numbers in words ("one" is left out: "the largest one")
+NUMBER_WORDS = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
+                          r"|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|twice|thrice|half|double"
+                          r"|triple|quadruple)\b", re.IGNORECASE)
 
 
 def multipliers_in(text: str) -> set[str]:
@@ -64,6 +69,14 @@ def multipliers_in(text: str) -> set[str]:
 def numbers_in(text: str) -> set[str]:
     """Numbers as written, thousands separators dropped: ``"1,024 and 3.5"`` -> ``{"1024", "3.5"}``."""
     return set(NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)))
+
+
+def states_figure(answer: str, question: str) -> bool:
+    """Whether the answer gives a number the question does not, in digits or in words ("three", "twice"); its
+    ``[n]`` markers are not numbers."""
+    text = MARKER_GROUP.sub(" ", answer)
+    words = {w.casefold() for w in NUMBER_WORDS.findall(text)} - {w.casefold() for w in NUMBER_WORDS.findall(question)}
+    return bool(numbers_in(text) - numbers_in(question) or words)
 
 
 def measures_in(text: str, known: set[str]) -> tuple[set[str], set[tuple[str, frozenset[str]]]]:
@@ -222,7 +235,7 @@ class CitationChecker:
         """Keep the markers whose source supports the claim; otherwise substitute the one that does."""
         valid = [n for n in dict.fromkeys(numbers) if n in self.sources]
         if len(claim.terms) < MIN_CLAIM_TERMS and not claim.numbers:
-            return valid  # too little content to judge; in-range markers stand
+            return [n for n in valid if self.on_topic(n)]  # too little to judge by its words; the paper must fit
         kept = [n for n in valid if self.support(n, claim) >= self.threshold]
         if len(valid) > 1:
             # a claim drawing on several papers: each must support part of it, together enough
@@ -239,6 +252,10 @@ class CitationChecker:
             if best is not None and support >= self.threshold and self.on_topic(best):
                 kept = [best]
         return kept
+
+    def backed(self, claim: Claim) -> bool:
+        """Whether some source on the question's topic supports the claim."""
+        return any(self.support(n, claim) >= self.threshold and self.on_topic(n) for n in self.sources)
 
     def coverage(self) -> dict[int, float]:
         """Each source's (weighted) coverage of the question's terms."""
@@ -410,8 +427,8 @@ class CitationChecker:
                             and self.on_topic(best) and self.tells_more(tail)):
                         quotes.setdefault(best, self.sources[best].quote(tail_claim.terms))
                         tail = attach_marker(tail, f"[{best}]")
-            if not pieces and (tail_claim.numbers or tail_claim.names) and support < self.threshold:
-                continue  # an uncited figure or name that no source supports
+            if not pieces and (tail_claim.numbers or tail_claim.names) and not self.backed(tail_claim):
+                continue  # an uncited figure or name that no paper on the question's topic supports
             pieces.append(tail)
             if refuted and not in_sentence:
                 continue  # every paper it cited was checked and found not to say it (or not to fit the question)

@@ -15,8 +15,11 @@ WORD = re.compile(r"\w", re.UNICODE)
 # "How much faster ...?", "What top-1 accuracy ...?", "By how many points ...?": the answer is a figure
 ASKS_FOR_FIGURE = re.compile(
     r"\bhow\s+(?:much|many|fast|large|big|long|often)\b|\bby\s+how\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?"
-    r"(?:scores?|accuracy|error|perplexity|speed|size|rates?|numbers?|percentage|fid|bleu|auroc|m?ap|miou|mrr|latency"
-    r"|reduction|improvement|gains?)\b", re.IGNORECASE)
+    r"(?:scores?|accuracy|error|perplexity|speed|size|rates?|ranks?|values?|numbers?|percentage|fid|bleu|auroc|m?ap|miou|mrr"
+    r"|latency|reduction|improvement|gains?)\b", re.IGNORECASE)
+# "Which paper ...?", "What recent works ...?": the answer names papers, whatever else the question mentions
+ASKS_FOR_PAPERS = re.compile(r"^\W*(?:which|what)\s+(?:[\w-]+\s+){0,3}?(?:papers?|works?|stud(?:y|ies)|articles?"
+                             r"|publications?)\b", re.IGNORECASE)
 FOLLOW_UP_WORDS = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|authors?|study))\b",
     re.IGNORECASE,
@@ -67,8 +70,14 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
 
 
 def asks_for_figure(question: str) -> bool:
-    """Whether the question asks for a number: how much, how many, what accuracy / score / perplexity ..."""
+    """Whether the question asks for a number: how much, how many, what accuracy / score / rank / value ..."""
     return bool(ASKS_FOR_FIGURE.search(question))
+
+
+def answer_needs_figure(question: str) -> bool:
+    """Whether an answer to the question must state a number: it asks for one, and not for papers ("Which paper
+    reports how much ...?" is answered by a paper)."""
+    return asks_for_figure(question) and not ASKS_FOR_PAPERS.match(question)
 
 
 @dataclass(frozen=True)
