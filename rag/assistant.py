@@ -33,6 +33,7 @@ from rag.answering.prompt import (
     ABSTAIN_TEXT,
     INSTRUCTIONS,
     SECOND_LOOK,
+    SECOND_LOOK_OPENING,
     Prompt,
     echoes_rules,
     fit_prompt,
@@ -173,8 +174,10 @@ class Assistant:
         best = max((p.term_coverage(request.query, weight) for p in papers[:count]), default=0.0)
         return count if best >= answering.second_look_threshold else 0
 
-    def generate(self, prompt: Prompt, llm: LanguageModel, request: Request, reply: Reply) -> Iterator[Token]:
-        """Stream the LLM's reply into ``reply``, yielding each piece; stop if it repeats the rules.
+    def generate(self, prompt: Prompt, llm: LanguageModel, request: Request, reply: Reply,
+                 opening: str = "") -> Iterator[Token]:
+        """Stream the LLM's reply (starting with ``opening``, if given) into ``reply``, yielding each piece; stop if
+        it repeats the rules.
 
         The model runs in a worker thread that holds the generation lock (one generation at a time).
         When this generator is closed (Stop, a finished reader) or abandoned, the worker stops at the
@@ -187,7 +190,7 @@ class Assistant:
         def produce() -> None:
             try:
                 with self.generation_lock:
-                    stream = llm.stream(prompt.messages, prompt.pieces)
+                    stream = llm.stream(prompt.messages, prompt.pieces, opening)
                     try:
                         for delta in stream:
                             if cancelled.is_set():
@@ -298,7 +301,8 @@ class Assistant:
                 focus = sources[:count]
                 yield SecondLook(sources=focus)
                 reply.start_second_look()
-                yield from self.generate(self.build_prompt(request, focus, llm, SECOND_LOOK), llm, request, reply)
+                yield from self.generate(self.build_prompt(request, focus, llm, SECOND_LOOK), llm, request, reply,
+                                         SECOND_LOOK_OPENING)
         checking = time.perf_counter()
         judge = self.paper_judge(request, sources, llm)
         if judge is not None and reply.answers():

@@ -54,3 +54,13 @@ def test_a_prompt_gets_the_same_reply_whatever_was_asked_before(assistant, seed_
     assert reply(story) == first
     assert reply(story) != "".join(assistant.variant(seed_settings.replace(
         temperature=1.0, max_answer_tokens=40, seed=7)).llm.stream(story))
+
+
+def test_the_model_writes_on_from_an_opening(assistant, seed_settings):
+    """The second look's reply is opened for the model: it continues the sentence instead of starting anew."""
+    llm = assistant.variant(seed_settings.replace(max_answer_tokens=24)).llm
+    messages = [ChatMessage(role="user", content="Name the capital of France in one sentence.")]
+    pieces = list(llm.stream(messages, opening="According to the atlas,"))
+    assert pieces[0] == "According to the atlas,"
+    continued = "".join(pieces[1:])
+    assert continued.startswith(" ") and "paris" in continued.lower() and "According to" not in continued

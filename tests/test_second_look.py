@@ -1,5 +1,6 @@
 """A refusal is checked, not trusted: when the model says the collection does not answer although a source
-covers the question well, it reads the best sources again, and the citation check decides.
+covers the question well, it reads the best sources again with its reply opened for it ("According to [1],"), and
+the citation check decides.
 
 Real embedded Chroma and MiniLM over 12 seed papers; the LLM is the scripted fake (first reply, second reply).
 """
@@ -7,16 +8,19 @@ Real embedded Chroma and MiniLM over 12 seed papers; the LLM is the scripted fak
 from __future__ import annotations
 
 import pytest
+from llama_index.core.base.llms.types import ChatMessage
 
 from rag import Assistant, Done, SecondLook, Token
-from rag.answering.prompt import ABSTAIN_TEXT, INSTRUCTIONS, SECOND_LOOK
-from rag.models.llm import LanguageModel
+from rag.answering.prompt import ABSTAIN_TEXT, INSTRUCTIONS, SECOND_LOOK, SECOND_LOOK_OPENING
+from rag.models.llm import LanguageModel, chatml
 from tests.reliability.papers import REVERSAL_QUESTION, REVERSAL_REPLY, fill_collection, seed_papers, small_settings
 from tests.support.fakes import ScriptedLLM
 from ui.chat import ChatTurn, add_question, message_text
 
 COLLECTION = "second-look"
 REFUSAL = "The collection does not answer this question."
+# the scripted second reply, written on from the opening (a space first, as a model's next token has)
+CONTINUED = " the Reversal Curse is a manifestation of the long-standing binding problem in cognitive science."
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +37,7 @@ def assistant(data_dir, embedder, *replies: str, **settings) -> Assistant:
 
 
 def test_a_refusal_over_a_well_matching_source_gets_a_second_look_over_the_best_sources(data_dir, embedder):
-    helper = assistant(data_dir, embedder, REFUSAL, REVERSAL_REPLY)
+    helper = assistant(data_dir, embedder, REFUSAL, CONTINUED)
     events = list(helper.stream(REVERSAL_QUESTION))
     kinds = [type(e).__name__ for e in events]
     look = next(e for e in events if isinstance(e, SecondLook))
@@ -41,17 +45,20 @@ def test_a_refusal_over_a_well_matching_source_gets_a_second_look_over_the_best_
     assert "".join(e.text for e in events[: kinds.index("SecondLook")] if isinstance(e, Token)) == REFUSAL
     answer = events[-1].answer
     assert isinstance(events[-1], Done) and not answer.abstained
-    assert answer.raw_answer == REVERSAL_REPLY and answer.citations[0].number == 1
+    assert answer.raw_answer == SECOND_LOOK_OPENING + CONTINUED and answer.citations[0].number == 1
+    assert events[kinds.index("SecondLook") + 1].text == SECOND_LOOK_OPENING  # the reader sees it first
     assert any("second look" in notice for notice in answer.notices)
     first, second = helper.llm.llm.prompts
     assert INSTRUCTIONS in first and SECOND_LOOK in second
+    assert second.endswith(f"assistant: {SECOND_LOOK_OPENING}")  # the opening goes to the model as its reply's start
     assert second.count("<paper>\n") == 2 and first.count("<paper>\n") > 2
 
 
 def test_a_second_look_that_still_refuses_or_is_unsupported_abstains(data_dir, embedder):
-    refused = assistant(data_dir, embedder, REFUSAL, REFUSAL).ask(REVERSAL_QUESTION)
-    assert refused.abstained and refused.answer == ABSTAIN_TEXT and not refused.notices
-    invented = assistant(data_dir, embedder, REFUSAL, "The curse costs 7 trillion dollars a year [1].")
+    refused = assistant(data_dir, embedder, REFUSAL, " the collection does not answer this question.")
+    answer = refused.ask(REVERSAL_QUESTION)
+    assert answer.abstained and answer.answer == ABSTAIN_TEXT and not answer.notices
+    invented = assistant(data_dir, embedder, REFUSAL, " the curse costs 7 trillion dollars a year.")
     answer = invented.ask(REVERSAL_QUESTION)
     assert answer.abstained and answer.citations == []
     assert len(invented.llm.llm.prompts) == 2  # it looked again; the check refused the claim
@@ -65,10 +72,17 @@ def test_no_second_look_when_it_is_off_or_the_model_answered(data_dir, embedder)
 
 
 def test_the_chat_shows_the_second_look_and_then_only_the_checked_answer(data_dir, embedder):
-    chat = ChatTurn(assistant(data_dir, embedder, REFUSAL, REVERSAL_REPLY))
+    chat = ChatTurn(assistant(data_dir, embedder, REFUSAL, CONTINUED))
     _, history = add_question(REVERSAL_QUESTION, [])
     shown = [message_text(update[0][-1]) for update in chat.respond(history, [], 6, COLLECTION, "")]
     looking = next(i for i, text in enumerate(shown) if "again" in text)
     assert "Reading the best 2 sources again" in shown[looking]
     assert all(REFUSAL not in text for text in shown[looking:])
     assert "binding problem" in shown[-1] and "second look" in shown[-1]
+
+
+def test_chatml_leaves_a_final_assistant_message_open_for_the_model_to_write_on():
+    asked = [ChatMessage(role="user", content="Q?")]
+    assert chatml(asked) == "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n"
+    opened = chatml([*asked, ChatMessage(role="assistant", content=SECOND_LOOK_OPENING)])
+    assert opened == chatml(asked) + SECOND_LOOK_OPENING

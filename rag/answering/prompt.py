@@ -47,6 +47,9 @@ SECOND_LOOK = (
     "from, like [1]. If they give only part of the answer, give that part and say which part they do not give. "
     "Only if they give nothing the question asks, say that the collection does not answer it."
 )
+# The second look's reply starts with this (the model writes on from it), so it cannot open with a refusal: a
+# claim it is pushed into still has to pass the citation check.
+SECOND_LOOK_OPENING = "According to [1],"
 
 
 FENCE_TAG = re.compile(r"<\s*/?\s*paper\b", re.IGNORECASE)

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
 
 from rag.errors import LLMError, ModelUnavailable
 from rag.models.gguf import MODELS, assemble
-from rag.models.pieces import PiecedPrompt
+from rag.models.pieces import Piece, PiecedPrompt
 from rag.settings import LlmSettings, Settings
 
 OLLAMA_PROBE_SECONDS = 2.0
@@ -84,8 +84,11 @@ def estimate_tokens(text: str) -> int:
 
 
 def chatml(messages: Sequence[ChatMessage]) -> str:
-    """Qwen's ChatML prompt format, ending with the assistant turn opened."""
+    """Qwen's ChatML prompt format, ending with the assistant turn opened; a final assistant message is left open,
+    for the model to write on from (a prefilled opening)."""
     turns = [f"<|im_start|>{m.role.value}\n{m.content}<|im_end|>" for m in messages]
+    if messages and messages[-1].role == MessageRole.ASSISTANT:
+        return "\n".join(turns)[: -len("<|im_end|>")]
     return "\n".join([*turns, "<|im_start|>assistant\n"])
 
 
@@ -150,11 +153,16 @@ class LanguageModel:
         same prompt cut into pieces, for a model with a prompt cache."""
         return None
 
-    def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> Iterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None,
+               opening: str = "") -> Iterator[str]:
         """The reply's text as it is written; failures raise an actionable `LLMError`. ``pieces`` is the same
-        prompt cut into pieces, used by models that reuse pieces' state."""
+        prompt cut into pieces, used by models that reuse pieces' state. A reply given an ``opening`` starts with
+        it: the model writes on from it (Ollama continues a final assistant message)."""
+        messages = [*messages, ChatMessage(role=MessageRole.ASSISTANT, content=opening)] if opening else messages
         tokens = self.count_tokens(chatml(messages))
         self.last_read = PromptRead(tokens=tokens, computed=tokens)
+        if opening:
+            yield opening
         reply = None
         try:
             reply = self.llm.stream_chat(list(messages))
@@ -205,10 +213,14 @@ class LlamaCppModel(LanguageModel):
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
-    def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> Iterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None,
+               opening: str = "") -> Iterator[str]:
         if self.engine is None or pieces is None:
-            yield from super().stream(messages)
+            yield from super().stream(messages, opening=opening)
             return
+        if opening:
+            pieces = PiecedPrompt(pieces.prefix, (*pieces.pieces, Piece(opening)))
+            yield opening
         settings = self.settings
         stream = self.engine.stream(pieces.prefix, pieces.pieces, max_tokens=settings.max_answer_tokens,
                                     temperature=settings.temperature, seed=settings.seed, stop=STOP,

@@ -4,6 +4,7 @@ Stop mid-answer) and records the prompts it was given. It never runs a model."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -45,10 +46,9 @@ class ScriptedLLM(CustomLLM):
         replies = [self.reply, *self.later]
         reply = replies[min(len(self._prompts), len(replies)) - 1]
         text = ""
-        for piece in reply.split(" "):
+        for delta in re.findall(r"\s*\S+", reply):  # words with the spaces before them
             if self.delay:
                 time.sleep(self.delay)
-            delta = piece if not text else " " + piece
             text += delta
             yield CompletionResponse(text=text, delta=delta)
 
