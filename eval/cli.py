@@ -71,10 +71,10 @@ def eval_command(
         base = Assistant(Settings(), progress=not as_json)
         collection = collection or base.settings.store.collection
         if corpus is not None:
-            report = base.library.ingest([corpus], collection=collection, progress=not as_json)
+            report = base.ingest([corpus], collection=collection, progress=not as_json)
             err.print(f"{collection}: {report.summary()}", highlight=False)
         elif collection == base.settings.store.collection:
-            base.library.seed()  # an empty default collection is filled from the seeds, as `rag ask` does
+            base.seed()  # an empty default collection is filled from the seeds, as `rag ask` does
         results = {}
         for config in configs:
             assistant = base.variant(Settings(**config.overrides))

@@ -9,6 +9,8 @@ inflates a metric.
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from rag import marker_numbers
@@ -21,7 +23,13 @@ ANSWER_KEYS = (
     "citation_recall",
     "abstention_accuracy",
     "false_abstention_rate",
+    "evidence_rate",
+    "partial_rate",
+    "verdict_given",
+    "verdict_accuracy",
 )
+GRADES = ("answered", "partial", "evidence", "not-found")
+YES_OR_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 LATENCY_KEYS = (
     "retrieval_ms_p50",
     "retrieval_ms_p95",
@@ -101,6 +109,48 @@ def citation_recall(cited: Iterable[str], gold: set[str]) -> float | None:
     return len(set(cited) & gold) / len(gold)
 
 
+def row_grade(row: dict) -> str:
+    """A results row's grade (rows written before grades existed: answered or not-found)."""
+    return row.get("grade") or ("not-found" if row.get("abstained") else "answered")
+
+
+def gives_answer(row: dict) -> bool:
+    """Whether an answerable question got an answer: answered or partly answered, or quoted evidence that holds
+    every must_mention fact."""
+    grade = row_grade(row)
+    return grade in ("answered", "partial") or (grade == "evidence" and row["metrics"].get("must_mention") == 1.0)
+
+
+def stance(row: dict) -> str | None:
+    """The verdict a yes/no answer gives: its ``verdict``, else read from a reply opening with Yes or No."""
+    if row.get("verdict"):
+        return row["verdict"]["stance"]
+    match = YES_OR_NO.match(row.get("answer") or "") if not row.get("abstained") else None
+    return None if match is None else {"yes": "supports", "no": "contradicts"}[match.group(1).casefold()]
+
+
+def verdict_metrics(rows: Sequence[dict]) -> dict:
+    """For yes/no questions with a gold verdict: the share given a verdict, its accuracy where given, and how many
+    contradicted claims were affirmed."""
+    judged = [row for row in rows if row.get("gold_verdict")]
+    given = [row for row in judged if stance(row) in ("supports", "contradicts")]
+    return {
+        "verdict_given": len(given) / len(judged) if judged else None,
+        "verdict_accuracy": mean(float(stance(row) == row["gold_verdict"]) for row in given),
+        "affirmed_contradicted": sum(1 for row in given if row["gold_verdict"] == "contradicts"
+                                     and stance(row) == "supports") if judged else None,
+    }
+
+
+def rule_counts(rows: Sequence[dict]) -> dict:
+    """How often each rule removed a claim (``drop``), re-cited or attached one, and set the answer's grade."""
+    counts: Counter[str] = Counter()
+    for row in rows:
+        for hit in row.get("trail", []):
+            counts[f"{hit['action']}: {hit['rule']}"] += 1
+    return dict(sorted(counts.items()))
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0-100) by linear interpolation; None for no values."""
     data = sorted(v for v in values if v is not None)
@@ -126,8 +176,13 @@ def aggregate(rows: Sequence[dict]) -> dict:
     answered = [row for row in rows if "abstained" in row]
     unanswerable = [row for row in answered if not row["gold"]]
     answerable = [row for row in answered if row["gold"]]
-    metrics["abstention_accuracy"] = mean(float(row["abstained"]) for row in unanswerable)
-    metrics["false_abstention_rate"] = mean(float(row["abstained"]) for row in answerable)
+    metrics["abstention_accuracy"] = mean(float(row_grade(row) == "not-found") for row in unanswerable)
+    metrics["false_abstention_rate"] = mean(float(not gives_answer(row)) for row in answerable)
+    metrics["evidence_rate"] = mean(float(row_grade(row) == "evidence") for row in answerable)
+    metrics["partial_rate"] = mean(float(row_grade(row) == "partial") for row in answerable)
+    metrics.update(verdict_metrics(answered))
+    metrics["grades"] = {grade: sum(1 for row in answered if row_grade(row) == grade) for grade in GRADES}
+    metrics["rules"] = rule_counts(answered)
     timings = [row["timings"] for row in rows]
     for name in ("retrieval_ms", "first_token_ms", "total_ms", "checking_ms"):
         values = [t.get(name) for t in timings if t.get(name) is not None]

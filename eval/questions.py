@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -25,6 +26,7 @@ class Question(BaseModel):
     gold_titles: list[str] = Field(default_factory=list)
     must_mention: list[str] = Field(default_factory=list)
     split: str | None = None  # e.g. "tune" (thresholds may be chosen on it) or "heldout" (never looked at)
+    verdict: Literal["supports", "contradicts"] | None = None  # a yes/no claim: what its gold paper says of it
 
     @property
     def answerable(self) -> bool:

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
-from eval.metrics import ANSWER_KEYS, LATENCY_KEYS, RETRIEVAL_KEYS
+from eval.metrics import ANSWER_KEYS, GRADES, LATENCY_KEYS, RETRIEVAL_KEYS
 
 QUALITY_KEYS = (*RETRIEVAL_KEYS, *ANSWER_KEYS)
 
@@ -94,6 +94,13 @@ def write_report(out_dir: Path, results: dict[str, tuple[list[dict], dict]], *, 
         by_type = {"overall": m["overall"], **m["by_type"]}
         lines += [f"## {heading}", "", table(by_type, ("questions", *QUALITY_KEYS), "type"), "",
                   table({"overall": m["overall"]}, LATENCY_KEYS, ""), ""]
+        grades = {kind: values.get("grades", {}) for kind, values in by_type.items()}
+        lines += ["Grades (answered, partly answered, quoted evidence, not in the collection):", "",
+                  table(grades, GRADES, "type"), ""]
+        if rules := m["overall"].get("rules"):
+            counts = {rule: {"count": n} for rule, n in rules.items()}
+            lines += ["What the rules did (drop: a claim removed; re-cite, attach, add: a citation changed; the "
+                      "answer rules: its grade):", "", table(counts, ("count",), "rule"), ""]
         plot = f"by_type{'' if single else '_' + name}.png"
         bar_chart(m["by_type"], QUALITY_KEYS, f"Metrics by question type ({name})", out_dir / plot)
         lines += [f"![metrics by question type]({plot})", ""]

@@ -18,7 +18,7 @@ from eval.metrics import (
     retrieval_metrics,
 )
 from eval.questions import Question, paper_keys
-from rag import Answer, Assistant, Done
+from rag import Answer, Assistant
 
 RETRIEVAL_DEPTH = 10  # the @10 metrics need ten ranked papers whatever the answer's top_k
 RUN_FILE = "run.json"
@@ -58,7 +58,7 @@ def run_signature(assistant: Assistant, questions: list[Question], collection: s
         "collection": collection,
         "retrieval_only": retrieval_only,
         "settings": {name: value for name, value in settings.flat().items() if name in EVAL_SETTINGS},
-        "embed_model": assistant.embedder.model_name,
+        "embed_model": assistant.embed_model,
     }
 
 
@@ -67,7 +67,7 @@ EVAL_SETTINGS = {
     "llamacpp_model", "context_tokens", "max_answer_tokens", "temperature", "support_threshold", "abstain_threshold",
     "prompt_cache", "kv_type", "second_look_threshold", "second_look_papers", "on_topic_share", "abstain_similarity",
     "seed", "list_judge", "list_judge_margin", "llamacpp_flash_attn",
-    "prompt_cache_live_head", "source_gap",
+    "prompt_cache_live_head", "source_gap", "list_candidates", "verdict_threshold", "verdict_papers",
 }
 
 
@@ -91,8 +91,7 @@ def evaluate_question(assistant: Assistant, question: Question, collection: str,
     }
     if retrieval_only:
         return row
-    answer = next(e.answer for e in assistant.stream(question.question, collection=collection) if isinstance(e, Done))
-    row.update(answer_fields(answer, question, gold, gold_set))
+    row.update(answer_fields(assistant.ask(question.question, collection=collection), question, gold, gold_set))
     return row
 
 
@@ -110,6 +109,11 @@ def answer_fields(answer: Answer, question: Question, gold: list[set[str]], gold
         "raw_answer": answer.raw_answer,
         "judged": answer.judged,
         "abstained": answer.abstained,
+        "grade": answer.grade,
+        "missing": answer.missing,
+        "trail": [hit.model_dump() for hit in answer.trail],
+        "verdict": answer.verdict.model_dump() if answer.verdict else None,
+        "gold_verdict": question.verdict,
         "notices": answer.notices,
         "citations": [c.model_dump() for c in answer.citations],
         "sources": [s.model_dump() for s in answer.sources],

@@ -18,11 +18,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rag.answering.answer import (
+    GRADES,
     Answer,
     Citation,
+    ClaimVerdict,
+    Completing,
     Done,
     Judging,
     PaperInfo,
+    RuleHit,
     SecondLook,
     Source,
     SourcesFound,
@@ -33,6 +37,7 @@ from rag.answering.answer import (
 from rag.answering.conversation import Chat, ChatEntry
 from rag.answering.export import answer_bibtex, answer_markdown, chat_markdown, papers_bibtex
 from rag.answering.markers import MARKER, marker_numbers, parse_numbers
+from rag.answering.progress import AnswerProgress, Stage
 from rag.answering.question import Turn
 from rag.assistant import Assistant
 from rag.chats import ChatStore, ChatSummary
@@ -63,11 +68,13 @@ from rag.settings import (
 
 __all__ = [
     "BULK_BATCH",
+    "GRADES",
     "MARKER",
     "PROFILES",
     "SUPPORTED_EXTENSIONS",
     "TOP_K_MAX",
     "Answer",
+    "AnswerProgress",
     "Assistant",
     "BadRecord",
     "Chat",
@@ -75,7 +82,9 @@ __all__ = [
     "ChatStore",
     "ChatSummary",
     "Citation",
+    "ClaimVerdict",
     "CollectionInfo",
+    "Completing",
     "CorpusError",
     "Done",
     "EmbeddingMismatch",
@@ -89,10 +98,12 @@ __all__ = [
     "QuestionError",
     "RagError",
     "RetrievedPaper",
+    "RuleHit",
     "SecondLook",
     "Settings",
     "Source",
     "SourcesFound",
+    "Stage",
     "StoreBusy",
     "StoreError",
     "StreamEvent",
@@ -146,8 +157,9 @@ def ask(question: str, **options) -> Answer:
 
 
 def stream(question: str, **options) -> Iterator[StreamEvent]:
-    """Like `ask`, but yields `SourcesFound`, then `Token`s (after a `SecondLook`, those of a second try), then
-    a `Judging` per source for a question asking which papers, then `Done`."""
+    """Like `ask`, but yields `SourcesFound`, then `Token`s (after a `SecondLook`, those of a second try; after a
+    `Completing`, those about a comparison's missing side), a `Judging` per source the model judges alone (which
+    papers, a yes/no claim), then `Done`. `AnswerProgress` folds them into what to show."""
     return default_assistant().stream(question, **options)
 
 

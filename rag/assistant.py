@@ -11,14 +11,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
 from rag.answering.answer import (
     Answer,
-    Citation,
+    ClaimVerdict,
+    Completing,
     Done,
     Judging,
+    RuleHit,
     SecondLook,
     Source,
     SourcesFound,
@@ -26,24 +28,30 @@ from rag.answering.answer import (
     Timings,
     Token,
 )
-from rag.answering.citations import CitationChecker, states_figure
+from rag.answering.citations import CheckedAnswer, CitationChecker
 from rag.answering.focus import context_share, focused
-from rag.answering.judge import JudgePrompt, PaperJudge, asks_for_several
+from rag.answering.grading import Attempt, Grade, Outcome, grade
+from rag.answering.judge import JudgePrompt, PaperJudge
+from rag.answering.policy import AnswerPolicy
+from rag.answering.profile import Kind, QuestionProfile, profile_question
 from rag.answering.prompt import (
     ABSTAIN_TEXT,
     INSTRUCTIONS,
     SECOND_LOOK,
     SECOND_LOOK_OPENING,
+    SIDE_INSTRUCTIONS,
     Prompt,
     echoes_rules,
     fit_prompt,
     paper_block,
     prompt_prefix,
 )
-from rag.answering.question import Turn, answer_needs_figure, clean_question, fold_history
+from rag.answering.question import Turn, clean_question
+from rag.answering.sides import Side, comparison_sides
+from rag.answering.verdict import STANCE_WORDS, judge_claim, verdict_outcome
 from rag.errors import LLMError, QuestionError
-from rag.index import Bm25Index, PaperIndex
-from rag.library import Library
+from rag.index import Bm25Index, IngestReport, PaperIndex
+from rag.library import CollectionInfo, Library
 from rag.models.llm import LanguageModel, PromptRead, choose_llm
 from rag.retrieval import HybridRetriever, RetrievedPaper
 from rag.settings import TOP_K_MAX, Settings, get_settings
@@ -52,20 +60,28 @@ from rag.text import most_relevant_sentence
 log = logging.getLogger(__name__)
 
 WARM_CHECK_EVERY = 25  # papers between two looks at how full the prompt cache is
-UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
-WITHHELD_NOTE = " (The model's reply repeated the assistant's instructions and was withheld.)"
-NO_FIGURE_NOTE = " (The question asks for a figure, and the model's checked reply gives none.)"
+NO_VERDICT_NOTE = ("The model could not judge the claim against the abstracts (it gives no token probabilities); "
+                   "the answer is its reply, checked.")
 
 
 @dataclass
 class Request:
-    """A question as it will be answered: cleaned, with its retrieval query and notices for the reader."""
+    """A question as it will be answered: its profile (cleaned question, retrieval query, kinds), the papers
+    asked for, and notices for the reader."""
 
-    question: str
-    query: str
+    profile: QuestionProfile
     top_k: int | None
     notices: list[str] = field(default_factory=list)
+    trail: list[RuleHit] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def question(self) -> str:
+        return self.profile.asked
+
+    @property
+    def query(self) -> str:
+        return self.profile.query
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -120,6 +136,31 @@ class Assistant:
         """The open index of a collection (the default one if None)."""
         return self.library.index(collection)
 
+    # --- the collections, as the interfaces see them ----------------------------------------------
+    def paper_count(self, collection: str | None = None) -> int:
+        """Papers in a collection (the default one if None)."""
+        return self.index(collection).paper_count()
+
+    def collections(self, count: bool = True) -> list[CollectionInfo]:
+        """Every collection in the store, the default one first (``count``: with their paper counts)."""
+        return self.library.collections(count=count)
+
+    def sources(self, collection: str | None = None) -> dict[str, int]:
+        """The corpus files a collection's papers came from, with how many papers each."""
+        return self.library.sources(collection)
+
+    def ingest(self, paths, **options) -> IngestReport:
+        """Add the papers of files or folders to a collection (see `Library.ingest`)."""
+        return self.library.ingest(paths, **options)
+
+    def seed(self) -> None:
+        """Fill an empty default collection from the seeds."""
+        self.library.seed()
+
+    @property
+    def embed_model(self) -> str:
+        return self.embedder.model_name
+
     def variant(self, settings: Settings) -> Assistant:
         """An assistant with other settings that shares this one's embedding model (and store, when the
         store settings are the same); the LLM is shared when its settings are the same too."""
@@ -130,12 +171,17 @@ class Assistant:
 
     # --- the steps ---------------------------------------------------------------------------
     def request(self, question: str, top_k: int | None, history: Sequence[Turn | dict] | None) -> Request:
-        """Clean the question (`QuestionError` when it cannot be asked) and fold a follow-up into its query."""
+        """Clean the question (`QuestionError` when it cannot be asked) and profile it: what it asks, and for a
+        follow-up the query joined to the question before it."""
         max_chars = self.settings.answering.max_question_chars
         question, notices = clean_question(question, max_chars)
         if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= TOP_K_MAX):
             raise QuestionError(f"top_k must be a whole number from 1 to {TOP_K_MAX}, not {top_k!r}")
-        return Request(question, fold_history(question, history, max_chars), top_k, notices)
+        return Request(profile_question(question, history, max_chars), top_k, notices)
+
+    @property
+    def policy(self) -> AnswerPolicy:
+        return AnswerPolicy.of(self.settings.answering)
 
     def retrieve(self, question: str, *, top_k: int | None = None, collection: str | None = None,
                  source: str | None = None, mode: str | None = None, bm25: Bm25Index | None = None,
@@ -150,15 +196,37 @@ class Assistant:
         return retriever.retrieve_papers(question, top_k=top_k, source=source, bm25=bm25, year_from=year_from,
                                          year_to=year_to, author=author)
 
-    def worth_asking(self, query: str, papers: list[RetrievedPaper], weight: Callable[[str], float]) -> bool:
-        """Whether some paper is on topic (by its words or its embedding); if not, abstain without the LLM."""
+    def candidates(self, request: Request, retrieved: list[RetrievedPaper], index: PaperIndex
+                   ) -> list[RetrievedPaper]:
+        """The papers a list question is judged over: for a follow-up narrowing a list ("which of them ..."), the
+        previous answer's papers first, then the retrieved ones; numbered in that order."""
+        profile = request.profile
+        if not (profile.lists_papers and profile.previous_papers):
+            return retrieved
+        stored = index.papers(list(profile.previous_papers))
+        previous = [RetrievedPaper(rank=0, paper_id=pid, title=stored[pid].title, abstract=stored[pid].abstract,
+                                   score=1.0, metadata=stored[pid].metadata)
+                    for pid in profile.previous_papers if pid in stored]
+        known = {p.paper_id for p in previous}
+        merged = [*previous, *(p for p in retrieved if p.paper_id not in known)]
+        return [replace(p, rank=rank) for rank, p in enumerate(merged[: max(len(retrieved), len(previous))], 1)]
+
+    def worth_asking(self, profile: QuestionProfile, papers: list[RetrievedPaper],
+                     weight: Callable[[str], float]) -> bool:
+        """Whether some paper is on topic (by its words or its embedding), or the best paper is ranked first by
+        both retrievers; if not, abstain without the LLM."""
         answering = self.settings.answering
-        return not retrieval_is_weak(query, papers, answering.abstain_threshold, weight, answering.abstain_similarity)
+        if profile.previous_papers and profile.narrows:
+            return True
+        if papers and papers[0].bm25_rank == 1 and papers[0].dense_rank == 1:
+            return True
+        return not retrieval_is_weak(profile.query, papers, answering.abstain_threshold, weight,
+                                     answering.abstain_similarity)
 
     def build_prompt(self, request: Request, sources: list[Source], llm: LanguageModel,
                      instructions: str = INSTRUCTIONS, share: float = 1.0) -> Prompt:
         """The prompt, fitted to the model's context window, its abstracts to ``share`` of ``context_tokens``."""
-        return fit_prompt(request.question, sources, request.query, model=llm,
+        return fit_prompt(request.profile, sources, model=llm,
                           context_tokens=max(1, round(self.settings.answering.context_tokens * share)),
                           answer_tokens=self.settings.llm.max_answer_tokens,
                           count_sources=self.embedder.count_tokens, instructions=instructions)
@@ -220,42 +288,92 @@ class Assistant:
         finally:
             cancelled.set()
 
+    def probabilities(self, request: Request, llm: LanguageModel, what: str, words=None):
+        """A function giving the model's option probabilities for a judge prompt, one generation at a time; None
+        (and a notice) when the model fails."""
+        def ask(prompt: JudgePrompt):
+            try:
+                with self.generation_lock:
+                    if words is None:
+                        return llm.yes_probability(prompt.messages, prompt.pieces)
+                    return llm.option_probabilities(prompt.messages, prompt.pieces, words)
+            except LLMError as error:
+                log.warning("the model failed to judge %s: %s", what, error)
+                request.notices.append(f"The model could not judge {what} ({error}); words decided instead.")
+                return None
+        return ask
+
     def paper_judge(self, request: Request, sources: list[Source], llm: LanguageModel) -> PaperJudge | None:
         """For a question asking which papers: the model as judge of each retrieved paper (`PaperJudge`), asked
         one paper at a time and one generation at a time; None for other questions or when it is off. If the
         model fails while judging, words decide and the answer says so."""
         threshold = self.settings.answering.list_judge
-        if threshold > 1 or not asks_for_several(request.query):
+        if threshold > 1 or not request.profile.lists_papers:
             return None
+        ask = self.probabilities(request, llm, "which sources the question asks for")
+        return PaperJudge(request.profile, sources, ask, threshold, self.settings.answering.list_judge_margin)
 
-        def ask(prompt: JudgePrompt) -> float | None:
-            try:
-                with self.generation_lock:
-                    return llm.yes_probability(prompt.messages, prompt.pieces)
-            except LLMError as error:
-                log.warning("the list judge failed: %s", error)
-                request.notices.append(f"The model could not judge which sources the question asks for ({error}); "
-                                       "they were chosen by their words.")
-                return None
-
-        return PaperJudge(request.query, sources, ask, threshold, self.settings.answering.list_judge_margin)
+    def checker(self, request: Request, sources: list[Source], weight: Callable[[str], float],
+                judge: PaperJudge | None = None) -> CitationChecker:
+        return CitationChecker(sources, request.profile, self.policy, weight=weight, judge=judge)
 
     def check(self, request: Request, sources: list[Source], reply: Reply, weight: Callable[[str], float],
-              judge: PaperJudge | None = None) -> tuple[str, list[Citation], bool]:
-        """The answer text, its checked citations, and whether it abstains."""
-        if reply.withheld:
-            return ABSTAIN_TEXT + WITHHELD_NOTE, [], True
+              judge: PaperJudge | None = None) -> tuple[CitationChecker, CheckedAnswer | None]:
+        """The reply checked against the sources (None when there is no reply to check: withheld, empty, a
+        refusal)."""
+        checker = self.checker(request, sources, weight, judge)
         if not reply.answers():
-            return ABSTAIN_TEXT, [], True
-        answering = self.settings.answering  # a follow-up is checked against what it asks with its earlier question
-        checker = CitationChecker(sources, answering.support_threshold, question=request.query, weight=weight,
-                                  on_topic=answering.on_topic_share, judge=judge)
-        checked = checker.check(without_refusals(reply.text))
-        if not checked.citations:
-            return ABSTAIN_TEXT + UNSUPPORTED_NOTE, [], True
-        if answer_needs_figure(request.question) and not states_figure(checked.text, request.question):
-            return ABSTAIN_TEXT + NO_FIGURE_NOTE, [], True  # it only describes the paper, or says the figure is absent
-        return checked.text, checked.citations, False
+            return checker, None
+        return checker, checker.check(without_refusals(reply.text))
+
+    def complete_sides(self, request: Request, sources: list[Source], checked: CheckedAnswer | None,
+                       llm: LanguageModel, reply: Reply, weight: Callable[[str], float],
+                       ) -> Iterator[StreamEvent | tuple[CheckedAnswer | None, list[str]]]:
+        """For a comparison whose checked answer covers one side only: the model reads the other side's best
+        source alone and its checked reply is added; yields its events, then (the checked answer, the sides still
+        missing)."""
+        sides: list[Side] = comparison_sides(request.profile, sources, weight, self.policy.side_coverage)
+        cited = {c.number for c in checked.citations} if checked is not None else set()
+        if not sides or checked is None or not cited & {s.rank for s in sides}:
+            yield checked, []
+            return
+        missing: list[str] = []
+        for side in sides:
+            if side.rank in cited:
+                continue
+            source = next(s for s in sources if s.rank == side.rank)
+            yield Completing(sources=[source], part=side.text)
+            side_reply = Reply()
+            prompt = self.build_prompt(request, [source], llm, SIDE_INSTRUCTIONS.format(side=side.text))
+            yield from self.generate(prompt, llm, request, side_reply)
+            reply.read = side_reply.read if reply.read is None else reply.read + (side_reply.read or PromptRead())
+            reply.pieces += side_reply.pieces
+            _, side_checked = self.check(request, [source], side_reply, weight)
+            if side_checked is None or not side_checked.citations:
+                missing.append(side.text)
+                continue
+            checked = CheckedAnswer(f"{checked.text} {side_checked.text}".strip(),
+                                    [*checked.citations, *side_checked.citations],
+                                    [*checked.trail, *side_checked.trail], checked.dropped + side_checked.dropped)
+        yield checked, missing
+
+    def verdict(self, request: Request, sources: list[Source], llm: LanguageModel, weight: Callable[[str], float]
+                ) -> Iterator[StreamEvent | tuple[Outcome, ClaimVerdict | None] | None]:
+        """For a yes/no question: each of the best sources judged alone on the claim; yields a `Judging` per source,
+        then the outcome and the deciding verdict, or None when the model gives no probabilities."""
+        answering = self.settings.answering
+        papers = sources[: answering.verdict_papers]
+        claim = request.profile.claim or request.question
+        ask = self.probabilities(request, llm, "the claim", STANCE_WORDS)
+        verdicts = []
+        for done, source in enumerate(papers):
+            yield Judging(rank=source.rank, done=done, papers=len(papers))
+            judged = judge_claim(claim, [source], ask, weight)
+            if judged is None:
+                yield None
+                return
+            verdicts += judged
+        yield verdict_outcome(claim, verdicts, self.checker(request, sources, weight), answering.verdict_threshold)
 
     # --- the whole path ----------------------------------------------------------------------
     def stream(
@@ -272,10 +390,13 @@ class Assistant:
         author: str | None = None,
     ) -> Iterator[StreamEvent]:
         """Yield `SourcesFound` at once, then `Token`s as the LLM writes, then `Done` with the checked answer
-        (before it, for a question asking which papers, a `Judging` per source the model judges).
+        (before it, a `SecondLook` when the model refused and reads the best sources again, a `Judging` per source
+        the model judges alone for a question asking which papers or a yes/no claim, a `Completing` when a
+        comparison's missing side is read alone).
 
         Only papers that pass the filters are retrieved: ``source`` (a corpus file name), ``year_from`` /
-        ``year_to`` (inclusive), ``author`` (a name or part of one, any case: "hinton").
+        ``year_to`` (inclusive), ``author`` (a name or part of one, any case: "hinton"). In ``history`` an
+        assistant turn may name the ``papers`` it cited: a follow-up such as "which of them ...?" chooses among them.
 
         Raises `QuestionError` for a question that cannot be asked (empty, no words, bad ``top_k`` or filter) and
         `LLMError` / `ModelUnavailable` when the LLM cannot answer. A question longer than
@@ -283,61 +404,100 @@ class Assistant:
         Answer's ``notices`` say when either happened.
         """
         request = self.request(question, top_k, history)
-        bm25 = self.index(collection).bm25()  # read once: retrieval and the term weights share it
-        retrieved = self.retrieve(request.query, top_k=request.top_k, collection=collection, source=source,
-                                  mode=mode, bm25=bm25, year_from=year_from, year_to=year_to, author=author)
-        papers = focused(retrieved, request.question, self.settings.answering.source_gap)
-        sources = [Source.of(p, most_relevant_sentence(p.abstract, request.query, bm25.idf)) for p in papers]
+        profile, answering = request.profile, self.settings.answering
+        index = self.index(collection)
+        bm25 = index.bm25()  # read once: retrieval and the term weights share it
+        read_k = request.top_k or self.settings.retrieval.top_k
+        depth = max(read_k, answering.list_candidates) if profile.lists_papers and answering.list_judge <= 1 else read_k
+        retrieved = self.retrieve(profile.query, top_k=depth, collection=collection, source=source, mode=mode,
+                                  bm25=bm25, year_from=year_from, year_to=year_to, author=author)
+        judged_papers = self.candidates(request, retrieved, index)
+        papers = focused(judged_papers[:read_k], profile, answering.source_gap)
+        shown = judged_papers if profile.lists_papers else papers
+        sources = [Source.of(p, most_relevant_sentence(p.abstract, profile.query, bm25.idf)) for p in shown]
+        read = sources[: len(papers)]
         retrieval_ms = request.elapsed_ms()
-        yield SourcesFound(sources=sources, retrieval_query=request.query)
+        yield SourcesFound(sources=sources, retrieval_query=profile.query)
 
         llm = self.llm
         reply = Reply()
-        if self.worth_asking(request.query, retrieved, bm25.idf):
-            prompt = self.build_prompt(request, sources, llm, share=context_share(len(papers), len(retrieved)))
+        checking = time.perf_counter()
+        outcome: Outcome | None = None
+        claim_verdict: ClaimVerdict | None = None
+        judge: PaperJudge | None = None
+        if not self.worth_asking(profile, retrieved, bm25.idf):
+            outcome = Outcome(Grade.NOT_FOUND, ABSTAIN_TEXT, [], "off topic",
+                              "no retrieved paper is on the question's topic (asked before the model)")
+        elif profile.is_(Kind.YES_NO):
+            for event in self.verdict(request, read, llm, bm25.idf):
+                if isinstance(event, tuple):
+                    outcome, claim_verdict = event
+                elif event is None:
+                    request.notices.append(NO_VERDICT_NOTE)
+                else:
+                    yield event
+        if outcome is None:
+            prompt = self.build_prompt(request, read, llm, share=context_share(len(papers), read_k))
             request.notices += prompt.notices
             yield from self.generate(prompt, llm, request, reply)
             if count := self.second_look_papers(request, papers, reply, bm25.idf):
-                focus = sources[:count]
+                focus = read[:count]
                 yield SecondLook(sources=focus)
                 reply.start_second_look()
                 yield from self.generate(self.build_prompt(request, focus, llm, SECOND_LOOK), llm, request, reply,
                                          SECOND_LOOK_OPENING)
-        checking = time.perf_counter()
-        judge = self.paper_judge(request, sources, llm)
-        if judge is not None and reply.answers():
-            for done, source in enumerate(sources):  # one paper at a time: a reader can stop in between
-                yield Judging(rank=source.rank, done=done, papers=len(sources))
-                if judge.score(source.rank) is None:
-                    break
-        text, citations, abstained = self.check(request, sources, reply, bm25.idf, judge)
+            checking = time.perf_counter()
+            judge = self.paper_judge(request, sources, llm)
+            if judge is not None and reply.answers():
+                for done, item in enumerate(sources):  # one paper at a time: a reader can stop in between
+                    yield Judging(rank=item.rank, done=done, papers=len(sources))
+                    if judge.score(item.rank) is None:
+                        break
+            checker, checked = self.check(request, sources, reply, bm25.idf, judge)
+            missing: list[str] = []
+            if profile.is_(Kind.COMPARISON):
+                for event in self.complete_sides(request, sources, checked, llm, reply, bm25.idf):
+                    if isinstance(event, tuple):
+                        checked, missing = event
+                    else:
+                        yield event
+            attempt = Attempt(profile, checker, checked, withheld=reply.withheld,
+                              refused=not reply.answers(), missing_sides=missing)
+            outcome = grade(attempt)
+            if checked is not None:
+                request.trail += checked.trail
         checking_ms = (time.perf_counter() - checking) * 1000
         judged = judge.verdict_scores() if judge is not None else {}
-        if reply.second_look and not abstained:
+        if reply.second_look and outcome.grade in (Grade.ANSWERED, Grade.PARTIAL):
             request.notices.append("Answered on a second look at the best sources alone: the model first replied "
                                    "that the collection does not answer.")
+        request.trail.append(RuleHit(rule=outcome.rule, action=outcome.grade.value, claim="", cited=[],
+                                     kept=[c.number for c in outcome.citations], reason=outcome.reason))
         yield Done(answer=Answer(
             question=request.question,
-            answer=text,
-            abstained=abstained,
-            citations=citations,
+            answer=outcome.text,
+            abstained=outcome.grade == Grade.NOT_FOUND,
+            grade=outcome.grade.value,
+            citations=outcome.citations,
             sources=sources,
             timings=timings(retrieval_ms, reply, request.elapsed_ms(), len(judged), checking_ms),
             llm_provider=llm.provider,
             llm_model=llm.model,
             embed_model=self.embedder.model_name,
-            retrieval_query=request.query,
+            retrieval_query=profile.query,
             raw_answer="" if reply.withheld else reply.text,
             judged=judged,
             notices=request.notices,
+            missing=outcome.missing,
+            trail=request.trail,
+            verdict=claim_verdict,
         ))
 
     def ask(self, question: str, **options) -> Answer:
         """Answer a question; see `stream` for the options."""
-        for event in self.stream(question, **options):
-            if isinstance(event, Done):
-                return event.answer
-        raise RuntimeError("the answer stream ended without a result")
+        *_, done = self.stream(question, **options)
+        assert isinstance(done, Done), "the answer stream ends with Done"
+        return done.answer
 
     def warm_cache(self, collection: str | None = None, *, should_stop: Callable[[], bool] = lambda: False,
                    on_progress: Callable[[int, int], None] | None = None) -> int:

@@ -24,16 +24,13 @@ from rag import (
     SUPPORTED_EXTENSIONS,
     TOP_K_MAX,
     Answer,
+    AnswerProgress,
     Assistant,
-    Done,
-    Judging,
     Library,
     ModelUnavailable,
     RagError,
-    SecondLook,
     Settings,
-    SourcesFound,
-    Token,
+    Stage,
     answer_bibtex,
     answer_markdown,
     describe_invalid,
@@ -91,7 +88,13 @@ def print_answer(answer: Answer, streamed: bool) -> None:
         out.print("\n[dim]checked answer:[/]")
     for notice in answer.notices:
         err.print(f"[yellow]note:[/] {notice}", highlight=False)
-    out.print(answer.answer, highlight=False)
+    if label := GRADE_LABELS.get(answer.grade):
+        out.print(f"[bold]{label}[/]")
+    out.print(answer.answer, highlight=False, markup=False)
+    if removed := answer.removed():
+        err.print(f"[dim]{len(removed)} claim(s) removed by the citation check:[/]")
+        for hit in removed:
+            err.print(f"  [dim]- “{escape(hit.claim)}”: {escape(hit.reason)} ({escape(hit.rule)})[/]", highlight=False)
     if answer.citations:
         out.print("\n[bold]Sources[/]")
         for c in answer.citations:
@@ -113,6 +116,9 @@ def paper_line(paper) -> str:
     """Authors, year, venue and link of a paper, on one line (empty when none is known)."""
     parts = [paper.short_authors(), str(paper.year or ""), paper.venue or "", paper.link or ""]
     return " · ".join(part for part in parts if part)
+
+
+GRADE_LABELS = {"partial": "Partly answered:", "evidence": "Quoted evidence, not an answer:"}
 
 
 class Format(StrEnum):
@@ -147,21 +153,27 @@ def ask(
     try:
         assistant = Assistant(settings, progress=text)
         if collection in (None, settings.store.collection):
-            assistant.library.seed()
+            assistant.seed()
+        progress = AnswerProgress()
         for event in assistant.stream(question, collection=collection, source=source, year_from=year_from,
                                       year_to=year_to, author=author):
-            if isinstance(event, SourcesFound) and text:
-                err.print(f"[dim]{len(event.sources)} sources found; generating...[/]")
-            elif isinstance(event, SecondLook) and text:
+            stage = progress.update(event)
+            if not text or stage is Stage.DONE:
+                continue
+            if stage is Stage.SOURCES:
+                err.print(f"[dim]{len(progress.sources)} sources found; generating...[/]")
+            elif stage is Stage.SECOND_LOOK:
                 err.print(f"\n[dim]the model said the collection does not answer; reading the best "
-                          f"{len(event.sources)} sources again...[/]")
-            elif isinstance(event, Judging) and text and event.done == 0:
-                err.print(f"\n[dim]checking which of the {event.papers} sources the question asks for...[/]")
-            elif isinstance(event, Token) and text and sys.stdout.isatty():
+                          f"{len(progress.reread)} sources again...[/]")
+            elif stage is Stage.JUDGING and progress.judging.done == 0:
+                what = "which of the sources the question asks for" if progress.text else "the claim against"
+                err.print(f"\n[dim]checking {what} {progress.judging.papers} sources one by one...[/]")
+            elif stage is Stage.COMPLETING:
+                err.print(f"\n[dim]the answer left out {escape(progress.part)}; reading its paper alone...[/]")
+            elif stage is Stage.WRITING and sys.stdout.isatty():
                 streamed = True
-                out.print(event.text, end="", highlight=False)
-            elif isinstance(event, Done):
-                answer = event.answer
+                out.print(progress.piece, end="", highlight=False, markup=False)
+        answer = progress.answer
     except RagError as error:
         fail(str(error))
     if output is Format.json:
@@ -313,8 +325,8 @@ def ui(
         assistant = Assistant(settings)
         name = settings.store.collection
         err.print(f"opening collection {name!r} (an empty one is filled from the seeds first)")
-        assistant.library.seed()
-        err.print(f"{name}: {assistant.index().paper_count()} papers")
+        assistant.seed()
+        err.print(f"{name}: {assistant.paper_count()} papers")
         try:
             chosen = assistant.llm
             err.print(f"LLM {chosen.provider}:{chosen.model} ({chosen.reason})", highlight=False)
@@ -357,7 +369,7 @@ def cache_warm(collection: Annotated[str | None, typer.Option(help="Collection t
     settings = load_settings(collection=collection)
     try:
         assistant = Assistant(settings)
-        assistant.library.seed()
+        assistant.seed()
         llm = assistant.llm
         if not llm.reuses_pieces:
             fail(f"nothing to warm: the prompt cache is off (RAG_PROMPT_CACHE=false) or the LLM in use "

@@ -21,7 +21,8 @@ from llama_index.core.bridge.pydantic import Field
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from rag.answering.answer import Answer, Done, PaperInfo, SecondLook, Token
+from rag.answering.answer import Answer, PaperInfo
+from rag.answering.progress import AnswerProgress, Stage
 
 
 def cited_nodes(answer: Answer) -> list[NodeWithScore]:
@@ -47,7 +48,9 @@ def paper_metadata(paper: PaperInfo) -> dict[str, Any]:
 
 
 def metadata_of(answer: Answer) -> dict[str, Any]:
-    return {"answer": answer, "abstained": answer.abstained, "notices": answer.notices}
+    """The answer, its grade, what it leaves out, the claims the check removed (with reasons) and notices."""
+    return {"answer": answer, "abstained": answer.abstained, "grade": answer.grade, "missing": answer.missing,
+            "removed": [hit.model_dump() for hit in answer.removed()], "notices": answer.notices}
 
 
 @dataclass
@@ -91,15 +94,17 @@ class PaperQueryEngine(CustomQueryEngine):
         response = CheckedStreamingResponse(response_gen=iter(()), source_nodes=[], metadata={})
 
         def words() -> Iterator[str]:
+            progress = AnswerProgress()
             for event in self.assistant.stream(query_str, **self.options):
-                if isinstance(event, Token):
-                    yield event.text
-                elif isinstance(event, SecondLook):  # the raw text goes on with the second try
+                stage = progress.update(event)
+                if stage is Stage.WRITING:
+                    yield progress.piece
+                elif stage in (Stage.SECOND_LOOK, Stage.COMPLETING):  # the raw text goes on with another try
                     yield "\n\n"
-                elif isinstance(event, Done):
-                    response.answer = event.answer
-                    response.source_nodes[:] = cited_nodes(event.answer)
-                    response.metadata.update(metadata_of(event.answer))
+                elif stage is Stage.DONE:
+                    response.answer = progress.answer
+                    response.source_nodes[:] = cited_nodes(progress.answer)
+                    response.metadata.update(metadata_of(progress.answer))
 
         response.response_gen = words()
         return response

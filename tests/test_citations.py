@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from rag.answering.answer import Source
-from rag.answering.citations import CitationChecker, short_name
+from rag.answering.citations import short_name
 from rag.answering.markers import parse_numbers
+from tests.support.checking import make_checker
 
 SOURCES = [
     Source(rank=1, paper_id="cats", title="Cats on Mats", score=1.0,
@@ -15,7 +16,7 @@ SOURCES = [
 
 
 def check(answer: str):
-    return CitationChecker(SOURCES, threshold=0.5).check(answer)
+    return make_checker(SOURCES, threshold=0.5).check(answer)
 
 
 def test_correct_marker_is_kept_with_quote():
@@ -42,7 +43,9 @@ def test_out_of_range_marker_is_replaced_or_its_sentence_dropped():
 def test_a_sentence_whose_every_citation_fails_is_dropped():
     result = check("Cats prefer warm woollen mats [1]. The sky is blue and the grass grows green [1].")
     assert result.text == "Cats prefer warm woollen mats [1]."
-    assert result.supported_claims == 1 and result.claims == 2
+    [hit] = result.trail  # the rule that removed it, and why
+    assert (hit.rule, hit.action, hit.cited, hit.kept) == ("unsupported", "drop", [1], [])
+    assert hit.claim == "The sky is blue and the grass grows green [1]." and "too few of its words" in hit.reason
 
 
 def test_an_unmarked_sentence_stays_and_a_partly_supported_one_keeps_its_support():
@@ -57,7 +60,7 @@ def test_missing_marker_is_attached_when_one_source_clearly_supports():
 
 def test_an_unmarked_sentence_that_only_says_back_the_question_gets_no_marker():
     """The premise of "Dogs tunnel through quantum barriers: at what rate?" is not an answer to cite."""
-    checker = CitationChecker(SOURCES, 0.5, question="Dogs tunnel through quantum barriers: at what rate?")
+    checker = make_checker(SOURCES, 0.5, question="Dogs tunnel through quantum barriers: at what rate?")
     result = checker.check("Dogs tunnel through quantum barriers. They reach 3 tunnels per hour [2].")
     assert result.citations == [] and result.text == "Dogs tunnel through quantum barriers."
     told = checker.check("Dogs tunnel through quantum barriers, measured at low temperature.")
@@ -70,7 +73,7 @@ def test_an_unmarked_figure_no_source_supports_is_dropped():
     assert result.text == "Dogs tunnel through quantum barriers [2]."
     kept = check("Dogs tunnel through quantum barriers [2]. Cats sit on 2 warm mats. The sky is blue.")
     assert kept.text == "Dogs tunnel through quantum barriers [2]. The sky is blue."  # no figure: not a claim to check
-    stated = CitationChecker(SEGMENTATION, 0.5).check("It gains 0.5 mIoU on A-847 in open-vocabulary segmentation.")
+    stated = make_checker(SEGMENTATION, 0.5).check("It gains 0.5 mIoU on A-847 in open-vocabulary segmentation.")
     assert stated.text == "It gains 0.5 mIoU on A-847 in open-vocabulary segmentation [1]."
 
 
@@ -106,28 +109,29 @@ def test_marker_only_sentence_belongs_to_the_previous_claim():
 
 
 def test_marker_only_reply_lists_the_papers_that_match_the_question():
-    checker = CitationChecker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
+    checker = make_checker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
     result = checker.check("[1] [2]")
     assert result.text == "Quantum Dogs [2]."
     assert [c.paper_id for c in result.citations] == ["dogs"]
 
 
 def test_numbers_the_source_does_not_state_are_unsupported():
-    checker = CitationChecker(SOURCES, threshold=0.5, question="How many dogs tunnel?")
+    checker = make_checker(SOURCES, threshold=0.5, question="How many dogs tunnel?")
     result = checker.check("Dogs tunnel through quantum barriers 42 times [2].")
-    assert result.citations == [] and result.supported_claims == 0
+    assert result.citations == [] and result.dropped == 1
+    assert result.trail[0].reason == "[2] states no 42"
 
 
 def test_names_the_source_does_not_state_are_unsupported():
     """A venue, model or dataset name (a capital after the first letter) must be in the cited paper or the
     question: the model cannot add "NeurIPS" to a paper that never says where it appeared."""
-    venue = CitationChecker(SOURCES, threshold=0.5, question="Where was the paper on dogs published?")
+    venue = make_checker(SOURCES, threshold=0.5, question="Where was the paper on dogs published?")
     assert venue.check("Dogs tunnel through quantum barriers, published at NeurIPS [2].").citations == []
-    assert CitationChecker(SOURCES, 0.5, question="Do dogs tunnel at NeurIPS?").check(
+    assert make_checker(SOURCES, 0.5, question="Do dogs tunnel at NeurIPS?").check(
         "Dogs tunnel through quantum barriers, published at NeurIPS [2].").citations  # the question's own name
     named = [Source(rank=1, paper_id="llm", title="Tuning LLMs with LoRA", score=1.0,
                     abstract="We fine-tune GPT-4 sized models with low-rank adapters.")]
-    kept = CitationChecker(named, 0.5).check("The LLM is tuned with LoRAs, low-rank adapters for GPT 4 models [1].")
+    kept = make_checker(named, 0.5).check("The LLM is tuned with LoRAs, low-rank adapters for GPT 4 models [1].")
     assert [c.paper_id for c in kept.citations] == ["llm"]  # plurals, hyphens and spaces do not matter
 
 
@@ -145,7 +149,7 @@ def test_a_figure_must_be_the_sources_figure_for_the_measure_named_beside_it():
     question already did: a paper reporting mIoU on A-847 does not give "mIoU on ADE20K", one reporting BLEU and
     PPL does not give a "GLUE average"."""
     asked = "What mIoU does SemAIM get on ADE20K, and what GLUE average does PN reach?"
-    checker = CitationChecker(SEGMENTATION, 0.5, question=asked)
+    checker = make_checker(SEGMENTATION, 0.5, question=asked)
     assert checker.check("SemAIM reports an mIoU of 0.5 on ADE20K semantic segmentation [1].").citations == []
     assert checker.check("PN reaches a GLUE average of 5.6 on PTB/WikiText-103 [2].").citations == []
     kept = checker.check("The method gains 0.5 mIoU on A-847 in open-vocabulary segmentation [1].")
@@ -158,18 +162,18 @@ def test_a_figure_must_come_with_its_unit_and_benchmark_in_one_sentence():
     """"27.1 mIoU on ADE20K" is not given by "27.1 PQ on ADE20K", though the paper reports mIoU elsewhere."""
     panoptic = [Source(rank=1, paper_id="seg", title="Open-Vocabulary Segmentation", score=1.0,
                        abstract="It gains +0.5 mIoU on A-847. On ADE20K we reach 27.1 PQ and 73.5 SQ.")]
-    checker = CitationChecker(panoptic, 0.5, question="What mIoU does it reach on ADE20K?")
+    checker = make_checker(panoptic, 0.5, question="What mIoU does it reach on ADE20K?")
     assert checker.check("It reaches 27.1 mIoU on ADE20K [1].").citations == []
     assert checker.check("It reaches 27.1 PQ on ADE20K [1].").citations
     titled = [Source(rank=1, paper_id="slim", title="0.1% Data Makes SAM Slim", score=1.0, abstract="We prune it.")]
-    assert CitationChecker(titled, 0.5).check("Slim needs 0.1% data of SAM [1].").citations  # the title's figure
+    assert make_checker(titled, 0.5).check("Slim needs 0.1% data of SAM [1].").citations  # the title's figure
 
 
 def test_a_figure_the_paper_gives_only_as_a_multiplier_is_not_a_plain_value():
     """"1.37times faster" does not give a bits-per-character of 1.37."""
     faster = [Source(rank=1, paper_id="tcn", title="Temporal Convolutions", score=1.0,
                      abstract="On EnWik8, our model reaches a lower loss with a 1.37times faster forward pass.")]
-    checker = CitationChecker(faster, 0.5, question="What bits-per-character does the model reach on EnWik8?")
+    checker = make_checker(faster, 0.5, question="What bits-per-character does the model reach on EnWik8?")
     assert checker.check("The model reaches a bits-per-character of 1.37 on EnWik8 [1].").citations == []
     assert checker.check("The model's forward pass on EnWik8 is 1.37 times faster [1].").citations
 
@@ -178,17 +182,17 @@ def test_an_acronym_beside_a_figure_may_be_spelt_out_in_the_source():
     pendulum = [Source(rank=1, paper_id="dim", title="Intrinsic Dimension", score=1.0,
                        abstract="We compare supervised, reinforcement, and other types of learning: the inverted "
                                 "pendulum problem is 100 times easier than classifying MNIST digits.")]
-    checker = CitationChecker(pendulum, 0.5, question="How much easier is the RL pendulum problem than MNIST?")
+    checker = make_checker(pendulum, 0.5, question="How much easier is the RL pendulum problem than MNIST?")
     assert checker.check("The inverted pendulum RL problem is 100 times easier than MNIST [1].").citations
     assert not checker.check("The inverted pendulum GAN problem is 100 times easier than MNIST [1].").citations
 
 
 def test_rare_terms_weigh_more_than_common_ones():
     rare = {"martian": 7.0}
-    checker = CitationChecker(SOURCES, threshold=0.5, weight=lambda term: rare.get(term, 0.5))
+    checker = make_checker(SOURCES, threshold=0.5, weight=lambda term: rare.get(term, 0.5))
     result = checker.check("Martian cats prefer warm mats [1].")
     assert result.citations == []
-    assert CitationChecker(SOURCES, threshold=0.5).check("Martian cats prefer warm mats [1].").citations
+    assert make_checker(SOURCES, threshold=0.5).check("Martian cats prefer warm mats [1].").citations
 
 
 def test_pointer_sentence_gives_its_marker_to_the_previous_claim():
@@ -209,39 +213,39 @@ def test_punctuation_is_tidied_around_markers():
 
 
 def test_listed_titles_are_kept_only_when_their_paper_answers_the_question():
-    checker = CitationChecker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
+    checker = make_checker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
     result = checker.check("[1] Cats on Mats [2] Quantum Dogs")
     assert result.text == "Quantum Dogs [2]."
     assert [c.paper_id for c in result.citations] == ["dogs"]
 
 
 def test_marker_as_subject_is_replaced_by_the_title():
-    checker = CitationChecker(SOURCES, threshold=0.5, question="Which paper measures how fast dogs tunnel?")
+    checker = make_checker(SOURCES, threshold=0.5, question="Which paper measures how fast dogs tunnel?")
     expected = "Quantum Dogs measures the tunnelling rate of dogs at low temperature [2]."
     assert checker.check("[2] measures the tunnelling rate of dogs at low temperature.").text == expected
     assert checker.check("[2] Measures the tunnelling rate of dogs at low temperature.").text == expected
 
 
 def test_the_asked_verb_as_subject_counts_without_its_s():
-    checker = CitationChecker(SOURCES, threshold=0.5, question="Which paper measures how fast dogs tunnel?")
+    checker = make_checker(SOURCES, threshold=0.5, question="Which paper measures how fast dogs tunnel?")
     assert checker.check("[2] Measure the tunnelling rate of dogs at low temperature.").text.startswith("Quantum Dogs")
 
 
 def test_an_item_that_says_back_the_question_becomes_its_papers_title():
-    checker = CitationChecker(SOURCES, threshold=0.5, question="Which paper lets dogs tunnel through quantum barriers?")
+    checker = make_checker(SOURCES, threshold=0.5, question="Which paper lets dogs tunnel through quantum barriers?")
     result = checker.check("[2] Dogs tunnel through quantum barriers.")
     assert result.text == "Quantum Dogs [2]." and [c.paper_id for c in result.citations] == ["dogs"]
-    other = CitationChecker(SOURCES, threshold=0.5, question="How do dogs get through quantum barriers?")
+    other = make_checker(SOURCES, threshold=0.5, question="How do dogs get through quantum barriers?")
     assert other.check("[2] Dogs tunnel through quantum barriers.").text == "Dogs tunnel through quantum barriers [2]."
 
 
 def test_a_listed_title_under_the_wrong_number_cites_its_own_paper():
-    checker = CitationChecker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
+    checker = make_checker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
     assert checker.check("[1] Quantum Dogs").text == "Quantum Dogs [2]."
 
 
 def test_marker_as_subject_of_an_unfitting_paper_is_dropped():
-    checker = CitationChecker(SOURCES, threshold=0.5, question="Which paper proposes a watermark for generated text?")
+    checker = make_checker(SOURCES, threshold=0.5, question="Which paper proposes a watermark for generated text?")
     result = checker.check("[1] proposes a watermark for generated text.")
     assert result.citations == [] and result.text == ""
 
@@ -255,8 +259,8 @@ def test_a_claim_from_a_paper_the_question_is_not_about_is_dropped_when_on_topic
     """"How do cats choose mats?" is about paper 1: a true sentence of paper 2 does not answer it."""
     question = "Which mats do cats prefer in kitchens?"
     claim = "Dogs tunnel through quantum barriers at low temperature [2]."
-    assert CitationChecker(SOURCES, 0.5, question=question).check(claim).citations  # the words are in paper 2
-    strict = CitationChecker(SOURCES, 0.5, question=question, on_topic=0.4)
+    assert make_checker(SOURCES, 0.5, question=question).check(claim).citations  # the words are in paper 2
+    strict = make_checker(SOURCES, 0.5, question=question, on_topic=0.4)
     assert strict.check(claim).citations == []
     kept = strict.check("Cats prefer warm woollen mats over cold tiles [1].")
     assert [c.paper_id for c in kept.citations] == ["cats"]
@@ -269,11 +273,11 @@ def test_an_off_topic_paper_is_dropped_however_short_the_claim_and_so_is_the_fig
     dogs = Source(rank=2, paper_id="dogs", title="Quantum Dogs", score=0.9,
                   abstract="Dogs tunnel through quantum barriers at a rate of 3 per hour at low temperature.")
     sources = [SOURCES[0], dogs]
-    strict = CitationChecker(sources, 0.5, question="Which mats do cats prefer in kitchens?", on_topic=0.4)
+    strict = make_checker(sources, 0.5, question="Which mats do cats prefer in kitchens?", on_topic=0.4)
     reply = "Cats prefer warm woollen mats [1]. The dogs tunnel at a rate of 3 per hour. [2] Quantum Dogs."
     result = strict.check(reply)
     assert result.text == "Cats prefer warm woollen mats [1]." and [c.number for c in result.citations] == [1]
-    lenient = CitationChecker(sources, 0.5).check(reply)  # on_topic off: both stand
+    lenient = make_checker(sources, 0.5).check(reply)  # on_topic off: both stand
     assert lenient.text == ("Cats prefer warm woollen mats [1]. The dogs tunnel at a rate of 3 per hour [2]. "
                             "Quantum Dogs [2].")
 

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.answering.answer import Source
-from rag.answering.citations import CitationChecker
 from rag.answering.markers import marker_numbers
 from rag.corpus import load_corpus
 from rag.text import split_sentences
 from tests.conftest import SEEDS
+from tests.support.checking import make_checker
 
 QUESTION = "Which papers adapt diffusion models with parameter-efficient fine-tuning, and how many parameters?"
 
@@ -62,7 +62,7 @@ def questions(sources: list[Source]) -> st.SearchStrategy[str]:
 
 
 def assert_total(sources: list[Source], reply: str, question: str = QUESTION) -> None:
-    checked = CitationChecker(sources, 0.5, question=question).check(reply)
+    checked = make_checker(sources, 0.5, question=question).check(reply)
     ranks = {s.rank for s in sources}
     assert {c.number for c in checked.citations} <= ranks
     assert {c.paper_id for c in checked.citations} <= {s.paper_id for s in sources}
@@ -105,7 +105,7 @@ def test_a_subject_marker_after_a_bare_one_keeps_its_claim(sources):
     marker joins the claim's item, and the text before it is empty)."""
     first = split_sentences(sources[0].abstract)[0]
     reply = f"[2]. [1] {first[0].lower()}{first[1:]}"
-    checked = CitationChecker(sources, 0.5, question=sources[0].title).check(reply)
+    checked = make_checker(sources, 0.5, question=sources[0].title).check(reply)
     assert 1 in {c.number for c in checked.citations}, checked.text
 
 
@@ -113,4 +113,4 @@ def test_a_marker_spliced_from_stray_brackets_is_not_kept(sources):
     """Found by the test above: dropping the out-of-range "[0]" in "[1[0]1]" joined "[1" and "1]" into "[11]"."""
     reply = f"{split_sentences(sources[0].abstract)[0]}[1[0]1]"
     assert_total(sources, reply)
-    assert "[11]" not in CitationChecker(sources, 0.5, question=QUESTION).check(reply).text
+    assert "[11]" not in make_checker(sources, 0.5, question=QUESTION).check(reply).text

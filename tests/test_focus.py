@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from rag import Assistant, Done, SourcesFound
-from rag.answering.focus import asks_about_several, context_share, focused
+from rag.answering.focus import context_share, focused
+from rag.answering.profile import profile_question
 from rag.models.llm import LanguageModel
 from rag.retrieval import RetrievedPaper
 from tests.reliability.papers import REVERSAL_QUESTION, REVERSAL_REPLY, fill_collection, seed_papers, small_settings
@@ -25,29 +26,19 @@ def ranking(*scores: float) -> list[RetrievedPaper]:
 
 def test_a_lookup_keeps_the_papers_within_the_gap_of_the_best():
     papers = ranking(1.0, 0.97, 0.95, 0.90, 0.88)
-    assert [p.rank for p in focused(papers, "What does the DoRA paper decompose?", 0.05)] == [1, 2, 3]
-    assert [p.rank for p in focused(papers, "What does the DoRA paper decompose?", 0.0)] == [1]
-    assert focused(papers, "What does the DoRA paper decompose?", 1.0) == papers
-    assert focused([], "What does it decompose?", 0.05) == []
+    assert [p.rank for p in focused(papers, profile_question("What does the DoRA paper decompose?"), 0.05)] == [1, 2, 3]
+    assert [p.rank for p in focused(papers, profile_question("What does the DoRA paper decompose?"), 0.0)] == [1]
+    assert focused(papers, profile_question("What does the DoRA paper decompose?"), 1.0) == papers
+    assert focused([], profile_question("What does it decompose?"), 0.05) == []
 
 
 @pytest.mark.parametrize("question", [
     "Which papers fine-tune with low-rank adapters?",
-    "List the works that distil a teacher model.",
     "Compare the pre-training objectives of HuBERT and APC.",
-    "How do AWQ and SpQR differ in protecting salient weights?",
-    "ReFT and LoFiT both edit hidden representations; how?",
-    "Lion versus AdaHessian: which state does each keep?",
 ])
 def test_a_question_about_several_papers_keeps_them_all(question):
     papers = ranking(1.0, 0.97, 0.80, 0.70)
-    assert asks_about_several(question)
-    assert focused(papers, question, 0.05) == papers
-
-
-@pytest.mark.parametrize("question", ["Which paper proposes DoRA?", "How much faster is ALiBi to train?"])
-def test_a_question_about_one_paper_is_not_taken_for_several(question):
-    assert not asks_about_several(question)
+    assert focused(papers, profile_question(question), 0.05) == papers
 
 
 def test_fewer_papers_get_their_share_of_the_context_budget():
@@ -83,8 +74,8 @@ def test_the_model_reads_only_the_focused_papers_and_they_are_the_sources(data_d
     assert len(narrow[0]) < len(wide[0])
 
 
-def test_a_list_question_is_given_every_retrieved_paper(data_dir, embedder):
+def test_a_list_question_is_given_every_retrieved_paper_and_more_are_judged(data_dir, embedder):
     events, prompts = ask(data_dir, embedder, "Which papers conjecture what causes the Reversal Curse?",
                           "The Reversal Curse paper [1].", source_gap=0.0)
     found = next(e for e in events if isinstance(e, SourcesFound)).sources
-    assert len(found) == 6 and prompts[0].count("<paper>\n") == 6
+    assert len(found) == 10 and prompts[0].count("<paper>\n") == 6  # RAG_LIST_CANDIDATES: 10 may be listed

@@ -13,11 +13,13 @@ import pytest
 from rag import Assistant, Done, Judging, LLMError, Settings
 from rag.answering.answer import Source
 from rag.answering.citations import CitationChecker
-from rag.answering.judge import PaperJudge, asks_for_several, judge_line, judge_prompt
+from rag.answering.judge import PaperJudge, judge_line, judge_prompt
+from rag.answering.profile import profile_question
 from rag.answering.prompt import paper_block
-from rag.models.llm import LanguageModel
+from rag.models.llm import YES_NO_WORDS, LanguageModel
 from rag.models.pieces import Piece
 from tests.reliability.papers import fill_collection, paper, small_settings
+from tests.support.checking import make_checker
 from tests.support.fakes import ScriptedLLM
 from ui.render import judging_message
 
@@ -37,7 +39,7 @@ SOURCES = [
 
 def checker(verdicts: dict[int, bool] | None) -> CitationChecker:
     judge = None if verdicts is None else (lambda n: verdicts.get(n))
-    return CitationChecker(SOURCES, 0.5, question=QUESTION, on_topic=0.4, judge=judge)
+    return make_checker(SOURCES, 0.5, question=QUESTION, on_topic=0.4, judge=judge)
 
 
 def test_a_list_where_the_model_names_one_of_three_matching_papers_lists_all_three():
@@ -79,19 +81,6 @@ def test_nothing_is_listed_when_the_reply_keeps_no_citation():
     assert result.citations == []
 
 
-@pytest.mark.parametrize(("question", "several"), [
-    ("Which papers use diffusion models to generate weights?", True),
-    ("what recent works study federated learning", True),
-    ("List all papers about Mamba.", True),
-    ("Which parameter-efficient fine-tuning papers use random bases?", True),
-    ("Which paper introduces FedPara?", False),
-    ("What does the Reversal Curse paper conjecture?", False),
-    ("How many papers were retrieved?", False),
-])
-def test_questions_asking_for_several_papers_are_told_apart(question, several):
-    assert asks_for_several(question) is several
-
-
 def test_the_judge_prompt_is_the_fixed_rules_then_the_cached_paper_then_the_question():
     first = judge_prompt(QUESTION, SOURCES[0].title, SOURCES[0].abstract).pieces
     other = judge_prompt("Which papers prune LLMs?", SOURCES[2].title, SOURCES[2].abstract).pieces
@@ -99,7 +88,7 @@ def test_the_judge_prompt_is_the_fixed_rules_then_the_cached_paper_then_the_ques
     block, tail = first.pieces
     assert block.cached and block.text == paper_block(SOURCES[0].title, SOURCES[0].abstract)
     assert not tail.cached and tail.text.endswith("<|im_start|>assistant\n")
-    assert judge_line(QUESTION) in tail.text and first.text.count(SOURCES[0].abstract) == 1
+    assert judge_line(profile_question(QUESTION)) in tail.text and first.text.count(SOURCES[0].abstract) == 1
 
 
 @pytest.mark.parametrize(("question", "line"), [
@@ -107,9 +96,10 @@ def test_the_judge_prompt_is_the_fixed_rules_then_the_cached_paper_then_the_ques
     ("What recent works deal with SDFs?", "Is this paper one of the recent works that deal with SDFs?"),
     ("List all the studies on KANs.", "Is this paper one of the studies on KANs?"),
     ("Which papers?", "Question: Which papers?\n\nIs this paper one of the papers the question asks for?"),
+    ("And which of them also quantize activations?", "Is this paper one of the papers that also quantize activations?"),
 ])
 def test_the_judge_asks_the_question_of_the_paper_itself(question, line):
-    assert judge_line(question) == f"{line} Answer Yes or No."
+    assert judge_line(profile_question(question)) == f"{line} Answer Yes or No."
 
 
 def test_the_judge_asks_once_per_paper_and_stops_asking_a_model_that_cannot_say():
@@ -243,6 +233,6 @@ def test_the_embedded_model_judges_from_its_cache_as_it_would_reading_the_whole_
     engine = model._judging_engine
     direct = engine.prompt_logits(match.pieces.prefix, [Piece(p.text) for p in match.pieces.pieces], separate=True)
     weights = np.exp(direct.astype(np.float64) - direct.max())
-    yes, no = weights[model._yes].sum(), weights[model._no].sum()
+    yes, no = (weights[model.first_tokens(words)].sum() for words in YES_NO_WORDS)
     assert engine.report.blocks == 0 and first == pytest.approx(yes / (yes + no), abs=1e-3)
     assert model.yes_probability(unrelated.messages, unrelated.pieces) < first

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from rag.answering.prompt import compress_abstract
-from rag.answering.question import asks_for_figure
 from rag.text import content_terms
 
 ABSTRACT = ("We fight mode collapse in GANs with a discriminator used as a feature embedding. "
@@ -32,15 +29,3 @@ def test_an_abstract_that_fits_is_kept_whole_and_sentences_keep_their_order():
     assert compress_abstract(ABSTRACT, terms, budget=1000, count=words, figures_first=True) == ABSTRACT
     kept = compress_abstract(ABSTRACT, terms, budget=40, count=words, figures_first=True)
     assert kept.index("Deep local") < kept.index("9.13")
-
-
-@pytest.mark.parametrize("question, figure", [
-    ("What FID does it get on CelebA?", True),
-    ("How much faster than AdamW is Sophia?", True),
-    ("By how many points does it beat LoRA?", True),
-    ("What top-1 accuracy does ViT-B reach?", True),
-    ("Which paper proposes Mamba?", False),
-    ("What does the MaF-GAN baseline regularize?", False),
-])
-def test_questions_asking_for_a_number(question, figure):
-    assert asks_for_figure(question) is figure

@@ -54,14 +54,20 @@ def test_a_refusal_over_a_well_matching_source_gets_a_second_look_over_the_best_
     assert second.count("<paper>\n") == 2 and first.count("<paper>\n") > 2
 
 
-def test_a_second_look_that_still_refuses_or_is_unsupported_abstains(data_dir, embedder):
+def test_a_second_look_that_still_refuses_or_is_unsupported_quotes_the_evidence_or_abstains(data_dir, embedder):
     refused = assistant(data_dir, embedder, REFUSAL, " the collection does not answer this question.")
     answer = refused.ask(REVERSAL_QUESTION)
-    assert answer.abstained and answer.answer == ABSTAIN_TEXT and not answer.notices
+    assert answer.grade == "evidence" and not answer.abstained and not answer.notices
+    assert answer.answer.startswith("Quoted evidence, not a checked answer") and "binding" in answer.answer
+    assert answer.citations[0].number == 1 and answer.trail[-1].rule == "refused"
     invented = assistant(data_dir, embedder, REFUSAL, " the curse costs 7 trillion dollars a year.")
     answer = invented.ask(REVERSAL_QUESTION)
-    assert answer.abstained and answer.citations == []
+    assert answer.grade == "evidence" and answer.trail[-1].rule == "nothing supported"
+    assert "7 trillion" not in answer.answer
     assert len(invented.llm.llm.prompts) == 2  # it looked again; the check refused the claim
+    elsewhere = assistant(data_dir, embedder, REFUSAL, " the collection does not answer this question.")
+    answer = elsewhere.ask("What does the Reversal Curse paper say about the GPU hours it took?")
+    assert answer.abstained and answer.answer == ABSTAIN_TEXT  # no sentence gives what is asked: nothing quoted
 
 
 def test_no_second_look_when_it_is_off_or_the_model_answered(data_dir, embedder):

@@ -1,9 +1,10 @@
 """The Gradio app: chat column, source cards beside it, settings, filters, saved chats and uploads in a
 side panel.
 
-`build_app(assistant)` wires components to the handlers in `ui.chat`, `ui.history`, `ui.upload` and
-`ui.status`; `launch(app, settings)` serves it (queue: one generation at a time, fair order across tabs)
-with the page script of `ui.script` (export buttons, popover keys and taps).
+`ChatApp(assistant).build()` (or `build_app(assistant)`) lays out the components and wires them to its handler
+methods, which use `ui.chat`, `ui.history`, `ui.upload` and `ui.status`; `launch(app, settings)` serves it (queue:
+one generation at a time, fair order across tabs) with the page script of `ui.script` (export buttons, popover
+keys and taps).
 """
 
 from __future__ import annotations
@@ -54,212 +55,229 @@ TRACK_TQDM = gr.Progress(track_tqdm=True)  # Gradio fills these in per event (th
 PROGRESS = gr.Progress()
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """The chat UI over ``assistant`` (which may carry a fake LLM in tests)."""
-    settings = assistant.settings
-    chats = ChatStore.of(settings) if settings.ui.chats_keep > 0 else None
-    turn = ChatTurn(assistant, chats)
+class ChatApp:
+    """The chat UI over an assistant (which may carry a fake LLM in tests): `build` lays out the components and
+    wires them to the handlers, which are this class's methods."""
 
-    with gr.Blocks(title="Ask the papers", analytics_enabled=False) as app:
-        turns = gr.State([])
-        chat_id = gr.State("")
-        browser = gr.BrowserState(None, storage_key=history.BROWSER_KEY, secret=BROWSER_SECRET)
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+        self.settings = assistant.settings
+        self.chats = ChatStore.of(self.settings) if self.settings.ui.chats_keep > 0 else None
+        self.turn = ChatTurn(assistant, self.chats)
 
+    # --- layout -----------------------------------------------------------------------------------
+    def build(self) -> gr.Blocks:
+        with gr.Blocks(title="Ask the papers", analytics_enabled=False) as app:
+            self.turns = gr.State([])
+            self.chat_id = gr.State("")
+            self.browser = gr.BrowserState(None, storage_key=history.BROWSER_KEY, secret=BROWSER_SECRET)
+            self.side_panel()
+            gr.HTML(HEADER, js_on_load=None)
+            with gr.Row(equal_height=False, elem_id="main"):
+                self.chat_column()
+                with gr.Column(scale=2, min_width=300, elem_id="sources-col"):
+                    self.sources = gr.HTML(render.sources_panel([]), elem_id="sources", js_on_load=None)
+            self.wire(app)
+        return app
+
+    def side_panel(self) -> None:
+        settings = self.settings
         with gr.Sidebar(label="Settings", open=True, width=330, elem_id="settings"):
             gr.HTML("<h2 class='side-head'>Settings</h2>", js_on_load=None)
-            top_k = gr.Slider(1, TOP_K_MAX, value=settings.retrieval.top_k, step=1,
-                              label="Sources per question (top-k)", elem_id="top-k")
-            collection = gr.Dropdown(
+            self.top_k = gr.Slider(1, TOP_K_MAX, value=settings.retrieval.top_k, step=1,
+                                   label="Sources per question (top-k)", elem_id="top-k")
+            self.collection = gr.Dropdown(
                 choices=[settings.store.collection], value=settings.store.collection, allow_custom_value=True,
                 label="Collection", info="Type a new name to start a collection with an upload.",
                 elem_id="collection",
             )
-            collection_box = gr.HTML(elem_id="collection-status", js_on_load=None)
-            source = gr.Dropdown(choices=[(status.ALL_FILES, "")], value="", label="Only papers from",
-                                 elem_id="source-filter")
+            self.collection_box = gr.HTML(elem_id="collection-status", js_on_load=None)
+            self.source = gr.Dropdown(choices=[(status.ALL_FILES, "")], value="", label="Only papers from",
+                                      elem_id="source-filter")
             with gr.Row(elem_id="years"):
-                year_from = gr.Textbox(label="From year", placeholder="e.g. 2020", max_lines=1, elem_id="year-from",
-                                       min_width=100)
-                year_to = gr.Textbox(label="To year", placeholder="e.g. 2024", max_lines=1, elem_id="year-to",
-                                     min_width=100)
-            author = gr.Textbox(label="Author", placeholder="a name or part of one, e.g. Hinton", max_lines=1,
-                                elem_id="author-filter")
+                self.year_from = gr.Textbox(label="From year", placeholder="e.g. 2020", max_lines=1,
+                                            elem_id="year-from", min_width=100)
+                self.year_to = gr.Textbox(label="To year", placeholder="e.g. 2024", max_lines=1, elem_id="year-to",
+                                          min_width=100)
+            self.author = gr.Textbox(label="Author", placeholder="a name or part of one, e.g. Hinton", max_lines=1,
+                                     elem_id="author-filter")
             gr.HTML("<h2 class='side-head'>Chats</h2>", js_on_load=None)
-            new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
-            chat_list = gr.Radio(choices=[], value=None, label="Saved chats", elem_id="chat-list",
-                                 visible=chats is not None)
-            chats_note = gr.HTML(elem_id="chats-note", js_on_load=None)
-            delete_chat = gr.Button("Delete this chat", elem_id="delete-chat", size="sm", variant="secondary",
-                                    visible=chats is not None)
+            self.new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
+            self.chat_list = gr.Radio(choices=[], value=None, label="Saved chats", elem_id="chat-list",
+                                      visible=self.chats is not None)
+            self.chats_note = gr.HTML(elem_id="chats-note", js_on_load=None)
+            self.delete_chat = gr.Button("Delete this chat", elem_id="delete-chat", size="sm", variant="secondary",
+                                         visible=self.chats is not None)
             gr.HTML("<h2 class='side-head'>Add papers</h2>", js_on_load=None)
-            upload = gr.File(label=UPLOAD_LABEL, file_count="multiple",
-                             file_types=list(SUPPORTED_EXTENSIONS), elem_id="upload", height=150)
-            report = gr.HTML(elem_id="upload-report", js_on_load=None)
+            self.upload = gr.File(label=UPLOAD_LABEL, file_count="multiple",
+                                  file_types=list(SUPPORTED_EXTENSIONS), elem_id="upload", height=150)
+            self.report = gr.HTML(elem_id="upload-report", js_on_load=None)
             gr.HTML("<h2 class='side-head'>Models</h2>", js_on_load=None)
-            models_box = gr.HTML(elem_id="status", js_on_load=None)
+            self.models_box = gr.HTML(elem_id="status", js_on_load=None)
 
-        gr.HTML(HEADER, js_on_load=None)
-        with gr.Row(equal_height=False, elem_id="main"):
-            with gr.Column(scale=3, min_width=340, elem_id="answer-col"):
-                chatbot = gr.Chatbot(
-                    elem_id="chat", show_label=False, height="58vh", min_height=320, placeholder=PLACEHOLDER,
-                    buttons=["copy"], feedback_options=None, latex_delimiters=[], layout="panel",
-                )
-                detail = gr.HTML(elem_id="detail", js_on_load=None)
-                question = gr.Textbox(placeholder=ASK_HERE, show_label=False,
-                                      lines=1, max_lines=4, autofocus=True, elem_id="question")
-                with gr.Row(elem_id="chat-buttons"):
-                    ask = gr.Button("Ask", variant="primary", elem_id="ask-btn", scale=2)
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop-btn", visible=False, scale=2)
-                    clear = gr.Button("Clear", variant="secondary", elem_id="clear-btn", scale=1)
-                    download = gr.DownloadButton("Download chat", value=None, interactive=False, variant="secondary",
-                                                 elem_id="download-chat", scale=1)
-            with gr.Column(scale=2, min_width=300, elem_id="sources-col"):
-                sources = gr.HTML(render.sources_panel([]), elem_id="sources", js_on_load=None)
+    def chat_column(self) -> None:
+        with gr.Column(scale=3, min_width=340, elem_id="answer-col"):
+            self.chatbot = gr.Chatbot(
+                elem_id="chat", show_label=False, height="58vh", min_height=320, placeholder=PLACEHOLDER,
+                buttons=["copy"], feedback_options=None, latex_delimiters=[], layout="panel",
+            )
+            self.detail = gr.HTML(elem_id="detail", js_on_load=None)
+            self.question = gr.Textbox(placeholder=ASK_HERE, show_label=False,
+                                       lines=1, max_lines=4, autofocus=True, elem_id="question")
+            with gr.Row(elem_id="chat-buttons"):
+                self.ask = gr.Button("Ask", variant="primary", elem_id="ask-btn", scale=2)
+                self.stop = gr.Button("Stop", variant="stop", elem_id="stop-btn", visible=False, scale=2)
+                self.clear = gr.Button("Clear", variant="secondary", elem_id="clear-btn", scale=1)
+                self.download = gr.DownloadButton("Download chat", value=None, interactive=False,
+                                                  variant="secondary", elem_id="download-chat", scale=1)
 
-        # --- saved chats: the browser's id is kept in its localStorage; the last chat comes back on load
-        def chat_updates(browser_id: str | None, current: str, turn_list: list) -> tuple[Any, ...]:
-            """(chat list, note under it, Download chat button) for the open chat."""
-            if chats is None or not browser_id:
-                choices: list[tuple[str, str]] = []
-                note = CHATS_OFF_NOTE if chats is None else NO_CHATS_NOTE
-            else:
-                choices = history.chat_choices(chats, browser_id)
-                note = CHATS_NOTE if choices else NO_CHATS_NOTE
-            value = current if any(value == current for _, value in choices) else None
-            path = history.download_file(turn_list, current)
-            return (gr.update(choices=choices, value=value), note,
-                    gr.update(value=path, interactive=path is not None))
+    def wire(self, app: gr.Blocks) -> None:
+        """Every event: saved chats, asking (the answer queued, one generation at a time), Stop and Clear, the side
+        panel, uploads and the API."""
+        private = {"api_visibility": "private"}
+        chat_view = [self.chat_id, self.chatbot, self.turns, self.sources, self.detail, self.chat_list,
+                     self.chats_note, self.download]
+        app.load(self.restore, [self.browser], [self.browser, *chat_view], **private)
+        self.chat_list.input(self.opened, [self.browser, self.chat_list], chat_view, queue=False, **private)
+        self.delete_chat.click(self.deleted, [self.browser, self.chat_id], chat_view, queue=False, **private)
 
-        def shown(browser_id: str | None, chat: str, turn_list: list) -> tuple[Any, ...]:
-            """Everything that shows a chat: its id, messages, turns, source cards, detail line, list, note,
-            download."""
-            return (chat, history.messages(turn_list), turn_list, render.sources_panel(turn_list), "",
-                    *chat_updates(browser_id, chat, turn_list))
-
-        chat_view = [chat_id, chatbot, turns, sources, detail, chat_list, chats_note, download]
-
-        def restore(browser_id: str | None) -> tuple[Any, ...]:
-            browser_id = browser_id if ChatStore.valid_id(browser_id) else ChatStore.new_id()
-            latest = chats.chats(browser_id)[:1] if chats is not None else []
-            chat = chats.load(browser_id, latest[0].id) if latest else None
-            if chat is None:
-                return browser_id, *shown(browser_id, ChatStore.new_id(), [])
-            return browser_id, *shown(browser_id, chat.id, history.to_turns(chat.entries))
-
-        app.load(restore, [browser], [browser, *chat_view], api_visibility="private")
-
-        def opened(browser_id: str | None, chosen: str | None) -> tuple[Any, ...]:
-            chat = chats.load(browser_id, chosen) if chats is not None and chosen else None
-            if chat is None:  # deleted meanwhile, or its file is damaged: the list says what is left
-                return shown(browser_id, ChatStore.new_id(), [])
-            return shown(browser_id, chat.id, history.to_turns(chat.entries))
-
-        chat_list.input(opened, [browser, chat_list], chat_view, queue=False, api_visibility="private")
-
-        def deleted(browser_id: str | None, current: str) -> tuple[Any, ...]:
-            if chats is not None and browser_id:
-                chats.delete(browser_id, current)
-            return shown(browser_id, ChatStore.new_id(), [])
-
-        delete_chat.click(deleted, [browser, chat_id], chat_view, queue=False, api_visibility="private")
-
-        # --- asking: show the question at once, then queue the answer (one generation at a time)
-        # While an answer is being written the input is locked (as in gr.ChatInterface), Stop replaces Ask, and
-        # other chats cannot be opened or deleted.
-        def busy(answering: bool) -> tuple[Any, ...]:
-            box = gr.update(interactive=not answering, placeholder=ANSWERING if answering else ASK_HERE)
-            return (box, gr.update(visible=not answering),
-                    gr.update(visible=answering, value="Stop", interactive=True),
-                    gr.update(interactive=not answering), gr.update(interactive=not answering))
-
-        def begin(text: str, shown_messages: list, request: gr.Request) -> tuple[Any, ...]:
-            emptied, asked = add_question(text, shown_messages)
-            if asked is shown_messages:  # a blank question: stop here, so no later step overwrites the chat
-                raise gr.Error("blank question", visible=False, print_exception=False)
-            turn.control.begin(request.session_hash)
-            _, *buttons = busy(True)
-            return asked, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), *buttons
-
-        def answer(shown_messages: list, past: list, k: float, name: str, file: str, first: str, last: str, who: str,
-                   browser_id: str | None, chat: str, request: gr.Request):
-            yield from turn.respond(shown_messages, past, k, name, file, session=request.session_hash, year_from=first,
-                                    year_to=last, author=who, browser=browser_id, chat_id=chat)
-
-        # always_last: a question sent while the previous one is being set up waits for it instead of being dropped
-        started = gr.on([question.submit, ask.click], begin, [question, chatbot],
-                        [chatbot, question, ask, stop, chat_list, delete_chat],
-                        queue=False, trigger_mode="always_last", api_visibility="private")
-        answering = started.success(answer, [chatbot, turns, top_k, collection, source, year_from, year_to, author,
-                                          browser, chat_id],
-                                 [chatbot, sources, detail, turns], concurrency_limit=1,
-                                 concurrency_id=GENERATION, show_progress="full", show_progress_on=[detail, sources],
-                                 api_visibility="private")
+        # show the question at once, then queue the answer; while it is written the input is locked (as in
+        # gr.ChatInterface), Stop replaces Ask, and other chats cannot be opened or deleted. always_last: a question
+        # sent while the previous one is being set up waits for it instead of being dropped
+        locked = [self.question, self.ask, self.stop, self.chat_list, self.delete_chat]
+        started = gr.on([self.question.submit, self.ask.click], self.begin, [self.question, self.chatbot],
+                        [self.chatbot, *locked], queue=False, trigger_mode="always_last", **private)
+        answering = started.success(
+            self.answer, [self.chatbot, self.turns, self.top_k, self.collection, self.source, self.year_from,
+                          self.year_to, self.author, self.browser, self.chat_id],
+            [self.chatbot, self.sources, self.detail, self.turns], concurrency_limit=1, concurrency_id=GENERATION,
+            show_progress="full", show_progress_on=[self.detail, self.sources], **private)
         # the list of chats and Download chat are up to date by the time Ask is back
-        answering.then(chat_updates, [browser, chat_id, turns], [chat_list, chats_note, download], queue=False,
-                       api_visibility="private").then(
-            lambda: busy(False), None, [question, ask, stop, chat_list, delete_chat], queue=False,
-            api_visibility="private")
-
+        answering.then(self.chat_updates, [self.browser, self.chat_id, self.turns],
+                       [self.chat_list, self.chats_note, self.download], queue=False, **private).then(
+            self.idle, None, locked, queue=False, **private)
         # Stop and Clear ask the running turn to end; it writes the chat's last state itself (see ui.chat)
-        def stopping(request: gr.Request) -> Any:
-            turn.control.end(request.session_hash, "stop")
-            return gr.update(value="Stopping…", interactive=False)
+        self.stop.click(self.stopping, None, [self.stop], queue=False, **private)
+        for trigger in (self.clear.click, self.chatbot.clear, self.new_chat.click):
+            trigger(self.cleared, [self.browser], chat_view, queue=False, **private)
 
-        stop.click(stopping, None, [stop], queue=False, api_visibility="private")
-
-        def cleared(browser_id: str | None, request: gr.Request) -> tuple[Any, ...]:
-            """Clear and New chat: a new, empty chat; the one before stays in the list."""
-            turn.control.end(request.session_hash, "clear")
-            return shown(browser_id, ChatStore.new_id(), [])
-
-        for trigger in (clear.click, chatbot.clear, new_chat.click):
-            trigger(cleared, [browser], chat_view, queue=False, api_visibility="private")
-
-        # --- side panel: status, collection and file filters, uploads
-        def refresh(name: str | None, progress: gr.Progress = TRACK_TQDM) -> tuple[Any, ...]:
-            name = (name or "").strip() or settings.store.collection
-            problem = collection_name_problem(name)
-            if problem:
-                return (f'<p class="status-error">{problem}</p>', status.model_status(assistant), gr.update(),
-                        gr.update(choices=[(status.ALL_FILES, "")], value=""))
-            return (status.collection_status(assistant, name), status.model_status(assistant),
-                    gr.update(choices=status.collection_choices(assistant), value=name),
-                    gr.update(choices=status.source_choices(assistant, name), value=""))
-
-        side_outputs = [collection_box, models_box, collection, source]
-        app.load(refresh, [collection], side_outputs, api_visibility="private")
+        side_outputs = [self.collection_box, self.models_box, self.collection, self.source]
+        app.load(self.refresh, [self.collection], side_outputs, **private)
         app.load(None, js=CLOSE_SIDEBAR_WHEN_NARROW)
-        collection.input(refresh, [collection], side_outputs, api_visibility="private")
+        self.collection.input(self.refresh, [self.collection], side_outputs, **private)
+        self.upload.upload(self.uploaded, [self.upload, self.collection], [self.upload, self.report, *side_outputs],
+                           concurrency_limit=1, concurrency_id="ingest", **private)
+        # the API: gradio_client.Client(url).predict("question", api_name="/ask")
+        gr.api(self.ask_api, api_name="ask", concurrency_limit=1, concurrency_id=GENERATION)
 
-        def uploaded(files: list[str] | None, name: str | None,
-                     progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
-            name = (name or "").strip() or settings.store.collection
-            problem = collection_name_problem(name)
-            if problem:
-                return None, f'<p class="upload-error">{problem}</p>', *(gr.update() for _ in side_outputs)
-            result = ingest_files(assistant, files or [], name,
-                                  lambda done, total: progress((done, total), desc="Embedding papers", unit="papers"))
-            return None, upload_report(result), *refresh(name)  # the box empties: each upload is read once
+    # --- saved chats: the browser's id is kept in its localStorage; the last chat comes back on load ---------
+    def chat_updates(self, browser_id: str | None, current: str, turn_list: list) -> tuple[Any, ...]:
+        """(chat list, note under it, Download chat button) for the open chat."""
+        if self.chats is None or not browser_id:
+            choices: list[tuple[str, str]] = []
+            note = CHATS_OFF_NOTE if self.chats is None else NO_CHATS_NOTE
+        else:
+            choices = history.chat_choices(self.chats, browser_id)
+            note = CHATS_NOTE if choices else NO_CHATS_NOTE
+        value = current if any(value == current for _, value in choices) else None
+        path = history.download_file(turn_list, current)
+        return (gr.update(choices=choices, value=value), note,
+                gr.update(value=path, interactive=path is not None))
 
-        upload.upload(uploaded, [upload, collection], [upload, report, *side_outputs],
-                      concurrency_limit=1, concurrency_id="ingest", api_visibility="private")
+    def shown(self, browser_id: str | None, chat: str, turn_list: list) -> tuple[Any, ...]:
+        """Everything that shows a chat: its id, messages, turns, source cards, detail line, list, note, download."""
+        return (chat, history.messages(turn_list), turn_list, render.sources_panel(turn_list), "",
+                *self.chat_updates(browser_id, chat, turn_list))
 
-        # --- the API: gradio_client.Client(url).predict("question", api_name="/ask")
-        def ask_api(question: str, top_k: int = 0, collection: str = "", source: str = "", year_from: int = 0,
-                    year_to: int = 0, author: str = "") -> dict:
-            """Answer a question from the collection (optionally only papers of a source file, years and author);
-            returns the checked Answer as JSON."""
-            try:
-                answer = assistant.ask(question, top_k=top_k or None, collection=collection or None,
-                                       source=source or None, year_from=year_from or None,
-                                       year_to=year_to or None, author=author or None)
-            except Exception as error:  # a readable message for the client, the traceback in the log
-                raise gr.Error(turn.explain(error, started=False), print_exception=False) from None
-            return answer.model_dump(mode="json")
+    def restore(self, browser_id: str | None) -> tuple[Any, ...]:
+        browser_id = browser_id if ChatStore.valid_id(browser_id) else ChatStore.new_id()
+        latest = self.chats.chats(browser_id)[:1] if self.chats is not None else []
+        chat = self.chats.load(browser_id, latest[0].id) if latest else None
+        if chat is None:
+            return browser_id, *self.shown(browser_id, ChatStore.new_id(), [])
+        return browser_id, *self.shown(browser_id, chat.id, history.to_turns(chat.entries))
 
-        gr.api(ask_api, api_name="ask", concurrency_limit=1, concurrency_id=GENERATION)
-    return app
+    def opened(self, browser_id: str | None, chosen: str | None) -> tuple[Any, ...]:
+        chat = self.chats.load(browser_id, chosen) if self.chats is not None and chosen else None
+        if chat is None:  # deleted meanwhile, or its file is damaged: the list says what is left
+            return self.shown(browser_id, ChatStore.new_id(), [])
+        return self.shown(browser_id, chat.id, history.to_turns(chat.entries))
+
+    def deleted(self, browser_id: str | None, current: str) -> tuple[Any, ...]:
+        if self.chats is not None and browser_id:
+            self.chats.delete(browser_id, current)
+        return self.shown(browser_id, ChatStore.new_id(), [])
+
+    # --- asking ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def busy(answering: bool) -> tuple[Any, ...]:
+        """The question box, Ask, Stop, the chat list and Delete while an answer is (not) being written."""
+        box = gr.update(interactive=not answering, placeholder=ANSWERING if answering else ASK_HERE)
+        return (box, gr.update(visible=not answering), gr.update(visible=answering, value="Stop", interactive=True),
+                gr.update(interactive=not answering), gr.update(interactive=not answering))
+
+    def idle(self) -> tuple[Any, ...]:
+        return self.busy(False)
+
+    def begin(self, text: str, shown_messages: list, request: gr.Request) -> tuple[Any, ...]:
+        emptied, asked = add_question(text, shown_messages)
+        if asked is shown_messages:  # a blank question: stop here, so no later step overwrites the chat
+            raise gr.Error("blank question", visible=False, print_exception=False)
+        self.turn.control.begin(request.session_hash)
+        _, *buttons = self.busy(True)
+        return asked, gr.update(value=emptied, interactive=False, placeholder=ANSWERING), *buttons
+
+    def answer(self, shown_messages: list, past: list, k: float, name: str, file: str, first: str, last: str,
+               who: str, browser_id: str | None, chat: str, request: gr.Request):
+        yield from self.turn.respond(shown_messages, past, k, name, file, session=request.session_hash,
+                                     year_from=first, year_to=last, author=who, browser=browser_id, chat_id=chat)
+
+    def stopping(self, request: gr.Request) -> Any:
+        self.turn.control.end(request.session_hash, "stop")
+        return gr.update(value="Stopping…", interactive=False)
+
+    def cleared(self, browser_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """Clear and New chat: a new, empty chat; the one before stays in the list."""
+        self.turn.control.end(request.session_hash, "clear")
+        return self.shown(browser_id, ChatStore.new_id(), [])
+
+    # --- side panel: status, collection and file filters, uploads --------------------------------------------
+    def refresh(self, name: str | None, progress: gr.Progress = TRACK_TQDM) -> tuple[Any, ...]:
+        name = (name or "").strip() or self.settings.store.collection
+        problem = collection_name_problem(name)
+        if problem:
+            return (f'<p class="status-error">{problem}</p>', status.model_status(self.assistant), gr.update(),
+                    gr.update(choices=[(status.ALL_FILES, "")], value=""))
+        return (status.collection_status(self.assistant, name), status.model_status(self.assistant),
+                gr.update(choices=status.collection_choices(self.assistant), value=name),
+                gr.update(choices=status.source_choices(self.assistant, name), value=""))
+
+    def uploaded(self, files: list[str] | None, name: str | None, progress: gr.Progress = PROGRESS
+                 ) -> tuple[Any, ...]:
+        name = (name or "").strip() or self.settings.store.collection
+        problem = collection_name_problem(name)
+        if problem:
+            return None, f'<p class="upload-error">{problem}</p>', *(gr.update() for _ in range(4))
+        result = ingest_files(self.assistant, files or [], name,
+                              lambda done, total: progress((done, total), desc="Embedding papers", unit="papers"))
+        return None, upload_report(result), *self.refresh(name)  # the box empties: each upload is read once
+
+    def ask_api(self, question: str, top_k: int = 0, collection: str = "", source: str = "", year_from: int = 0,
+                year_to: int = 0, author: str = "") -> dict:
+        """Answer a question from the collection (optionally only papers of a source file, years and author);
+        returns the checked Answer as JSON."""
+        try:
+            answer = self.assistant.ask(question, top_k=top_k or None, collection=collection or None,
+                                        source=source or None, year_from=year_from or None,
+                                        year_to=year_to or None, author=author or None)
+        except Exception as error:  # a readable message for the client, the traceback in the log
+            raise gr.Error(self.turn.explain(error, started=False), print_exception=False) from None
+        return answer.model_dump(mode="json")
+
+
+def build_app(assistant: Assistant) -> gr.Blocks:
+    """The chat UI over ``assistant``."""
+    return ChatApp(assistant).build()
 
 
 def launch(app: gr.Blocks, settings: Settings, *, host: str | None = None, port: int | None = None,

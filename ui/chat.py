@@ -1,6 +1,6 @@
 """One chat turn: the question in, streamed UI updates out (sources, answer words, checked answer).
 
-Only the public API is used: `Assistant.stream` yields `SourcesFound`, `Token`s and `Done`.
+Only the public API is used: `Assistant.stream`'s events are folded by `AnswerProgress` into what to show.
 
 Stop and Clear do not cancel the turn from outside (a streamed update already on its way would
 then land after Stop's and put the cursor back). They ask the turn to end (`TurnControl`): the
@@ -20,17 +20,14 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from rag import (
+    AnswerProgress,
     Assistant,
     ChatStore,
-    Done,
-    Judging,
     LLMError,
     ModelUnavailable,
     QuestionError,
-    SecondLook,
-    SourcesFound,
+    Stage,
     StoreError,
-    Token,
     Turn,
     collection_name_problem,
 )
@@ -62,12 +59,13 @@ def pending_question(history: list[Message]) -> str | None:
 
 
 def conversation(turns: list[TurnSources]) -> list[Turn]:
-    """Earlier questions and their plain answers, for follow-up retrieval."""
+    """Earlier questions and their plain answers with the papers they cited, for follow-ups ("which of them
+    ...?")."""
     out: list[Turn] = []
     for entry in turns:
         out.append(Turn("user", entry.question))
         if entry.answer:
-            out.append(Turn("assistant", entry.answer))
+            out.append(Turn("assistant", entry.answer, tuple(dict.fromkeys(c.paper_id for c in entry.citations))))
     return out
 
 
@@ -145,7 +143,7 @@ class ChatTurn:
         problem = collection_name_problem(collection)
         if problem:
             return problem
-        if self.assistant.index(collection).paper_count() == 0:
+        if self.assistant.paper_count(collection) == 0:
             return (f"The collection “{collection}” is empty. Add papers in the side panel "
                     "(Add papers), or pick another collection.")
         return None
@@ -186,31 +184,29 @@ class ChatTurn:
                     question, top_k=int(top_k) if top_k else None, collection=collection,
                     history=conversation(earlier), **filters,
                 )
-                ranks: list[int] = []
+                progress = AnswerProgress()
                 for event in stream:
                     if self.control.asked(session):
                         break
-                    if isinstance(event, SourcesFound):
-                        entry = replace(entry, sources=event.sources)
+                    stage = progress.update(event)
+                    ranks = [s.rank for s in progress.sources]
+                    if stage is Stage.SOURCES:
+                        entry = replace(entry, sources=progress.sources)
                         turns = [*earlier, entry]
-                        ranks = [s.rank for s in event.sources]
-                        detail = render.detail_line(question, event.retrieval_query, filters=described)
-                        history = with_reply(history, render.waiting_message(len(event.sources)))
-                        yield history, render.sources_panel(turns), detail, turns
-                    elif isinstance(event, Token):
-                        raw += event.text
-                        history = with_reply(history, render.streaming_message(raw, entry.turn, ranks))
-                        yield history, render.sources_panel(turns), detail, turns
-                    elif isinstance(event, SecondLook):
-                        raw = ""
-                        history = with_reply(history, render.second_look_message(len(event.sources)))
-                        yield history, render.sources_panel(turns), detail, turns
-                    elif isinstance(event, Judging):
-                        history = with_reply(history, render.judging_message(raw, entry.turn, ranks, event.done,
-                                                                             event.papers))
-                        yield history, render.sources_panel(turns), detail, turns
-                    elif isinstance(event, Done):
-                        answer = event.answer
+                        detail = render.detail_line(question, progress.retrieval_query, filters=described)
+                        history = with_reply(history, render.waiting_message(len(progress.sources)))
+                    elif stage is Stage.WRITING:
+                        history = with_reply(history, render.streaming_message(progress.text, entry.turn, ranks))
+                    elif stage is Stage.SECOND_LOOK:
+                        history = with_reply(history, render.second_look_message(len(progress.reread)))
+                    elif stage is Stage.JUDGING:
+                        history = with_reply(history, render.judging_message(
+                            progress.text, entry.turn, ranks, progress.judging.done, progress.judging.papers))
+                    elif stage is Stage.COMPLETING:
+                        history = with_reply(history, render.completing_message(progress.text, entry.turn, ranks,
+                                                                                progress.part))
+                    else:
+                        answer = progress.answer
                         entry = replace(entry, sources=answer.sources, citations=answer.citations, done=True,
                                         answer=answer.answer, result=answer, status="answered")
                         turns = [*earlier, entry]
@@ -218,6 +214,9 @@ class ChatTurn:
                                                     f"{answer.llm_provider}:{answer.llm_model}", described)
                         history = with_reply(history, render.turn_message(entry))
                         final = history, render.sources_panel(turns), detail, turns
+                        continue
+                    raw = progress.text
+                    yield history, render.sources_panel(turns), detail, turns
         except Exception as error:  # shown as a readable message; the chat stays usable
             message = self.explain(error, started=bool(entry.sources))
             entry = replace(entry, done=True, status="failed", text=message)

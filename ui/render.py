@@ -97,9 +97,16 @@ def second_look_message(sources: int) -> str:
 
 
 def judging_message(raw: str, turn: int, ranks: Iterable[int], done: int, papers: int) -> str:
-    """The reply so far, while the model judges which sources a "which papers" question asks for."""
-    return (link_markers(raw, turn, ranks) + f"\n\n*Checking which of the {papers} sources the question asks for "
-            f"({done + 1} of {papers})…*{CURSOR}")
+    """The reply so far, while the model judges the sources one by one: which ones a "which papers" question asks
+    for, or what each says of a yes/no claim (no reply then)."""
+    what = (f"Checking which of the {papers} sources the question asks for" if raw.strip() else
+            f"Weighing the claim against the best {papers} source{'s' if papers != 1 else ''}")
+    return link_markers(raw, turn, ranks) + f"\n\n*{what} ({done + 1} of {papers})…*{CURSOR}"
+
+
+def completing_message(raw: str, turn: int, ranks: Iterable[int], part: str) -> str:
+    """The reply so far, while the model reads a comparison's missing side alone."""
+    return link_markers(raw.rstrip(), turn, ranks) + f"\n\n*Reading about {escape(part)} alone…*{CURSOR}"
 
 
 def citation_list(citations: Sequence[Citation], turn: int) -> str:
@@ -132,19 +139,49 @@ def answer_tools(answer: Answer, turn: int) -> str:
     return f'<div class="answer-tools">{"".join(buttons)}</div>'
 
 
+GRADE_LABELS = {
+    "partial": ("Partly answered", "The checked claims below answer part of the question; the note at the end says "
+                "which part the abstracts do not give."),
+    "evidence": ("Quoted evidence, not an answer", "The model's reply could not be checked; these are the best "
+                 "paper's own sentences."),
+}
+
+
+def grade_label(answer: Answer) -> str:
+    """A label above an answer that is not a plain checked answer: partly answered, or quoted evidence."""
+    if answer.grade not in GRADE_LABELS:
+        return ""
+    label, hint = GRADE_LABELS[answer.grade]
+    return f'<p class="grade grade-{answer.grade}" title="{attribute(hint)}">{escape(label)}</p>'
+
+
+def removed_claims(answer: Answer) -> str:
+    """An expandable list of the claims the check removed, each with its reason (empty when none was)."""
+    removed = answer.removed()
+    if not removed:
+        return ""
+    items = "".join(f'<li><q class="removed-claim">{escape(hit.claim)}</q> <span class="removed-why">'
+                    f"{escape(hit.reason)} ({escape(hit.rule)})</span></li>" for hit in removed)
+    count = f"{len(removed)} claim{'s' if len(removed) != 1 else ''} removed"
+    return (f'<details class="removed"><summary>{count} by the citation check</summary>'
+            f"<ul>{items}</ul></details>")
+
+
 def answer_message(answer: Answer, turn: int) -> str:
-    """The final chat message: the checked answer (or the abstention) replacing the streamed text, with
-    its export buttons."""
+    """The final chat message: the checked answer (or the abstention) replacing the streamed text, marked by its
+    grade, with the claims the check removed and the export buttons."""
     if answer.abstained:
         return (
             f'<div class="abstain"><p class="abstain-head">{escape(answer.answer)}</p>'
             + ('<p class="abstain-note">The closest sources are listed with the answer.</p>' if answer.sources
                else "")
-            + "</div>\n\n" + answer_tools(answer, turn)
+            + "</div>" + removed_claims(answer) + "\n\n" + answer_tools(answer, turn)
         )
     ranks = [s.rank for s in answer.sources]
     popovers = {c.number: popover(c) for c in answer.citations}
-    return (link_markers(answer.answer, turn, ranks, popovers) + "\n\n" + citation_list(answer.citations, turn)
+    text = link_markers(answer.answer, turn, ranks, popovers)
+    body = f'<div class="answer-{answer.grade}">{text}</div>' if answer.grade in GRADE_LABELS else text
+    return (grade_label(answer) + body + "\n\n" + citation_list(answer.citations, turn) + removed_claims(answer)
             + "\n\n" + answer_tools(answer, turn))
 
 

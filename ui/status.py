@@ -16,7 +16,7 @@ def collection_choices(assistant: Assistant) -> list[str]:
     """Collections built with the active embedding model (others cannot be searched), default first."""
     default = assistant.settings.store.collection
     try:
-        names = [c.name for c in assistant.library.collections(count=False) if c.usable]
+        names = [c.name for c in assistant.collections(count=False) if c.usable]
     except StoreError as error:
         log.warning("cannot list collections: %s", error)
         names = []
@@ -26,7 +26,7 @@ def collection_choices(assistant: Assistant) -> list[str]:
 def source_choices(assistant: Assistant, collection: str) -> list[tuple[str, str]]:
     """(label, value) pairs for the source-file filter; the empty value means every file."""
     try:
-        counts = assistant.library.sources(collection)
+        counts = assistant.sources(collection)
     except StoreError:
         counts = {}
     return [(ALL_FILES, ""), *((f"{name} ({count})", name) for name, count in counts.items())]
@@ -35,7 +35,7 @@ def source_choices(assistant: Assistant, collection: str) -> list[tuple[str, str
 def collection_status(assistant: Assistant, collection: str) -> str:
     """One line on the collection: how many papers, or why it cannot be used."""
     try:
-        count = assistant.index(collection).paper_count()
+        count = assistant.paper_count(collection)
     except StoreError as error:
         return f'<p class="status-error">{escape(str(error))}</p>'
     if count == 0:
@@ -45,7 +45,7 @@ def collection_status(assistant: Assistant, collection: str) -> str:
 
 def model_status(assistant: Assistant) -> str:
     """Which LLM and embedding model are active, with a hint when Ollama is not in use."""
-    embed = f"<p><b>Embeddings</b> {escape(assistant.embedder.model_name)}</p>"
+    embed = f"<p><b>Embeddings</b> {escape(assistant.embed_model)}</p>"
     settings = assistant.settings
     try:
         chosen = assistant.llm

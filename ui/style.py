@@ -23,6 +23,16 @@ CSS = """
 #chat .abstain { border-left: 3px solid #d9a441; padding: 0.1em 0 0.1em 0.8em; }
 #chat .abstain-head { font-weight: 600; margin: 0; }
 #chat .abstain-note { margin: 0.2em 0 0; color: var(--body-text-color-subdued); font-size: 0.92rem; }
+#chat .grade { display: inline-block; margin: 0 0 0.4em; padding: 0.05em 0.6em; border-radius: 999px;
+  font-size: 0.78rem; font-weight: 600; text-transform: uppercase; letter-spacing: 0.04em; }
+#chat .grade-partial { background: #fef3c7; color: #78350f; }
+#chat .grade-evidence { background: #e0e7ff; color: #312e81; }
+#chat .answer-partial { border-left: 3px solid #d9a441; padding-left: 0.8em; }
+#chat .answer-evidence { border-left: 3px solid #6366f1; padding-left: 0.8em; font-style: italic; }
+#chat .removed { margin-top: 0.5em; font-size: 0.85rem; color: var(--body-text-color-subdued); }
+#chat .removed summary { cursor: pointer; }
+#chat .removed ul { margin: 0.3em 0 0; padding-left: 1.2em; }
+#chat .removed-claim { text-decoration: line-through; }
 #chat .chat-error { border-left: 3px solid #c2410c; padding: 0.1em 0 0.1em 0.8em; }
 #chat .chat-placeholder { color: var(--body-text-color-subdued); text-align: center; max-width: 46ch;
   margin: 0 auto; }

@@ -57,7 +57,7 @@ def ingest_files(assistant: Assistant, paths: Sequence[str | Path], collection: 
                         "added. Split the file, or use `rag ingest` on the command line.")
         return result
     try:
-        result.take(assistant.library.ingest(paths, collection=name, skip_bad=True, progress=progress or False))
+        result.take(assistant.ingest(paths, collection=name, skip_bad=True, progress=progress or False))
         if not result.records and not result.bad:
             result.error = "No papers were found in the file."
     except (RagError, ValueError, OSError) as error:  # unsupported type, unreadable file, store errors

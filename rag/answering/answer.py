@@ -72,6 +72,17 @@ class Citation(BaseModel):
     paper: PaperInfo = Field(default_factory=PaperInfo, description="The cited paper's authors, year, venue, link.")
 
 
+class RuleHit(BaseModel):
+    """A rule that changed the answer: which claim, what it cited and kept, and why (the answer's trail)."""
+
+    rule: str = Field(description='The rule\'s name ("supported", "re-cited", "unsupported", ...).')
+    action: str = Field(description="keep, re-cite, attach, drop, add (a listed paper), or the answer's grade.")
+    claim: str = Field("", description="The claim or sentence it concerns, as the model wrote it.")
+    cited: list[int] = Field(default_factory=list, description="The sources the claim cited.")
+    kept: list[int] = Field(default_factory=list, description="The sources it cites after the rule.")
+    reason: str = ""
+
+
 class Source(BaseModel):
     """A retrieved paper handed to the LLM, numbered as in the answer's ``[n]`` markers."""
 
@@ -107,12 +118,27 @@ class Timings(BaseModel):
     checking_ms: float = 0.0  # from the reply's end to the checked answer (the judge's share of total_ms)
 
 
+class ClaimVerdict(BaseModel):
+    """For a yes/no question: the stance of the paper that decided it, as the model judged that paper alone."""
+
+    stance: str = Field(description="supports, contradicts or neither.")
+    probability: float = Field(description="The model's probability of that stance.")
+    number: int = Field(description="The source (rank) it comes from.")
+    probabilities: dict[str, float] = Field(default_factory=dict, description="Each stance's probability.")
+
+
+GRADES = ("answered", "partial", "evidence", "not-found")
+
+
 class Answer(BaseModel):
     """Everything `ask` returns; ``model_dump_json()`` is what ``rag ask --json`` prints."""
 
     question: str
     answer: str
     abstained: bool
+    grade: str = Field("answered", description="answered; partial (the answer says which part the abstracts do "
+                       "not give); evidence (the best paper's sentences quoted: the model's reply could not be "
+                       "checked); not-found (the collection does not answer).")
     citations: list[Citation]
     sources: list[Source]
     timings: Timings
@@ -130,6 +156,11 @@ class Answer(BaseModel):
         default_factory=list,
         description="Things the reader should know about how the question was handled (e.g. it was shortened).",
     )
+    missing: list[str] = Field(default_factory=list, description="For a partial answer: the parts of the question "
+                               "the checked answer does not give.")
+    trail: list[RuleHit] = Field(default_factory=list, description="Every rule that changed the reply (a claim "
+                                 "dropped, re-cited, attached; a paper added) and the rule that set the grade, last.")
+    verdict: ClaimVerdict | None = Field(None, description="For a yes/no question: the deciding paper's stance.")
 
     @model_validator(mode="after")
     def cite_with_paper_info(self) -> Answer:
@@ -140,6 +171,10 @@ class Answer(BaseModel):
             if source is not None and citation.paper == PaperInfo():
                 citation.paper = source.paper
         return self
+
+    def removed(self) -> list[RuleHit]:
+        """The rules that removed a claim (or its citations), with their reasons."""
+        return [hit for hit in self.trail if hit.action == "drop"]
 
     def cited_sources(self) -> list[Source]:
         """The sources the citations name, once each, in the order they are first cited."""
@@ -177,10 +212,18 @@ class Judging(BaseModel):
     papers: int
 
 
+class Completing(BaseModel):
+    """A comparison's answer left out a side: the model reads that side's best source alone (new `Token`s follow,
+    added to the text so far)."""
+
+    sources: list[Source]
+    part: str
+
+
 class Done(BaseModel):
     """Last streaming event: the checked answer."""
 
     answer: Answer
 
 
-StreamEvent = SourcesFound | Token | SecondLook | Judging | Done
+StreamEvent = SourcesFound | Token | SecondLook | Judging | Completing | Done

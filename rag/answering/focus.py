@@ -4,26 +4,15 @@ papers, and every paper left out is about 170 tokens the model does not read."""
 
 from __future__ import annotations
 
-import re
-
-from rag.answering.judge import asks_for_several
+from rag.answering.profile import QuestionProfile
 from rag.answering.prompt import rank_weight
 from rag.retrieval import RetrievedPaper
 
-COMPARES = re.compile(r"\b(?:compare[sd]?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b",
-                      re.IGNORECASE)
 
-
-def asks_about_several(question: str) -> bool:
-    """Whether the answer draws on several papers: a list of papers, or a comparison ("compare", "versus", "both",
-    "differ")."""
-    return asks_for_several(question) or bool(COMPARES.search(question))
-
-
-def focused(papers: list[RetrievedPaper], question: str, gap: float) -> list[RetrievedPaper]:
+def focused(papers: list[RetrievedPaper], profile: QuestionProfile, gap: float) -> list[RetrievedPaper]:
     """The best papers: every one whose fused score is within ``gap`` of the best (at least the best one), or all
-    of them when the question asks about several papers."""
-    if not papers or asks_about_several(question):
+    of them when the question asks about several papers (a list, a comparison)."""
+    if not papers or profile.about_several:
         return papers
     best = papers[0].score
     return [p for p in papers if p.score >= best - gap] or papers[:1]

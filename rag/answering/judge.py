@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from llama_index.core.base.llms.types import ChatMessage
 
 from rag.answering.answer import Source
+from rag.answering.profile import QuestionProfile, profile_question
 from rag.answering.prompt import paper_block, question_part
 from rag.models.llm import chatml
 from rag.models.pieces import Piece, PiecedPrompt
@@ -25,35 +26,21 @@ from rag.models.pieces import Piece, PiecedPrompt
 JUDGE_SYSTEM = "You judge whether a paper matches a question."
 ASKS_FOR_LINE = "Is this paper one of the papers the question asks for? Answer Yes or No."  # after the question
 
-# "Which papers ...?", "What recent works ...", "List the studies ...": a question whose answer is several papers.
-ASKS_FOR_SEVERAL = re.compile(
-    r"^\W*(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
-    r"(?P<kind>(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "recent ...", not "paper ..."
-    r"(?:papers|works|studies|articles|publications))\b",
-    re.IGNORECASE,
-)
-
-
 # "works on X", "papers that X": what follows the noun that needs no "that" before it
 ATTACHES_DIRECTLY = re.compile(r"(?:about|on|in|into|for|from|with|without|regarding|concerning|by|at|of|to|"
                                r"that|which|where|whose)\b", re.IGNORECASE)
 
 
-def asks_for_several(question: str) -> bool:
-    """Whether the question asks for a list of papers ("Which papers use ...?", "List the works on ...")."""
-    return bool(ASKS_FOR_SEVERAL.search(question))
-
-
-def judge_line(question: str) -> str:
+def judge_line(profile: QuestionProfile) -> str:
     """The question asked of one paper: "Which recent papers use X?" -> "Is this paper one of the recent papers
     that use X? Answer Yes or No." (the model separates matching papers better than when asked whether a paper
-    is "one of the papers the question asks for", benchmarks/paper_judge.py)."""
-    asked = ASKS_FOR_SEVERAL.search(question)
-    rest = question[asked.end():].strip(" ,;:?.!") if asked else ""
+    is "one of the papers the question asks for", benchmarks/paper_judge.py). A follow-up narrowing a list ("And
+    which of them also quantize activations?") is asked with its own condition."""
+    rest = profile.condition
     if not rest:
-        return question_part(question, ASKS_FOR_LINE)
+        return question_part(profile.asked, ASKS_FOR_LINE)
     joined = rest if ATTACHES_DIRECTLY.match(rest) else f"that {rest}"
-    return f"Is this paper one of the {asked.group('kind')} {joined}? Answer Yes or No."
+    return f"Is this paper one of the {profile.list_noun} {joined}? Answer Yes or No."
 
 
 @dataclass(frozen=True)
@@ -64,12 +51,14 @@ class JudgePrompt:
     pieces: PiecedPrompt
 
 
-def judge_prompt(question: str, title: str, abstract: str, line: str | None = None) -> JudgePrompt:
-    """Fixed rules, the paper's block (cached: the same text for every question), then ``line``: by default the
-    question asked of the paper (`judge_line`)."""
+def judge_prompt(question: QuestionProfile | str, title: str, abstract: str, line: str | None = None,
+                 system: str = JUDGE_SYSTEM) -> JudgePrompt:
+    """Fixed rules (``system``), the paper's block (cached: the same text for every question), then ``line``: by
+    default the question asked of the paper (`judge_line`)."""
     block = paper_block(title, abstract)
-    messages = [ChatMessage(role="system", content=JUDGE_SYSTEM),
-                ChatMessage(role="user", content=block + (line or judge_line(question)))]
+    if line is None:
+        line = judge_line(question if isinstance(question, QuestionProfile) else profile_question(question))
+    messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=block + line)]
     text = chatml(messages)
     start = text.index(block)
     return JudgePrompt(messages, PiecedPrompt(text[:start], (Piece(block, cached=True),
@@ -81,9 +70,9 @@ class PaperJudge:
     paper, on first need). ``ask`` gives P(Yes) for a prompt, or None when the model cannot say: then every
     verdict is None and the caller decides by words."""
 
-    def __init__(self, question: str, sources: list[Source], ask: Callable[[JudgePrompt], float | None],
-                 threshold: float, margin: float = 1.0):
-        self.question = question
+    def __init__(self, question: QuestionProfile | str, sources: list[Source],
+                 ask: Callable[[JudgePrompt], float | None], threshold: float, margin: float = 1.0):
+        self.question = question if isinstance(question, QuestionProfile) else profile_question(question)
         self.sources = {s.rank: s for s in sources}
         self.ask = ask
         self.threshold = threshold

@@ -18,7 +18,8 @@ from math import sqrt
 from llama_index.core.base.llms.types import ChatMessage
 
 from rag.answering.answer import Source
-from rag.answering.question import asks_for_figure, truncate
+from rag.answering.profile import QuestionProfile
+from rag.answering.question import truncate
 from rag.models.llm import LanguageModel, chatml
 from rag.models.pieces import Piece, PiecedPrompt
 from rag.text import content_terms, split_sentences
@@ -46,6 +47,12 @@ SECOND_LOOK = (
     "short sentences using only these abstracts, ending each sentence with the number of the paper it comes "
     "from, like [1]. If they give only part of the answer, give that part and say which part they do not give. "
     "Only if they give nothing the question asks, say that the collection does not answer it."
+)
+# A comparison whose answer left out one side: the model reads that side's paper alone.
+SIDE_INSTRUCTIONS = (
+    "The question compares two things; the paper above is {side}. Answer for this paper only, in one to three short "
+    "sentences using only its abstract, ending each sentence with its number. If its abstract does not give what the "
+    "question asks about it, say that the collection does not answer it."
 )
 # The second look's reply starts with this (the model writes on from it), so it cannot open with a refusal: a
 # claim it is pushed into still has to pass the citation check.
@@ -168,12 +175,14 @@ def rank_weight(rank: int) -> float:
     return 1 / sqrt(rank)
 
 
-def fit_sources(sources: list[Source], question: str, budget: int, count: Callable[[str], int]) -> list[Source]:
-    """Copies of the sources whose titles and abstracts together fit ``budget`` tokens. Higher-ranked
-    sources get a larger share (`rank_weight`); titles are always kept whole."""
+def fit_sources(sources: list[Source], profile: QuestionProfile, budget: int, count: Callable[[str], int]
+                ) -> list[Source]:
+    """Copies of the sources whose titles and abstracts together fit ``budget`` tokens, keeping the sentences most
+    relevant to the retrieval query (figures first when the question asks for a number). Higher-ranked sources get
+    a larger share (`rank_weight`); titles are always kept whole."""
     if not sources:
         return []
-    terms, figures_first = set(content_terms(question)), asks_for_figure(question)
+    terms, figures_first = set(content_terms(profile.query)), profile.wants_figure
     abstract_budget = budget - sum(count(s.title) for s in sources)
     weights = [rank_weight(s.rank) for s in sources]
     shares = [max(40, int(abstract_budget * w / sum(weights))) for w in weights]
@@ -204,15 +213,18 @@ class Prompt:
     notices: list[str] = field(default_factory=list)
 
 
-def fit_prompt(question: str, sources: list[Source], query: str, *, model: LanguageModel, context_tokens: int,
-               answer_tokens: int, count_sources: Counter, instructions: str = INSTRUCTIONS) -> Prompt:
-    """The prompt for ``question`` over ``sources`` that leaves ``answer_tokens`` of ``model``'s context window.
+def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: LanguageModel, context_tokens: int,
+               answer_tokens: int, count_sources: Counter, instructions: str = INSTRUCTIONS,
+               question: str | None = None) -> Prompt:
+    """The prompt for the profiled question (or ``question``, a version of it) over ``sources`` that leaves
+    ``answer_tokens`` of ``model``'s context window.
 
     A model that reuses pieces (`LanguageModel.reuses_pieces`) reads whole abstracts: each paper's block
     is then the same in every prompt. Otherwise the abstracts are fitted to ``context_tokens`` first,
-    keeping the sentences most relevant to ``query`` (the question joined to an earlier one for a
+    keeping the sentences most relevant to the retrieval query (the question joined to an earlier one for a
     follow-up), counted with ``count_sources`` (the embedder's counter).
     """
+    question = question or profile.asked
     window = model.context_window
     limit = window - answer_tokens - TEMPLATE_MARGIN
     notices: list[str] = []
@@ -222,7 +234,7 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
 
     budget = WHOLE if model.reuses_pieces else context_tokens
     kept = list(sources)
-    fitted = fit_sources(kept, query, budget, count_sources)
+    fitted = fit_sources(kept, profile, budget, count_sources)
     tokens = size(question, fitted)
     base = size(question, [])  # everything but the sources
     shortened = False
@@ -239,7 +251,7 @@ def fit_prompt(question: str, sources: list[Source], query: str, *, model: Langu
             shortened = True
         else:
             kept = kept[: min(len(kept) - 1, int(len(kept) * ratio))]
-        fitted = fit_sources(kept, query, budget, count_sources)
+        fitted = fit_sources(kept, profile, budget, count_sources)
         tokens = size(question, fitted)
     if len(kept) < len(sources):
         notices.append(

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.errors import QuestionError
-from rag.text import content_terms
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 WORD = re.compile(r"\w", re.UNICODE)
-# "How much faster ...?", "What top-1 accuracy ...?", "By how many points ...?": the answer is a figure
-ASKS_FOR_FIGURE = re.compile(
-    r"\bhow\s+(?:much|many|fast|large|big|long|often)\b|\bby\s+how\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?"
-    r"(?:scores?|accuracy|error|perplexity|speed|size|rates?|ranks?|values?|numbers?|percentage|fid|bleu|auroc|m?ap|miou|mrr"
-    r"|latency|reduction|improvement|gains?)\b", re.IGNORECASE)
-# "Which paper ...?", "What recent works ...?": the answer names papers, whatever else the question mentions
-ASKS_FOR_PAPERS = re.compile(r"^\W*(?:which|what)\s+(?:[\w-]+\s+){0,3}?(?:papers?|works?|stud(?:y|ies)|articles?"
-                             r"|publications?)\b", re.IGNORECASE)
-FOLLOW_UP_WORDS = re.compile(
-    r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|authors?|study))\b",
-    re.IGNORECASE,
-)
 
 
 def strip_controls(text: str) -> str:
@@ -69,35 +55,11 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     return text, notices
 
 
-def asks_for_figure(question: str) -> bool:
-    """Whether the question asks for a number: how much, how many, what accuracy / score / rank / value ..."""
-    return bool(ASKS_FOR_FIGURE.search(question))
-
-
-def answer_needs_figure(question: str) -> bool:
-    """Whether an answer to the question must state a number: it asks for one, and not for papers ("Which paper
-    reports how much ...?" is answered by a paper)."""
-    return asks_for_figure(question) and not ASKS_FOR_PAPERS.match(question)
-
-
 @dataclass(frozen=True)
 class Turn:
-    """One earlier chat message, for follow-up questions."""
+    """One earlier chat message, for follow-up questions; an answer's ``papers`` are the ids of the papers it
+    cited (a follow-up such as "which of them ...?" chooses among them)."""
 
     role: str
     content: str
-
-
-def fold_history(question: str, history: Sequence[Turn | dict] | None, max_chars: int | None = None) -> str:
-    """The retrieval query: a follow-up ("what data did it use?") is joined to the previous question
-    (cut to ``max_chars`` characters, like any question)."""
-    if not history:
-        return question
-    turns = [t if isinstance(t, Turn) else Turn(t["role"], t["content"]) for t in history]
-    previous = [" ".join(str(t.content).split()) for t in turns if t.role == "user" and str(t.content).strip()]
-    if not previous:
-        return question
-    if FOLLOW_UP_WORDS.search(question) or len(content_terms(question)) < 3:
-        earlier = truncate(previous[-1], max_chars) if max_chars else previous[-1]
-        return f"{earlier} {question}"
-    return question
+    papers: tuple[str, ...] = ()

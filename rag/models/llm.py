@@ -18,6 +18,7 @@ from rag.models.pieces import Piece, PiecedPrompt
 from rag.settings import LlmSettings, Settings
 
 OLLAMA_PROBE_SECONDS = 2.0
+YES_NO_WORDS = (("Yes", " Yes", "yes"), ("No", " No", "no"))
 
 
 def is_timeout(error: BaseException) -> bool:
@@ -147,11 +148,19 @@ class LanguageModel:
         """Whether the prompt cache has no room left for more pieces (always, without one)."""
         return True
 
-    def yes_probability(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> float | None:
-        """P(Yes) among Yes and No for the first token of the reply to a yes/no question, or None when this
-        model does not expose next-token probabilities (then the caller decides another way). ``pieces`` is the
-        same prompt cut into pieces, for a model with a prompt cache."""
+    def option_probabilities(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None,
+                             options: Sequence[Sequence[str]] = YES_NO_WORDS) -> list[float] | None:
+        """The probability of each option (its words, e.g. ``("Yes", " Yes", "yes")``) as the first token of the
+        reply, among the options (they sum to 1); None when this model does not expose next-token probabilities
+        (then the caller decides another way). ``pieces`` is the same prompt cut into pieces, for a model with a
+        prompt cache."""
         return None
+
+    def yes_probability(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> float | None:
+        """P(Yes) among Yes and No for the first token of the reply to a yes/no question (None: see
+        `option_probabilities`)."""
+        shares = self.option_probabilities(messages, pieces, YES_NO_WORDS)
+        return None if shares is None else shares[0]
 
     def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None,
                opening: str = "") -> Iterator[str]:
@@ -199,8 +208,6 @@ class LlamaCppModel(LanguageModel):
         self.reuses_pieces = self.engine is not None
         self._cache_dir = cache_dir
         self._judging_engine = self.engine  # made on first use when answers do not use the prompt cache
-        first = lambda words: {self._llama.tokenize(w.encode(), add_bos=False)[0] for w in words}  # noqa: E731
-        self._yes, self._no = sorted(first(("Yes", " Yes", "yes"))), sorted(first(("No", " No", "no")))
 
     def _engine(self, folder: Path):
         from rag.models.kvcache import BlockCache, BlockEngine
@@ -238,9 +245,14 @@ class LlamaCppModel(LanguageModel):
                     computed=report.live_tokens + report.block_tokens_read + report.recomputed_tokens,
                     papers_reused=report.blocks - report.blocks_read, papers_read=report.blocks_read)
 
-    def yes_probability(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> float | None:
+    def first_tokens(self, words: Sequence[str]) -> list[int]:
+        """The distinct first tokens of ``words``."""
+        return sorted({self._llama.tokenize(w.encode(), add_bos=False)[0] for w in words})
+
+    def option_probabilities(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None,
+                             options: Sequence[Sequence[str]] = YES_NO_WORDS) -> list[float] | None:
         """Read the prompt's pieces with the prompt cache (a cached piece once ever) and compare the next-token
-        probabilities of Yes and No; None without pieces or a cache folder."""
+        probabilities of each option's first tokens; None without pieces or a cache folder."""
         if pieces is None or (self._judging_engine is None and self._cache_dir is None):
             return None
         if self._judging_engine is None:
@@ -250,7 +262,7 @@ class LlamaCppModel(LanguageModel):
         except Exception as error:
             raise llm_failure(error, self.provider, self.model, self.settings) from error
         weights = np.exp(logits - logits.max())
-        return yes_share(weights[self._yes].sum(), weights[self._no].sum())
+        return shares([weights[self.first_tokens(words)].sum() for words in options])
 
     def warm(self, prefix: str, blocks: Iterable[str], should_stop: Callable[[], bool] = lambda: False) -> int:
         """Read and save the cached pieces not saved yet (a question goes first); how many were read."""
@@ -286,20 +298,23 @@ def has_model(available: list[str], wanted: str) -> bool:
     return wanted in available or full in available
 
 
-def yes_share(yes: float, no: float) -> float | None:
-    """P(Yes) / (P(Yes) + P(No)); None when neither has any probability."""
-    return float(yes / (yes + no)) if yes + no > 0 else None
+def shares(weights: Sequence[float]) -> list[float] | None:
+    """Each weight's share of their sum; None when none has any weight."""
+    total = float(sum(weights))
+    return [float(w) / total for w in weights] if total > 0 else None
 
 
-YES, NO = frozenset({"yes"}), frozenset({"no"})
-TOP_LOGPROBS = 20  # alternatives Ollama reports for the first token: Yes and No are among them when it hesitates
+TOP_LOGPROBS = 20  # alternatives Ollama reports for the first token: the options are among them when it hesitates
 
 
 class OllamaModel(LanguageModel):
     """A model on an Ollama server; it gives next-token probabilities (``logprobs``, Ollama 0.12.11 and later)."""
 
-    def yes_probability(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None) -> float | None:
-        """One token of reply with its top alternatives' log-probabilities; None from a server that gives none."""
+    def option_probabilities(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None,
+                             options: Sequence[Sequence[str]] = YES_NO_WORDS) -> list[float] | None:
+        """One token of reply with its top alternatives' log-probabilities; a token counts for an option when it
+        is one of the option's words or the start (two letters or more) of one. None from a server that gives
+        none."""
         settings = self.settings
         try:
             response = self.llm.client.chat(
@@ -314,8 +329,14 @@ class OllamaModel(LanguageModel):
         first = response.logprobs[0]
         alternatives = {(t.token.strip().casefold(), t.logprob) for t in first.top_logprobs or []}
         alternatives.add((first.token.strip().casefold(), first.logprob))
-        return yes_share(sum(math.exp(lp) for token, lp in alternatives if token in YES),
-                         sum(math.exp(lp) for token, lp in alternatives if token in NO))
+        words = [{w.strip().casefold() for w in option} for option in options]
+        return shares([sum(math.exp(lp) for token, lp in alternatives if starts_option(token, option))
+                       for option in words])
+
+
+def starts_option(token: str, words: set[str]) -> bool:
+    """Whether a reply's first token is one of the words, or the start of one (two letters or more)."""
+    return token in words or (len(token) >= 2 and any(w.startswith(token) for w in words))
 
 
 def make_ollama(settings: LlmSettings) -> LanguageModel:

@@ -1,0 +1,211 @@
+"""The answer's grade, decided by an ordered table of answer rules: answered, partly answered, quoted evidence, or
+not in the collection.
+
+`ANSWER_RULES` look, in order, at what came of the model's reply (withheld, refused, the checked answer) in the
+light of the question's profile; the first that returns an `Outcome` decides. A missing figure or a side of a
+comparison never throws the rest away: the checked claims stay and the answer says which part the abstracts do
+not give. When the reply could not be checked (or the model refused) while the best paper covers the question
+well, the answer is that paper's best sentences, quoted and cited, labelled as quoted evidence, never as the
+model's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rag.answering.answer import Citation
+from rag.answering.citations import POINTER_TERMS, CheckedAnswer, CitationChecker
+from rag.answering.profile import Kind, QuestionProfile
+from rag.answering.prompt import ABSTAIN_TEXT
+from rag.answering.support import MARKER_GROUP, numbers_in, states_figure
+from rag.text import content_terms, split_sentences
+
+UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
+WITHHELD_NOTE = " (The model's reply repeated the assistant's instructions and was withheld.)"
+NO_FIGURE_NOTE = " (The question asks for a figure, and the model's checked reply gives none.)"
+RESTATED_NOTE = " (The model's reply only said back the question or a paper's title.)"
+EVIDENCE_HEAD = "Quoted evidence, not a checked answer: the model's reply could not be checked, and [{n}] says:"
+
+
+class Grade(StrEnum):
+    ANSWERED = "answered"
+    PARTIAL = "partial"  # the checked claims answer part of the question; `missing` says which part they do not
+    EVIDENCE = "evidence"  # the best paper's sentences, quoted: the model's reply could not be checked
+    NOT_FOUND = "not-found"  # the collection does not answer the question
+
+
+@dataclass
+class Outcome:
+    grade: Grade
+    text: str
+    citations: list[Citation]
+    rule: str
+    reason: str
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Attempt:
+    """What became of the model's reply, for the answer rules."""
+
+    profile: QuestionProfile
+    checker: CitationChecker  # over every source
+    checked: CheckedAnswer | None  # None when there was no reply to check (withheld, refused, empty)
+    withheld: bool = False
+    refused: bool = False
+    missing_sides: list[str] = field(default_factory=list)  # sides of a comparison no checked claim covers
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    name: str
+    decides: str
+    apply: Callable[[Attempt], Outcome | None]
+
+
+def not_found(rule: str, reason: str, note: str = "") -> Outcome:
+    return Outcome(Grade.NOT_FOUND, ABSTAIN_TEXT + note, [], rule, reason)
+
+
+def quoted_evidence(attempt: Attempt) -> Outcome | None:
+    """The best paper's sentences, quoted with its number, when they give what the question asks: that paper
+    covers the question well (``evidence_coverage``), and for every part of the question one of its best
+    sentences holds ``part_coverage`` of the part's asked words (a figure part: with a number the question does
+    not give). None otherwise, and for questions about several papers, naming papers or yes/no."""
+    profile, checker = attempt.profile, attempt.checker
+    policy = checker.policy
+    if profile.about_several or profile.names_a_paper or profile.is_(Kind.YES_NO) or not checker.sources:
+        return None
+    coverage = checker.coverage()
+    best = max(coverage, key=lambda n: (coverage[n], -n))
+    if coverage[best] < policy.evidence_coverage:
+        return None
+    source = checker.sources[best]
+    asked_numbers = numbers_in(profile.asked)
+    chosen: list[str] = []
+    for part in profile.parts:
+        wanted = set(content_terms(part.asked))
+        total = sum(checker.weight(t) for t in wanted) or 1.0
+        scored = [(sum(checker.weight(t) for t in wanted & terms) / total, text) for text, terms in source.sentences
+                  if not (part.needs_figure and profile.needs_figure) or numbers_in(text) - asked_numbers]
+        share, text = max(scored, default=(0.0, ""))
+        if share < policy.part_coverage:
+            return None
+        chosen.append(text)
+    quotes = [text for text, _ in source.sentences if text in chosen][: policy.evidence_sentences]
+    text = EVIDENCE_HEAD.format(n=best) + " " + " ".join(f"“{q}”" for q in quotes) + f" [{best}]"
+    citation = Citation(number=best, paper_id=source.source.paper_id, title=source.source.title, quote=quotes[0])
+    return Outcome(Grade.EVIDENCE, text, [citation], "quoted evidence", "")
+
+
+def fallback(rule: str, reason: str, note: str, attempt: Attempt) -> Outcome:
+    """Quoted evidence when the best paper covers the question well, else not in the collection."""
+    evidence = quoted_evidence(attempt)
+    if evidence is None:
+        return not_found(rule, reason, note)
+    evidence.rule, evidence.reason = rule, f"{reason}; the best paper's sentences are quoted instead"
+    return evidence
+
+
+def withheld(attempt: Attempt) -> Outcome | None:
+    if not attempt.withheld:
+        return None
+    return not_found("withheld", "the reply repeated the assistant's instructions", WITHHELD_NOTE)
+
+
+def refused(attempt: Attempt) -> Outcome | None:
+    if attempt.checked is not None:
+        return None
+    return fallback("refused", "the model said the collection does not answer, or wrote nothing", "", attempt)
+
+
+def unsupported(attempt: Attempt) -> Outcome | None:
+    if attempt.checked is None or attempt.checked.citations:
+        return None
+    return fallback("nothing supported", "no claim of the reply was supported by the abstracts", UNSUPPORTED_NOTE,
+                    attempt)
+
+
+def only_says_back(attempt: Attempt) -> Outcome | None:
+    """For a question asking for facts (not which paper, not yes/no), a reply whose every sentence only says back
+    the question or names a paper is no answer: "What architecture, which sizes?" is not answered by a title."""
+    profile, checker, checked = attempt.profile, attempt.checker, attempt.checked
+    if checked is None or profile.names_a_paper or profile.about_several or profile.is_(Kind.YES_NO):
+        return None
+    titles = [set(content_terms(s.source.title)) for s in checker.sources.values()]
+    for sentence in split_sentences(checked.text):
+        plain = MARKER_GROUP.sub(" ", sentence)
+        terms = set(content_terms(plain)) - POINTER_TERMS
+        if terms and not any(terms <= title for title in titles) and checker.tells_more(plain):
+            return None  # a sentence that says something
+    return fallback("only says back", "the reply only said back the question or a paper's title", RESTATED_NOTE,
+                    attempt)
+
+
+def says_more(attempt: Attempt) -> bool:
+    """Whether some sentence of the checked answer says more than the question (a number or name it lacks, or
+    enough other words): it answers something, not only the question back."""
+    checked, checker = attempt.checked, attempt.checker
+    return checked is not None and any(checker.tells_more(MARKER_GROUP.sub(" ", s))
+                                       for s in split_sentences(checked.text))
+
+
+def missing_figure(attempt: Attempt) -> Outcome | None:
+    """A question asking for a figure whose checked answer gives none: partly answered when another part of the
+    question is answered, else not in the collection."""
+    profile, checked = attempt.profile, attempt.checked
+    if checked is None or not profile.needs_figure or states_figure(checked.text, profile.asked):
+        return None
+    if any(not p.needs_figure for p in profile.parts) and says_more(attempt):
+        missing = [p.text for p in profile.figure_parts]
+        return Outcome(Grade.PARTIAL, checked.text + missing_note(missing), checked.citations, "missing figure",
+                       "the checked reply gives no figure for: " + "; ".join(missing), missing)
+    return fallback("missing figure", "the question asks for a figure and the checked reply gives none",
+                    NO_FIGURE_NOTE, attempt)
+
+
+def missing_side(attempt: Attempt) -> Outcome | None:
+    """A comparison whose checked answer covers one side only: partly answered."""
+    checked = attempt.checked
+    if checked is None or not attempt.missing_sides:
+        return None
+    missing = attempt.missing_sides
+    return Outcome(Grade.PARTIAL, checked.text + missing_note(missing), checked.citations, "missing side",
+                   "no checked claim is about: " + "; ".join(missing), missing)
+
+
+def answered(attempt: Attempt) -> Outcome:
+    checked = attempt.checked
+    assert checked is not None
+    return Outcome(Grade.ANSWERED, checked.text, checked.citations, "answered", "")
+
+
+def missing_note(parts: list[str]) -> str:
+    """`` (The abstracts do not give: how many layers it has.)``"""
+    said = "; ".join(p.rstrip(" ?.") for p in parts)
+    return f" (The abstracts checked do not give: {said[:1].lower()}{said[1:]}.)" if said else ""
+
+
+ANSWER_RULES: tuple[AnswerRule, ...] = (
+    AnswerRule("withheld", "a reply repeating the rules is withheld: not in the collection", withheld),
+    AnswerRule("refused", "the model refused (after a second look): quoted evidence if the best paper covers the "
+               "question well, else not in the collection", refused),
+    AnswerRule("nothing supported", "no claim survived the check: quoted evidence or not in the collection",
+               unsupported),
+    AnswerRule("only says back", "a facts question answered only by the question's words or a title: quoted "
+               "evidence or not in the collection", only_says_back),
+    AnswerRule("missing figure", "a figure is asked and none is given: partly answered if the question has a part "
+               "asking no figure and the answer says more than the question, else quoted evidence or not in the "
+               "collection",
+               missing_figure),
+    AnswerRule("missing side", "a comparison covering one side: partly answered", missing_side),
+    AnswerRule("answered", "the checked claims stand", answered),
+)
+
+
+def grade(attempt: Attempt) -> Outcome:
+    """The first answer rule's outcome."""
+    return next(o for rule in ANSWER_RULES if (o := rule.apply(attempt)) is not None)
+

@@ -1,0 +1,266 @@
+"""What a question asks, worked out once: the one place where questions are recognised.
+
+`profile_question` turns a cleaned question (and the chat before it) into a `QuestionProfile`: the asked question
+and the retrieval query kept apart, its kinds (a lookup, asks for a figure, which paper, which papers, a comparison,
+yes or no), its parts, the names and figures it contains, the two sides of a comparison, the claim of a yes/no
+question and, for a follow-up, the papers of the previous answer. Every later step (focus, prompt fitting, the list
+judge, the citation check, the answer's grade) reads the profile, never the raw string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rag.answering.question import Turn, truncate
+from rag.text import content_terms
+
+
+class Kind(StrEnum):
+    """What kind of answer a question wants (a question may be of several kinds)."""
+
+    LOOKUP = "lookup"  # facts from one paper
+    FIGURE = "figure"  # a number: how much, how many, what accuracy ...
+    WHICH_PAPER = "which-paper"  # one paper, named
+    WHICH_PAPERS = "which-papers"  # every matching paper
+    COMPARISON = "comparison"  # two things set side by side
+    YES_NO = "yes-no"  # a claim to confirm or deny
+
+
+# "How much faster ...?", "What top-1 accuracy ...?", "By how many points ...?": the answer is a figure
+ASKS_FOR_FIGURE = re.compile(
+    r"\bhow\s+(?:much|many|fast|large|big|long|often)\b|\bby\s+how\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:scores?|accuracy|error|perplexity|speed|size|rates?|ranks?|values?|numbers?|percentage|fid|bleu|auroc|m?ap"
+    r"|miou|mrr|latency|reduction|improvement|gains?)\b", re.IGNORECASE)
+# "Which paper ...?", "What recent works ...?": the answer names papers, whatever else the question mentions
+ASKS_FOR_PAPERS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what)\s+(?:[\w-]+\s+){0,3}?"
+                             r"(?:papers?|works?|stud(?:y|ies)|articles?|publications?)\b", re.IGNORECASE)
+# "Which papers ...?", "What recent works ...", "List the studies ...": a question whose answer is several papers
+ASKS_FOR_SEVERAL = re.compile(
+    r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
+    r"(?P<kind>(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "recent ...", not "paper ..."
+    r"(?:papers|works|studies|articles|publications))\b",
+    re.IGNORECASE,
+)
+# "Which of them ...?", "And which of these also ...?": a follow-up that narrows the previous list
+NARROWS = re.compile(r"^\W*(?:(?:and|so|then|also|now)\s+)?(?:which|what)\s+(?:ones?\s+)?of\s+(?:them|these|those"
+                     r"|the(?:se|m)?\s+(?:papers|works|studies))\b", re.IGNORECASE)
+# the verb after "which paper": "Which paper traces ...?" -> "traces"
+WHICH_PAPER_VERB = re.compile(r"\s*(?:which|what)\s+papers?\s+(\w+)", re.IGNORECASE)
+COMPARES = re.compile(r"\b(?:compare[sd]?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b",
+                      re.IGNORECASE)
+# "Is it true that ...?", "Does X ...?", "Can Y ...?": a question answered by yes or no
+YES_NO = re.compile(r"^\W*(?:is\s+it\s+(?:true|the\s+case|correct)\s+that\s+(?P<claim>.+)"
+                    r"|(?:is|are|was|were|does|do|did|can|could|has|have|had|will|would|should)\s+\S.*)$",
+                    re.IGNORECASE | re.DOTALL)
+FOLLOW_UP_WORDS = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|authors?|study))\b",
+    re.IGNORECASE,
+)
+# where a two-part question's second part starts: ", and which ...", "; what ...", " and how many ..."
+PART_BREAK = re.compile(r"(?:[.;:?]|,?\s+and|,?\s+but)\s+(?=(?:what|which|how|who|where|when|why|does|do|is|are|did"
+                        r"|can)\b)", re.IGNORECASE)
+# a piece of a question that asks something: it opens with a question word or a request, or ends with "?"
+ASKS = re.compile(r"^\W*(?:(?:and|but|so|also|then)\s+)?(?:what|which|how|who|whom|whose|where|when|why|whether|is|are"
+                  r"|was|were|does|do|did|can|could|has|have|name|list|compare|describe|explain|give)\b|\?\s*$",
+                  re.IGNORECASE)
+QUESTION_WORD = re.compile(r"(?:^|(?<=[.,;:?)\-–—]\s)|(?<=\s(?:and|but)\s)|^\W*)(?:what|which|how|who|where|when|why)\b",
+                           re.IGNORECASE)
+# "Which PEFT methods ...?": plural nouns that, in a question not pointing back at a paper, ask for a list of papers
+LIST_NOUNS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)"
+                        r"\s+(?P<kind>(?:[\w-]+\s+){0,4}?(?:methods|approaches|techniques|frameworks))\b",
+                        re.IGNORECASE)
+# the two sides of a comparison
+SIDES = (
+    re.compile(r"\bcompare\s+(?P<a>.+?)\s+(?:with|to|and|against|versus|vs\.?)\s+(?P<b>.+?)(?:[:?;]|,\s*(?:what|which"
+               r"|how|in)\b|$)", re.IGNORECASE),
+    re.compile(r"^\W*(?:how|in\s+what\s+way)\s+(?:do|does|did)\s+(?P<a>.+?)\s+(?:and|differ\s+from)\s+(?P<b>.+?)"
+               r"\s+(?:differ|compare|contrast)\b", re.IGNORECASE),
+    re.compile(r"^\W*how\s+(?:do|does)\s+(?P<a>.+?)\s+differ\s+from\s+(?P<b>.+?)(?:[:?;]|,|\s+in\b|$)",
+               re.IGNORECASE),
+    re.compile(r"^\W*(?P<a>.+?)\s+(?:versus|vs\.?)\s+(?P<b>.+?)(?:[:?;]|,|$)", re.IGNORECASE),
+    re.compile(r"^\W*(?P<a>[^,;:?]+?)\s+and\s+(?P<b>[^,;:?]+?)\s+both\b", re.IGNORECASE),
+    re.compile(r"\bone\s+(?P<a>[^;]+?);\s*the\s+other\s+(?P<b>[^.?;]+)", re.IGNORECASE),
+)
+MIN_SIDE_TERMS = 1
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a question ("how many X" of "how many X, and which Y?") and whether it asks for a number."""
+
+    text: str
+    needs_figure: bool
+
+    @property
+    def asked(self) -> str:
+        """What the part asks, without the description before it: "In the model that ..., how many clusters did
+        its teacher have?" -> "how many clusters did its teacher have?"."""
+        starts = [m.start() for m in QUESTION_WORD.finditer(self.text)]
+        return self.text[starts[-1]:] if starts else self.text
+
+
+@dataclass(frozen=True)
+class QuestionProfile:
+    """A question as every step after the request sees it (see the module docstring)."""
+
+    asked: str  # the question as cleaned, what the answer must answer
+    query: str  # the retrieval query: for a follow-up, joined to the question before it
+    kinds: frozenset[Kind]
+    parts: tuple[Part, ...]
+    names: frozenset[str] = frozenset()  # words with a capital after their first letter (LoRA, GPT-4), as written
+    figures: frozenset[str] = frozenset()  # numbers written in the question
+    sides: tuple[str, str] | None = None  # a comparison's two sides, as the question describes them
+    claim: str | None = None  # a yes/no question's statement ("Is it true that X?" -> "X")
+    follow_up: bool = False  # joined to the question before it for retrieval
+    narrows: bool = False  # "which of them ...": a follow-up choosing among the previous answer's papers
+    previous_papers: tuple[str, ...] = ()  # paper ids the previous answer cited (for a follow-up)
+    terms: frozenset[str] = field(default=frozenset(), repr=False)  # content terms of the asked question
+
+    def is_(self, kind: Kind) -> bool:
+        return kind in self.kinds
+
+    @property
+    def lists_papers(self) -> bool:
+        """The answer is every matching paper ("Which papers ...?", "Which of them ...?")."""
+        return Kind.WHICH_PAPERS in self.kinds
+
+    @property
+    def names_a_paper(self) -> bool:
+        """The answer names one or more papers (which paper, which papers)."""
+        return bool({Kind.WHICH_PAPER, Kind.WHICH_PAPERS} & self.kinds)
+
+    @property
+    def about_several(self) -> bool:
+        """The answer draws on several papers: a list, or a comparison."""
+        return bool({Kind.WHICH_PAPERS, Kind.COMPARISON} & self.kinds)
+
+    @property
+    def wants_figure(self) -> bool:
+        """Some part asks for a number (shortened abstracts then keep their sentences with figures first)."""
+        return Kind.FIGURE in self.kinds
+
+    @property
+    def needs_figure(self) -> bool:
+        """An answer must state a number: a part asks for one, and the question does not ask for papers ("Which
+        paper reports how much ...?" is answered by a paper)."""
+        return self.wants_figure and not self.names_a_paper
+
+    @property
+    def figure_parts(self) -> tuple[Part, ...]:
+        return tuple(p for p in self.parts if p.needs_figure) if self.needs_figure else ()
+
+    @property
+    def which_paper_verb(self) -> str | None:
+        """The verb after "which paper(s)": "Which paper traces ...?" -> "traces"."""
+        match = WHICH_PAPER_VERB.match(self.asked)
+        return match.group(1) if match else None
+
+    @property
+    def condition(self) -> str | None:
+        """What a listed paper must do: "Which recent papers use X?" -> ("recent papers", "use X")."""
+        asked = ASKS_FOR_SEVERAL.search(self.asked) or LIST_NOUNS.search(self.asked) or NARROWS.search(self.asked)
+        if not asked:
+            return None
+        return self.asked[asked.end():].strip(" ,;:?.!") or None
+
+    @property
+    def list_noun(self) -> str:
+        """The noun a list question asks for ("recent papers"); "papers" for "which of them"."""
+        asked = ASKS_FOR_SEVERAL.search(self.asked) or LIST_NOUNS.search(self.asked)
+        return asked.group("kind") if asked else "papers"
+
+
+def asks_for_figure(text: str) -> bool:
+    """Whether the text asks for a number: how much, how many, what accuracy / score / rank / value ..."""
+    return bool(ASKS_FOR_FIGURE.search(text))
+
+
+def question_parts(question: str) -> tuple[Part, ...]:
+    """The question cut where a new question starts (", and which ...", "; how many ..."), each part marked when
+    it asks for a number; a piece that asks nothing (a description before the question) is not a part."""
+    texts = [t.strip(" ,;:") for t in PART_BREAK.split(question)]
+    texts = [t for t in texts if content_terms(t) and ASKS.search(t)] or [question]
+    return tuple(Part(t, asks_for_figure(t)) for t in texts)
+
+
+def comparison_sides(question: str) -> tuple[str, str] | None:
+    """The two things a comparison sets side by side, as the question names or describes them; None when it does
+    not say them apart."""
+    for pattern in SIDES:
+        match = pattern.search(question)
+        if match:
+            a, b = (match.group(side).strip(" ,;:.") for side in ("a", "b"))
+            if len(content_terms(a)) >= MIN_SIDE_TERMS and len(content_terms(b)) >= MIN_SIDE_TERMS:
+                return a, b
+    return None
+
+
+def yes_no_claim(question: str) -> str | None:
+    """The statement a yes/no question asks about: "Is it true that X?" -> "X"; "Does X use Y?" -> the question
+    itself. None for other questions."""
+    match = YES_NO.match(question)
+    if not match or ASKS_FOR_FIGURE.search(question) or re.search(r"\b(?:which|what|how)\b", question, re.I):
+        return None
+    claim = match.group("claim") or question
+    return claim.strip().rstrip("?").strip() or None
+
+
+def question_names(question: str) -> frozenset[str]:
+    """Words with a capital after their first letter (LoRA, GPT-4, KANs) or all capitals, as written."""
+    return frozenset(w for w in re.findall(r"[^\W_](?:[\w-]*[^\W_])?", question) if any(c.isupper() for c in w[1:]))
+
+
+def previous_user_question(history: Sequence[Turn]) -> str | None:
+    questions = [" ".join(str(t.content).split()) for t in history if t.role == "user" and str(t.content).strip()]
+    return questions[-1] if questions else None
+
+
+def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
+    """A question that leans on the one before it: it points back ("it", "these", "the paper") or is too short to
+    stand alone."""
+    return bool(previous_user_question(history)) and bool(
+        FOLLOW_UP_WORDS.search(question) or len(content_terms(question)) < 3)
+
+
+def as_turns(history: Sequence[Turn | dict] | None) -> list[Turn]:
+    return [t if isinstance(t, Turn) else Turn(t["role"], t["content"], tuple(t.get("papers") or ()))
+            for t in history or ()]
+
+
+def profile_question(question: str, history: Sequence[Turn | dict] | None = None,
+                     max_chars: int | None = None) -> QuestionProfile:
+    """The profile of a cleaned question; a follow-up's retrieval query is joined to the question before it (cut to
+    ``max_chars``), and it keeps the previous answer's papers."""
+    turns = as_turns(history)
+    follow_up = is_follow_up(question, turns)
+    query = question
+    previous: tuple[str, ...] = ()
+    if follow_up:
+        earlier = previous_user_question(turns) or ""
+        query = f"{truncate(earlier, max_chars) if max_chars else earlier} {question}"
+        previous = next((t.papers for t in reversed(turns) if t.role == "assistant"), ())
+    narrows = follow_up and bool(NARROWS.search(question))
+    kinds: set[Kind] = set()
+    lists_methods = bool(LIST_NOUNS.search(question)) and not FOLLOW_UP_WORDS.search(question)
+    if ASKS_FOR_SEVERAL.search(question) or narrows or lists_methods:
+        kinds.add(Kind.WHICH_PAPERS)
+    elif ASKS_FOR_PAPERS.match(question):
+        kinds.add(Kind.WHICH_PAPER)
+    if asks_for_figure(question):
+        kinds.add(Kind.FIGURE)
+    if COMPARES.search(question):
+        kinds.add(Kind.COMPARISON)
+    claim = yes_no_claim(question) if not kinds else None
+    if claim:
+        kinds.add(Kind.YES_NO)
+    if not kinds & {Kind.WHICH_PAPER, Kind.WHICH_PAPERS, Kind.COMPARISON, Kind.YES_NO}:
+        kinds.add(Kind.LOOKUP)
+    return QuestionProfile(
+        asked=question, query=query, kinds=frozenset(kinds), parts=question_parts(question),
+        names=question_names(question), figures=frozenset(re.findall(r"(?<![\w.])\d+(?:\.\d+)?", question)),
+        sides=comparison_sides(question) if Kind.COMPARISON in kinds else None, claim=claim, follow_up=follow_up,
+        narrows=narrows, previous_papers=previous, terms=frozenset(content_terms(question)),
+    )

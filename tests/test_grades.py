@@ -1,0 +1,151 @@
+"""Graded answers: answered, partly answered, quoted evidence, not in the collection; a comparison's missing side
+is read alone; a yes/no claim gets a checked verdict.
+
+Unit tests on crafted text, then the assistant over 12 seed papers and crafted abstracts in real embedded Chroma
+with MiniLM. The LLM is the scripted fake (a test double, `tests.support.fakes`), given next-token probabilities
+by `StancedLLM` where a test needs the model's judgement.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Assistant, Completing, Done, Judging
+from rag.answering.grading import NO_FIGURE_NOTE
+from rag.answering.support import states_figure
+from rag.models.llm import LanguageModel
+from tests.reliability.papers import fill_collection, paper, seed_papers, small_settings
+from tests.support.fakes import ScriptedLLM
+
+COLLECTION = "grades"
+GAN_ABSTRACT = ("We fight mode collapse in GANs with a discriminator used as a feature embedding. Deep local linear "
+                "embedding and isometric mapping regularize the discriminator's embedding. It beats the MaF-GAN "
+                "baseline on CelebA (9.13 vs. 12.43 in FID).")
+GAN_QUESTION = ("A GAN regularizes its discriminator's feature embedding to fight mode collapse. What FID does it "
+                "reach on CelebA?")
+SALIENT = ("SaliencyQuant: Activation-Aware Weight Quantization",
+           "We quantize large language models to 4 bits. SaliencyQuant protects the 1% of salient weights, found from "
+           "activation magnitudes, by scaling them per channel before rounding, with no mixed precision.")
+OUTLIER = ("OutlierQuant: Sparse Outliers for Near-Lossless Compression",
+           "We compress large language models to 3-4 bits. OutlierQuant isolates outlier weights that cause large "
+           "quantization errors and stores them sparsely in 16-bit precision, quantizing the rest in small groups.")
+COMPARISON = "How do SaliencyQuant and OutlierQuant differ in how they treat the weights that cause large errors?"
+SIDE_A = "SaliencyQuant protects the 1% of salient weights by scaling them per channel before rounding [1]."
+SIDE_B = "OutlierQuant stores the outlier weights sparsely in 16-bit precision [1]."
+AIRWAY = ("Tazimab Promotes Airway Inflammation in Allergic Mice",
+          "We tested the antibody tazimab in a mouse model of allergic asthma. Tazimab promoted airway inflammation: "
+          "eosinophil counts in the lungs rose threefold after treatment.")
+CLAIM = "Is it true that tazimab suppresses airway inflammation in allergic mice?"
+
+
+@pytest.mark.parametrize("answer, question, stated", [
+    ("It reaches an FID of 9.13 on CelebA [1].", GAN_QUESTION, True),
+    ("It regularizes the discriminator's embedding to fight mode collapse [1].", GAN_QUESTION, False),
+    ("The paper [2] does not give the rank used for the approximation.", "What rank is used?", False),
+    ("It trains twice as fast as AdamW [3].", "How much faster than AdamW does it train?", True),
+    ("It is 2x faster [1].", "Is it 2x faster?", False),  # the question's own figure
+])
+def test_an_answer_states_a_figure_when_it_gives_a_number_the_question_lacks(answer, question, stated):
+    assert states_figure(answer, question) is stated
+
+
+class StancedLLM(LanguageModel):
+    """The scripted fake LLM, plus next-token probabilities for judge prompts: ``stances`` maps a word of the
+    paper's title to the probabilities of (Supports, Contradicts, Neither); other papers get Neither."""
+
+    def __init__(self, replies: list[str], stances: dict[str, list[float]]):
+        super().__init__(ScriptedLLM(reply=replies[0], later=replies[1:]), "scripted", "scripted", "test double")
+        self.stances = stances
+        self.judged: list[str] = []
+
+    def option_probabilities(self, messages, pieces=None, options=()):
+        text = messages[-1].content
+        self.judged.append(text)
+        return next((p for word, p in self.stances.items() if word in text), [0.05, 0.05, 0.9])
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, embedder):
+    data_dir = tmp_path_factory.mktemp("grades")
+    papers = [*seed_papers(12), paper("gan", "Embedding-Regularized GANs Against Mode Collapse", GAN_ABSTRACT),
+              paper("salient", *SALIENT), paper("outlier", *OUTLIER), paper("airway", *AIRWAY)]
+    fill_collection(small_settings(data_dir), embedder, COLLECTION, papers)
+    return data_dir
+
+
+def assistant(data_dir, embedder, *replies: str, stances: dict | None = None) -> Assistant:
+    llm = StancedLLM(list(replies), stances or {})
+    return Assistant(small_settings(data_dir, collection=COLLECTION), llm=llm, embedder=embedder, progress=False)
+
+
+def test_a_reply_giving_the_figure_is_answered(data_dir, embedder):
+    answer = assistant(data_dir, embedder, "It reaches an FID of 9.13 on CelebA, beating MaF-GAN's 12.43 [1].").ask(
+        GAN_QUESTION)
+    assert answer.grade == "answered" and "9.13" in answer.answer and answer.citations[0].paper_id == "gan"
+    assert answer.trail[-1].rule == "answered"
+
+
+def test_a_two_part_answer_missing_its_figure_keeps_its_other_part(data_dir, embedder):
+    question = "Which baseline does the mode-collapse GAN beat, and what FID does it reach on CelebA?"
+    answer = assistant(data_dir, embedder, "It beats the MaF-GAN baseline [1].").ask(question)
+    assert answer.grade == "partial" and not answer.abstained
+    assert answer.answer.startswith("It beats the MaF-GAN baseline [1].")
+    assert answer.missing == ["what FID does it reach on CelebA?"]
+    assert answer.answer.endswith("(The abstracts checked do not give: what FID does it reach on CelebA.)")
+    assert answer.trail[-1].rule == "missing figure"
+
+
+def test_a_one_part_figure_question_answered_without_a_figure_quotes_the_figure_or_abstains(data_dir, embedder):
+    describes = "The GAN regularizes the discriminator's embedding with deep local linear embedding [1]."
+    answer = assistant(data_dir, embedder, describes).ask(GAN_QUESTION)
+    assert answer.grade == "evidence" and "9.13 vs. 12.43 in FID" in answer.answer  # the paper's own sentence
+    assert answer.answer.startswith("Quoted evidence, not a checked answer")
+    unstated = "A GAN regularizes its discriminator's feature embedding. What Inception Score does it reach on LSUN?"
+    answer = assistant(data_dir, embedder, describes).ask(unstated)
+    assert answer.abstained and answer.citations == [] and answer.answer.endswith(NO_FIGURE_NOTE)
+
+
+def test_a_title_only_reply_to_a_facts_question_is_not_an_answer(data_dir, embedder):
+    question = "What does the mode-collapse GAN use its discriminator as, and which dataset does it test on?"
+    answer = assistant(data_dir, embedder, "Embedding-Regularized GANs Against Mode Collapse [1]. "
+                                           "Embedding-Regularized GANs Against Mode Collapse [1].").ask(question)
+    assert answer.grade in ("evidence", "not-found") and answer.trail[-1].rule == "only says back"
+    assert "Embedding-Regularized GANs Against Mode Collapse [1]" not in answer.answer
+
+
+def test_a_comparison_covering_one_side_reads_the_other_sides_paper_alone(data_dir, embedder):
+    helper = assistant(data_dir, embedder, SIDE_A, SIDE_B)
+    events = list(helper.stream(COMPARISON))
+    completing = [e for e in events if isinstance(e, Completing)]
+    assert [(e.part, [s.paper_id for s in e.sources]) for e in completing] == [("OutlierQuant", ["outlier"])]
+    second_prompt = helper.llm.llm.prompts[1]
+    assert second_prompt.count("<paper>\n") == 1 and "OutlierQuant" in second_prompt
+    answer = events[-1].answer
+    assert isinstance(events[-1], Done) and answer.grade == "answered"
+    assert {c.paper_id for c in answer.citations} == {"salient", "outlier"}
+    assert "16-bit precision" in answer.answer and "salient weights" in answer.answer
+
+
+def test_a_comparison_whose_other_side_is_not_given_is_partly_answered(data_dir, embedder):
+    refusal = "The collection does not answer this question."
+    answer = assistant(data_dir, embedder, SIDE_A, refusal).ask(COMPARISON)
+    assert answer.grade == "partial" and answer.missing == ["OutlierQuant"]
+    assert [c.paper_id for c in answer.citations] == ["salient"]
+
+
+def test_a_yes_to_a_claim_its_paper_contradicts_is_never_shown(data_dir, embedder):
+    helper = assistant(data_dir, embedder, "Yes, tazimab suppresses airway inflammation [1].",
+                       stances={"Tazimab Promotes": [0.04, 0.94, 0.02]})
+    events = list(helper.stream(CLAIM))
+    assert any(isinstance(e, Judging) for e in events)
+    answer = events[-1].answer
+    assert answer.grade == "answered" and answer.verdict.stance == "contradicts"
+    assert answer.answer.startswith("No: [1] reports the opposite: “Tazimab promoted airway inflammation")
+    assert not answer.answer.startswith("Yes") and helper.llm.llm.prompts == []  # the reply was never needed
+    assert answer.citations[0].paper_id == "airway"
+
+
+def test_a_claim_no_paper_takes_a_clear_stand_on_is_quoted_not_affirmed(data_dir, embedder):
+    answer = assistant(data_dir, embedder, "Yes [1].", stances={"Tazimab Promotes": [0.55, 0.3, 0.15]}).ask(CLAIM)
+    assert answer.grade == "evidence" and answer.verdict is None
+    assert answer.answer.startswith("Not settled") and "Yes" not in answer.answer

@@ -1,0 +1,103 @@
+"""How questions are recognised (rag.answering.profile): one table of examples per property of the profile."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answering.profile import Kind, asks_for_figure, comparison_sides, profile_question
+from rag.answering.question import Turn
+
+L, F, P, PS, C, Y = Kind.LOOKUP, Kind.FIGURE, Kind.WHICH_PAPER, Kind.WHICH_PAPERS, Kind.COMPARISON, Kind.YES_NO
+
+
+@pytest.mark.parametrize(("question", "kinds"), [
+    ("What does the Reversal Curse paper conjecture?", {L}),
+    ("What FID does it get on CelebA?", {L, F}),
+    ("How much faster than AdamW is Sophia?", {L, F}),
+    ("By how many points does it beat LoRA?", {L, F}),
+    ("What top-1 accuracy does ViT-B reach?", {L, F}),
+    ("What numerical values does it fit for the power-law exponents?", {L, F}),
+    ("Which paper introduces FedPara?", {P}),
+    ("Which paper reports how much faster sparse attention is?", {P, F}),
+    ("Which papers use diffusion models to generate weights?", {PS}),
+    ("what recent works study federated learning", {PS}),
+    ("List all papers about Mamba.", {PS}),
+    ("Which parameter-efficient fine-tuning papers use random bases?", {PS}),
+    ("Which parameter-efficient fine-tuning methods adapt the singular values of the weights?", {PS}),
+    ("Which methods did it use as baselines?", {L}),  # about one paper (it), not a list
+    ("How many papers were retrieved?", {L, F}),
+    ("Compare the pre-training objectives of HuBERT and APC.", {C}),
+    ("How do AWQ and SpQR differ in protecting salient weights?", {C}),
+    ("ReFT and LoFiT both edit hidden representations; how?", {C}),
+    ("Lion versus AdaHessian: which state does each keep?", {C}),
+    ("Is it true that vitamin D lowers the risk of falls?", {Y}),
+    ("Does LoRA freeze the pretrained weights?", {Y}),
+    ("Does it train faster, and by how much?", {L, F}),  # asks for a figure: not a yes/no question
+])
+def test_the_kinds_of_a_question(question, kinds):
+    assert profile_question(question).kinds == kinds
+
+
+@pytest.mark.parametrize(("question", "needs"), [
+    ("What rank is used for that low-rank approximation?", True),
+    ("How many tokens were its models trained on?", True),
+    ("Which paper reports how much faster sparse attention is?", False),  # answered by a paper
+    ("Which papers bound how much a network's output can change under perturbations?", False),
+    ("What does the MaF-GAN baseline regularize?", False),
+])
+def test_which_questions_need_a_figure_in_their_answer(question, needs):
+    assert profile_question(question).needs_figure is needs
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("How many parameters does it keep, and what fraction of the data does it need?",
+     [("How many parameters does it keep", True), ("what fraction of the data does it need?", False)]),
+    ("Which values can each weight take, and how much memory does it save?",
+     [("Which values can each weight take", True), ("how much memory does it save?", True)]),
+    # a description before the question is not a part of it
+    ("The 2-bit LLM whose weights are the fourth roots of unity: how many tokens was it trained on?",
+     [("how many tokens was it trained on?", True)]),
+    ("What does the MaF-GAN baseline regularize?", [("What does the MaF-GAN baseline regularize?", False)]),
+])
+def test_a_question_is_cut_into_the_parts_it_asks(question, parts):
+    assert [(p.text, p.needs_figure) for p in profile_question(question).parts] == parts
+
+
+@pytest.mark.parametrize(("question", "sides"), [
+    ("How do AWQ and SpQR differ in how they deal with outlier weights?", ("AWQ", "SpQR")),
+    ("Compare the self-supervised objectives of HuBERT and autoregressive predictive coding (APC) for speech.",
+     ("the self-supervised objectives of HuBERT", "autoregressive predictive coding (APC) for speech")),
+    ("Lion versus ADAHESSIAN: what optimizer state does each use?", ("Lion", "ADAHESSIAN")),
+    ("DyLoRA and IncreLoRA both tackle choosing LoRA ranks; how do their strategies differ?", ("DyLoRA", "IncreLoRA")),
+    ("Two MoE papers: one routes each input to the strongest experts; the other merges experts after training. How?",
+     ("routes each input to the strongest experts", "merges experts after training")),
+    ("How does the autoregressive approach differ from the approach that uses latent diffusion?",
+     ("the autoregressive approach", "the approach that uses latent diffusion")),
+    ("What do both papers say about hallucinations?", None),
+])
+def test_the_two_sides_of_a_comparison(question, sides):
+    assert comparison_sides(question) == sides
+
+
+def test_a_yes_no_question_keeps_its_claim():
+    profile = profile_question("Is it true that ALDH1 expression is associated with poorer prognosis?")
+    assert profile.claim == "ALDH1 expression is associated with poorer prognosis"
+    asked = "Does LoRA freeze the pretrained weights"
+    assert profile_question(f"{asked}?").claim == asked
+
+
+def test_a_follow_up_is_retrieved_with_the_question_before_it_and_keeps_the_previous_papers():
+    history = [Turn("user", "Which papers quantize LLM weights to very few bits?"),
+               Turn("assistant", "GPTQ [1]. AWQ [2].", ("p-gptq", "p-awq"))]
+    profile = profile_question("And which of them also quantize activations?", history)
+    assert profile.follow_up and profile.narrows and profile.lists_papers
+    assert profile.query == "Which papers quantize LLM weights to very few bits? And which of them also quantize " \
+                            "activations?"
+    assert profile.previous_papers == ("p-gptq", "p-awq")
+    assert profile.condition == "also quantize activations"  # judged on its own condition
+    standalone = profile_question("Which papers prune attention heads?", history)
+    assert not standalone.follow_up and standalone.query == standalone.asked and not standalone.previous_papers
+
+
+def test_asks_for_figure_reads_any_text():
+    assert asks_for_figure("what accuracy on ImageNet") and not asks_for_figure("which dataset")
