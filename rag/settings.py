@@ -247,7 +247,8 @@ class AnsweringSettings(Section):
         0.7, ge=0.0, le=1.1,
         description="When the model says the collection does not answer but the best source covers at least this "
         "much of the question (IDF-weighted), ask again over the best sources alone, with the reply opened as "
-        "\"According to [1],\" (the citation check decides); above 1 = never.",
+        "\"According to [1],\" (the citation check decides); a reply that still cannot be checked is answered with "
+        "that source's sentences, quoted as evidence, when they give what each part asks. Above 1 = never.",
     )
     second_look_papers: int = Field(2, ge=1, le=TOP_K_MAX, description="Sources the second look reads.")
     list_candidates: int = Field(

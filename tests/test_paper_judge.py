@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag import Assistant, Done, Judging, LLMError, Settings
+from rag import Assistant, Done, Judging, LLMError, Settings, Turn
 from rag.answering.answer import Source
 from rag.answering.citations import CitationChecker
 from rag.answering.judge import PaperJudge, judge_line, judge_prompt
@@ -209,6 +209,23 @@ def test_the_judge_is_not_asked_for_other_questions_or_when_it_is_off(data_dir, 
     assert off.judged == [] and [c.title for c in answer.citations] == [SOURCES[0].title]
     defaults = Settings().answering  # on by default (docs/evaluation.md)
     assert (defaults.list_judge, defaults.list_judge_margin) == (0.84, 0.07)
+
+
+def test_a_follow_up_narrowing_a_list_is_judged_on_its_own_condition_over_the_previous_papers(data_dir, embedder):
+    class LineJudge(JudgingModel):
+        def yes_probability(self, messages, pieces=None):
+            self.lines.append(messages[-1].content.rsplit("</paper>", 1)[1].strip())
+            return super().yes_probability(messages, pieces)
+
+    model = LineJudge("[1] FedPara: Low-Rank Client Updates", {SOURCES[2].title: 0.95, SOURCES[0].title: 0.1})
+    model.lines = []
+    history = [Turn("user", QUESTION), Turn("assistant", "Federated Averaging [1]. FedPara [3].",
+                                            (SOURCES[0].paper_id, SOURCES[2].paper_id))]
+    helper = Assistant(judging_settings(data_dir), llm=model, embedder=embedder, progress=False)
+    answer = helper.ask("And which of them also send low-rank updates?", history=history)
+    assert set(model.lines) == {"Is this paper one of the papers that also send low-rank updates? Answer Yes or No."}
+    assert [s.paper_id for s in answer.sources[:2]] == [SOURCES[0].paper_id, SOURCES[2].paper_id]  # theirs first
+    assert [c.paper_id for c in answer.citations] == [SOURCES[2].paper_id]
 
 
 # --- the real embedded model ------------------------------------------------------------------------------

@@ -73,6 +73,10 @@ def test_a_question_is_cut_into_the_parts_it_asks(question, parts):
      ("routes each input to the strongest experts", "merges experts after training")),
     ("How does the autoregressive approach differ from the approach that uses latent diffusion?",
      ("the autoregressive approach", "the approach that uses latent diffusion")),
+    ("Two papers: one moves the coupling to 2D Fourier space, the other makes OFT cheaper. What does each cost?",
+     ("moves the coupling to 2D Fourier space", "makes OFT cheaper")),
+    ("Which reports the bigger speed-up: the work that rescales UNet skips, or the work that penalises curvature?",
+     ("rescales UNet skips", "penalises curvature")),
     ("What do both papers say about hallucinations?", None),
 ])
 def test_the_two_sides_of_a_comparison(question, sides):

@@ -49,8 +49,11 @@ NARROWS = re.compile(r"^\W*(?:(?:and|so|then|also|now)\s+)?(?:which|what)\s+(?:o
                      r"|the(?:se|m)?\s+(?:papers|works|studies))\b", re.IGNORECASE)
 # the verb after "which paper": "Which paper traces ...?" -> "traces"
 WHICH_PAPER_VERB = re.compile(r"\s*(?:which|what)\s+papers?\s+(\w+)", re.IGNORECASE)
-COMPARES = re.compile(r"\b(?:compare[sd]?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b",
+COMPARES = re.compile(r"\b(?:compare[sd]?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b"
+                      r"|\btwo\s+(?:[\w-]+\s+){0,3}?(?:papers|works|studies|methods|approaches)\b|\bthe\s+other\b",
                       re.IGNORECASE)
+# "What does it use?", "the paper's ...": a question about one paper already named (not a list of methods)
+POINTS_TO_ONE = re.compile(r"\b(?:it|its|this|that|the (?:paper|method|model|approach|work|study))\b", re.IGNORECASE)
 # "Is it true that ...?", "Does X ...?", "Can Y ...?": a question answered by yes or no
 YES_NO = re.compile(r"^\W*(?:is\s+it\s+(?:true|the\s+case|correct)\s+that\s+(?P<claim>.+)"
                     r"|(?:is|are|was|were|does|do|did|can|could|has|have|had|will|would|should)\s+\S.*)$",
@@ -66,8 +69,9 @@ PART_BREAK = re.compile(r"(?:[.;:?]|,?\s+and|,?\s+but)\s+(?=(?:what|which|how|wh
 ASKS = re.compile(r"^\W*(?:(?:and|but|so|also|then)\s+)?(?:what|which|how|who|whom|whose|where|when|why|whether|is|are"
                   r"|was|were|does|do|did|can|could|has|have|name|list|compare|describe|explain|give)\b|\?\s*$",
                   re.IGNORECASE)
-QUESTION_WORD = re.compile(r"(?:^|(?<=[.,;:?)\-–—]\s)|(?<=\s(?:and|but)\s)|^\W*)(?:what|which|how|who|where|when|why)\b",
-                           re.IGNORECASE)
+# where what a part asks begins: a question word at its start, after punctuation, or after "and" / "but"
+QUESTION_WORD = re.compile(r"(?:^|(?<=[.,;:?)\-–—]\s)|(?<=\s(?:and|but)\s)|^\W*)"
+                           r"(?:what|which|how|who|where|when|why)\b", re.IGNORECASE)
 # "Which PEFT methods ...?": plural nouns that, in a question not pointing back at a paper, ask for a list of papers
 LIST_NOUNS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)"
                         r"\s+(?P<kind>(?:[\w-]+\s+){0,4}?(?:methods|approaches|techniques|frameworks))\b",
@@ -82,7 +86,10 @@ SIDES = (
                re.IGNORECASE),
     re.compile(r"^\W*(?P<a>.+?)\s+(?:versus|vs\.?)\s+(?P<b>.+?)(?:[:?;]|,|$)", re.IGNORECASE),
     re.compile(r"^\W*(?P<a>[^,;:?]+?)\s+and\s+(?P<b>[^,;:?]+?)\s+both\b", re.IGNORECASE),
-    re.compile(r"\bone\s+(?P<a>[^;]+?);\s*the\s+other\s+(?P<b>[^.?;]+)", re.IGNORECASE),
+    re.compile(r"\bone\s+(?P<a>[^;]+?)[;,]\s*(?:while\s+|and\s+|whereas\s+)?the\s+other\s+(?P<b>[^.?;]+)",
+               re.IGNORECASE),
+    re.compile(r"\bthe\s+(?:work|paper|study|method|approach|model)\s+(?:that|which)\s+(?P<a>.+?),?\s+(?:or|and)\s+"
+               r"the\s+(?:work|paper|study|method|approach|model)\s+(?:that|which)\s+(?P<b>[^.?;]+)", re.IGNORECASE),
 )
 MIN_SIDE_TERMS = 1
 
@@ -244,14 +251,15 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
         previous = next((t.papers for t in reversed(turns) if t.role == "assistant"), ())
     narrows = follow_up and bool(NARROWS.search(question))
     kinds: set[Kind] = set()
-    lists_methods = bool(LIST_NOUNS.search(question)) and not FOLLOW_UP_WORDS.search(question)
+    lists_methods = bool(LIST_NOUNS.search(question)) and not POINTS_TO_ONE.search(question)
     if ASKS_FOR_SEVERAL.search(question) or narrows or lists_methods:
         kinds.add(Kind.WHICH_PAPERS)
     elif ASKS_FOR_PAPERS.match(question):
         kinds.add(Kind.WHICH_PAPER)
     if asks_for_figure(question):
         kinds.add(Kind.FIGURE)
-    if COMPARES.search(question):
+    sides = comparison_sides(question) if not kinds & {Kind.WHICH_PAPER, Kind.WHICH_PAPERS} else None
+    if COMPARES.search(question) or sides:
         kinds.add(Kind.COMPARISON)
     claim = yes_no_claim(question) if not kinds else None
     if claim:
@@ -261,6 +269,6 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
     return QuestionProfile(
         asked=question, query=query, kinds=frozenset(kinds), parts=question_parts(question),
         names=question_names(question), figures=frozenset(re.findall(r"(?<![\w.])\d+(?:\.\d+)?", question)),
-        sides=comparison_sides(question) if Kind.COMPARISON in kinds else None, claim=claim, follow_up=follow_up,
+        sides=sides, claim=claim, follow_up=follow_up,
         narrows=narrows, previous_papers=previous, terms=frozenset(content_terms(question)),
     )

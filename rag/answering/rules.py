@@ -3,9 +3,9 @@
 Each rule looks at one claim (its text, the sources it cites, what it states) in the context of the question's
 profile, the sources and the `AnswerPolicy`, and returns a `Verdict` (keep, re-cite, attach or drop the claim's
 citations, with a reason) or None to leave the claim to the next rule. The first verdict decides. `MARKED_RULES`
-judge a claim that cites sources; `UNMARKED_RULES` a sentence that cites none; `SENTENCE_RULES` a sentence after
-its claims were judged. The checker (`rag.answering.citations.CitationChecker`) applies them and keeps every
-verdict that changed something as the answer's trail.
+judge a claim that cites sources; `UNMARKED_RULES` a sentence that cites none. A sentence whose every citation was
+removed is dropped. The checker (`rag.answering.citations.CitationChecker`) applies them and keeps every verdict
+that changed something as the answer's trail.
 """
 
 from __future__ import annotations
@@ -197,11 +197,4 @@ def unbacked_statement(case: ClaimCase) -> Verdict | None:
 UNMARKED_RULES: tuple[Rule, ...] = (
     Rule("clear source", "an unmarked claim one paper clearly states gets that paper", clear_source),
     Rule("unbacked statement", "an unmarked figure or name no paper on topic states is dropped", unbacked_statement),
-)
-
-
-# --- sentences after their claims -------------------------------------------------------------
-SENTENCE_RULES_DOC = (
-    ("refuted", "a sentence whose every citation was removed is dropped: its papers were checked and found not to "
-     "say it"),
 )
