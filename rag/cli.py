@@ -88,8 +88,8 @@ def print_answer(answer: Answer, streamed: bool) -> None:
         out.print("\n[dim]checked answer:[/]")
     for notice in answer.notices:
         err.print(f"[yellow]note:[/] {notice}", highlight=False)
-    if label := GRADE_LABELS.get(answer.grade):
-        out.print(f"[bold]{label}[/]")
+    if answer.grade_label:
+        out.print(f"[bold]{answer.grade_label}:[/]")
     out.print(answer.answer, highlight=False, markup=False)
     if removed := answer.removed():
         err.print(f"[dim]{len(removed)} claim(s) removed by the citation check:[/]")
@@ -116,9 +116,6 @@ def paper_line(paper) -> str:
     """Authors, year, venue and link of a paper, on one line (empty when none is known)."""
     parts = [paper.short_authors(), str(paper.year or ""), paper.venue or "", paper.link or ""]
     return " · ".join(part for part in parts if part)
-
-
-GRADE_LABELS = {"partial": "Partly answered:", "evidence": "Quoted evidence, not an answer:"}
 
 
 class Format(StrEnum):

@@ -139,20 +139,19 @@ def answer_tools(answer: Answer, turn: int) -> str:
     return f'<div class="answer-tools">{"".join(buttons)}</div>'
 
 
-GRADE_LABELS = {
-    "partial": ("Partly answered", "The checked claims below answer part of the question; the note at the end says "
-                "which part the abstracts do not give."),
-    "evidence": ("Quoted evidence, not an answer", "The model's reply could not be checked; these are the best "
-                 "paper's own sentences."),
+GRADE_HINTS = {
+    "partial": "The checked claims below answer part of the question; the note at the end says which part the "
+               "abstracts do not give.",
+    "evidence": "The model's reply could not be checked; these are the best paper's own sentences.",
 }
 
 
 def grade_label(answer: Answer) -> str:
     """A label above an answer that is not a plain checked answer: partly answered, or quoted evidence."""
-    if answer.grade not in GRADE_LABELS:
+    if not answer.grade_label:
         return ""
-    label, hint = GRADE_LABELS[answer.grade]
-    return f'<p class="grade grade-{answer.grade}" title="{attribute(hint)}">{escape(label)}</p>'
+    hint = GRADE_HINTS.get(answer.grade, "")
+    return f'<p class="grade grade-{answer.grade}" title="{attribute(hint)}">{escape(answer.grade_label)}</p>'
 
 
 def removed_claims(answer: Answer) -> str:
@@ -180,7 +179,7 @@ def answer_message(answer: Answer, turn: int) -> str:
     ranks = [s.rank for s in answer.sources]
     popovers = {c.number: popover(c) for c in answer.citations}
     text = link_markers(answer.answer, turn, ranks, popovers)
-    body = f'<div class="answer-{answer.grade}">{text}</div>' if answer.grade in GRADE_LABELS else text
+    body = f'<div class="answer-{answer.grade}">{text}</div>' if answer.grade_label else text
     return (grade_label(answer) + body + "\n\n" + citation_list(answer.citations, turn) + removed_claims(answer)
             + "\n\n" + answer_tools(answer, turn))
 

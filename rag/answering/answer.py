@@ -128,6 +128,7 @@ class ClaimVerdict(BaseModel):
 
 
 GRADES = ("answered", "partial", "evidence", "not-found")
+GRADE_LABELS = {"partial": "Partly answered", "evidence": "Quoted evidence, not an answer"}
 
 
 class Answer(BaseModel):
@@ -171,6 +172,12 @@ class Answer(BaseModel):
             if source is not None and citation.paper == PaperInfo():
                 citation.paper = source.paper
         return self
+
+    @property
+    def grade_label(self) -> str:
+        """How to mark an answer that is not a plain checked answer: "Partly answered", "Quoted evidence, not an
+        answer"; empty otherwise."""
+        return GRADE_LABELS.get(self.grade, "")
 
     def removed(self) -> list[RuleHit]:
         """The rules that removed a claim (or its citations), with their reasons."""

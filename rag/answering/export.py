@@ -62,9 +62,11 @@ def references_markdown(answer: Answer) -> str:
 
 
 def answer_markdown(answer: Answer, *, heading: str = "## ") -> str:
-    """The answer as Markdown: the question as a heading, the answer with its ``[n]`` markers, notices, and
-    the numbered references (title, authors, year, venue, link, supporting sentences)."""
-    parts = [f"{heading}{markdown_text(answer.question)}" if heading else "", answer.answer.strip()]
+    """The answer as Markdown: the question as a heading, its grade when it is partial or quoted evidence, the
+    answer with its ``[n]`` markers, notices, and the numbered references (title, authors, year, venue, link,
+    supporting sentences)."""
+    label = f"*{answer.grade_label}:*" if answer.grade_label else ""
+    parts = [f"{heading}{markdown_text(answer.question)}" if heading else "", label, answer.answer.strip()]
     parts += [f"*Note: {markdown_text(notice)}*" for notice in answer.notices]
     parts.append(references_markdown(answer))
     return "\n\n".join(part for part in parts if part) + "\n"
