@@ -6,8 +6,8 @@ whole, and its `RemoveEnclosingMiddleware` breaks ``#`` expressions; concatenati
 pull request upstream (python-bibtexparser #565). `ExpandValues` replaces both. As in BibTeX, a macro is
 known from its ``@string`` on, and a name no ``@string`` defined (``month = jan``) stays as written.
 
-Expansion is bounded: a value that would grow past ``limits.max_field_chars`` (a macro doubling itself
-level after level) is not built; so is a title or abstract over its own limit. Such an entry carries the
+Expansion is bounded: a value that macros would grow past ``limits.max_field_chars`` (a macro holding ten
+copies of the one before, level after level) is not built; so is a title or abstract over its own limit. Such an entry carries the
 problem in its parser metadata (`PROBLEM`) and its long fields are emptied, so nothing expensive (LaTeX
 decoding) is done with them.
 """
@@ -52,10 +52,12 @@ def enclosed(value: str, start: int) -> int:
 def evaluate(value: str, macros: dict[str, str | None], cap: int) -> str | None:
     """The text of a BibTeX value expression, or None when it is not one (then it is kept as written).
 
-    A macro that is too long (None in ``macros``) or a result over ``cap`` characters raises `TooLong`.
+    A macro that is too long (None in ``macros``), or macros making the result longer than ``cap`` characters,
+    raise `TooLong`.
     """
     parts: list[str] = []
     size = pos = 0
+    expanded = False
     while True:
         while pos < len(value) and value[pos].isspace():
             pos += 1
@@ -67,13 +69,14 @@ def evaluate(value: str, macros: dict[str, str | None], cap: int) -> str | None:
         elif match := NAME.match(value, pos):
             end = match.end()
             name = match.group().casefold()
+            expanded = expanded or name in macros
             part = macros[name] if name in macros else match.group()
             if part is None:
                 raise TooLong
         else:
             return None
         size += len(part)
-        if size > cap:
+        if size > cap and expanded:
             raise TooLong
         parts.append(part)
         pos = end

@@ -5,6 +5,7 @@ other cases of `tests/reliability/test_hostile_files.py`. Each function writes o
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -110,6 +111,47 @@ def deeply_nested(depth: int) -> str:
     return '{"title": "Deep", "abstract": "Deep nesting.", "extra": ' + "[" * depth + "]" * depth + "}"
 
 
+def json_document_with(path: Path, bad_item: str) -> Path:
+    """A JSON array over four lines: a good record, ``bad_item`` (line 3), another good record."""
+    path.write_text(f"[\n{json.dumps(good_record(1))},\n{bad_item},\n{json.dumps(good_record(2))}\n]\n")
+    return path
+
+
 def bibtex_entry(key: str, abstract: str, title: str = "A paper read from BibTeX") -> str:
-    return f"@article{{{key},\n  title = {{{title}}},\n  author = {{Doe, Jane}},\n  year = {{2024}},\n" \
-           f"  abstract = {abstract}\n}}\n"
+    """One ``@article`` entry; ``abstract`` is the field's value as written (``{...}``, ``"..."``, ``a # b``)."""
+    return (f"@article{{{key},\n  title = {{{title}}},\n  author = {{Doe, Jane}},\n  year = {{2024}},\n"
+            f"  abstract = {abstract}\n}}\n")
+
+
+def bibtex_long_abstract(path: Path, chars: int) -> Path:
+    """A good entry, then one whose abstract is ``chars`` characters of sentences."""
+    sentence = "Private synthetic data approximate the statistics of the original records. "
+    long = (sentence * (chars // len(sentence) + 1))[:chars]
+    path.write_text(bibtex_entry("good2024", f"{{{GOOD_ABSTRACT}}}") + bibtex_entry("long2024", f"{{{long}}}",
+                                                                                  "A paper with a huge abstract"))
+    return path
+
+
+def bibtex_macro_bomb(path: Path, levels: int = 8) -> Path:
+    """``@string`` macros each ten copies of the one before (10**levels copies of "lol"), used as an abstract."""
+    strings = ['@string{lol0 = "lol "}'] + [f"@string{{lol{i} = {' # '.join([f'lol{i - 1}'] * 10)}}}"
+                                           for i in range(1, levels + 1)]
+    path.write_text("\n".join(strings) + "\n" + bibtex_entry("laughs2024", f"lol{levels}"))
+    return path
+
+
+def csv_with_field(path: Path, field_chars: int, line: int = 7) -> Path:
+    """A CSV file whose row on ``line`` has an abstract of ``field_chars`` characters; the other rows are good."""
+    rows = ["title,abstract,url"] + [f"Paper {n},{GOOD_ABSTRACT.replace(',', '')},u{n}" for n in range(2, line)]
+    rows += [f"Big,{'x' * field_chars},u{line}", f"Paper {line + 1},{GOOD_ABSTRACT.replace(',', '')},u{line + 1}"]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def ris_record(*lines: str) -> str:
+    return "TY  - JOUR\n" + "".join(line + "\n" for line in lines) + "ER  - \n"
+
+
+def fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
