@@ -39,6 +39,7 @@ from rag.chats import ChatStore, ChatSummary
 from rag.corpus import SUPPORTED_EXTENSIONS, BadRecord, normalize_title
 from rag.errors import (
     CorpusError,
+    CorpusPathError,
     EmbeddingMismatch,
     LLMError,
     ModelUnavailable,
@@ -60,6 +61,7 @@ from rag.settings import (
     describe_invalid,
     get_settings,
 )
+from rag.text import printable
 
 __all__ = [
     "BULK_BATCH",
@@ -77,6 +79,7 @@ __all__ = [
     "Citation",
     "CollectionInfo",
     "CorpusError",
+    "CorpusPathError",
     "Done",
     "EmbeddingMismatch",
     "IngestReport",
@@ -116,6 +119,7 @@ __all__ = [
     "papers_bibtex",
     "parse_numbers",
     "plan_llm",
+    "printable",
     "prompt_cache_stats",
     "rebuild",
     "retrieve",

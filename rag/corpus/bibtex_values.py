@@ -7,9 +7,9 @@ pull request upstream (python-bibtexparser #565). `ExpandValues` replaces both. 
 known from its ``@string`` on, and a name no ``@string`` defined (``month = jan``) stays as written.
 
 Expansion is bounded: a value that macros would grow past ``limits.max_field_chars`` (a macro holding ten
-copies of the one before, level after level) is not built; so is a title or abstract over its own limit. Such an entry carries the
-problem in its parser metadata (`PROBLEM`) and its long fields are emptied, so nothing expensive (LaTeX
-decoding) is done with them.
+copies of the one before, level after level) is not built; a field over its own limit (title, abstract,
+others) is not kept. Such an entry carries the problem in its parser metadata (`PROBLEM`) and its long
+fields are emptied, so nothing expensive (LaTeX decoding) is done with them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """JSON decoded within limits. Python's `json` takes any number (and raises ValueError past 4,300 digits),
-``NaN`` and ``Infinity``, and raises RecursionError on deep nesting; here each of those is a `BadJson` at
-its offset with a problem naming the limit, and a decoded record is measured (`Decoder.problem`) before it
-is read: nesting depth and each field's size.
+``NaN`` and ``Infinity``, and raises RecursionError on deep nesting. Here a number over the limit (or not
+finite, or not JSON) is noted and read as 0, so the record it is in can be decoded to its end and the
+records after it still read; `Decoder.problem` then names it, with the record's nesting depth and each
+field's size measured before the record is read. Invalid JSON, or nesting too deep to decode, is a
+`BadJson` at its offset.
 """
 
 from __future__ import annotations
@@ -23,16 +25,13 @@ class BadJson(Exception):
         self.offset, self.problem = offset, problem
 
 
-class NumberProblem(ValueError):
-    """A number the limits refuse (raised by the decoder's number hooks)."""
-
-
 class Decoder:
     """Strict JSON within ``limits``: numbers of at most ``max_json_number_chars`` characters and finite, no
     ``NaN`` or ``Infinity``, nesting at most ``max_json_depth`` deep; every failure is a `BadJson`."""
 
     def __init__(self, limits: CorpusSettings):
         self.limits = limits
+        self.refused: str | None = None  # what the value decoded last holds that the limits refuse
         self.json = json.JSONDecoder(parse_int=lambda text: self.number(text, int),
                                      parse_float=lambda text: self.number(text, float),
                                      parse_constant=self.constant)
@@ -40,16 +39,18 @@ class Decoder:
     def number(self, text: str, kind: type) -> int | float:
         longest = self.limits.max_json_number_chars
         if len(text) > longest:
-            raise NumberProblem(f"a number is written with {len(text):,} characters, over the limit of {longest:,} "
-                                "(RAG_MAX_JSON_NUMBER_CHARS)")
+            return self.refuse(f"a number is written with {len(text):,} characters, over the limit of {longest:,} "
+                               "(RAG_MAX_JSON_NUMBER_CHARS)")
         value = kind(text)
-        if not math.isfinite(value):
-            raise NumberProblem(f"the number {text} is too large to store")
-        return value
+        return self.refuse(f"the number {text} is too large to store") if kind is float and math.isinf(value) \
+            else value
 
-    @staticmethod
-    def constant(name: str) -> float:
-        raise NumberProblem(f"{name} is not a JSON number")
+    def constant(self, name: str) -> int:
+        return self.refuse(f"{name} is not a JSON number")
+
+    def refuse(self, problem: str) -> int:
+        self.refused = self.refused or problem
+        return 0
 
     def too_deep(self) -> str:
         return f"JSON nested more than {self.limits.max_json_depth} levels deep (RAG_MAX_JSON_DEPTH)"
@@ -60,24 +61,27 @@ class Decoder:
         try:
             yield
         except json.JSONDecodeError as error:
-            raise BadJson(error.pos, f"invalid JSON: {error.msg} at column {error.colno}") from None
-        except NumberProblem as error:
-            raise BadJson(pos, str(error)) from None
+            raise BadJson(error.pos, f"invalid JSON: {error.msg.removesuffix(' at')} at column {error.colno}") \
+                from None
         except RecursionError:
             raise BadJson(pos, self.too_deep()) from None
 
     def at(self, text: str, pos: int) -> tuple[object, int]:
         """``(value, end)`` of the JSON value starting at ``pos``."""
+        self.refused = None
         with self.reading(pos):
             return self.json.raw_decode(text, pos)
 
     def whole(self, text: str) -> object:
         """The one JSON value ``text`` holds (white space around it allowed)."""
+        self.refused = None
         with self.reading(0):
             return self.json.decode(text)
 
     def problem(self, record: object) -> str | None:
-        """Why a decoded record is over a limit (nesting depth, a field's size), or None."""
+        """Why the record decoded last is over a limit (a number, nesting depth, a field's size), or None."""
+        if self.refused:
+            return self.refused
         if depth_of(record, self.limits.max_json_depth) > self.limits.max_json_depth:
             return self.too_deep()
         if isinstance(record, dict):

@@ -93,8 +93,7 @@ def checked(item: Paper | BadRecord, source: str, limits: CorpusSettings) -> Pap
     escaped, a paper as it is, or a bad record when the paper breaks a limit (`paper_problem`)."""
     if isinstance(item, BadRecord):
         return BadRecord(file=source, line=item.line, problem=printable(item.problem))
-    line = int(item.metadata.get("line") or 1)  # type: ignore[arg-type]
-    if problem := paper_problem(item, limits):
-        return BadRecord(file=source, line=line, problem=printable(problem))
     item.metadata["sources"] = [source]
+    if problem := paper_problem(item, limits):
+        return BadRecord(file=source, line=int(item.metadata.get("line") or 1), problem=printable(problem))
     return item

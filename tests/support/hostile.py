@@ -12,6 +12,7 @@ from pathlib import Path
 
 MIB = 2**20
 DRAWING = b"0 0 m 100 100 l S\n" * 58  # 1,044 bytes of path operators: no text, only work for the reader
+SAVES = b"q Q\n" * 261  # 1,044 bytes of graphics-state saves and restores: work that takes no memory
 GOOD_ABSTRACT = ("We study how careless and hostile corpus files are read. The reader must stay within its limits, "
                  "name each bad record by file and line, and keep the good records of the same file.")
 
@@ -71,6 +72,12 @@ def pdf_content_bomb(path: Path, inflated_mib: int) -> Path:
     """A one-page PDF whose compressed content stream inflates to ``inflated_mib`` MiB of drawing operators
     (1 GiB from about 1 MB of file)."""
     path.write_bytes(pdf_bytes(one_page(stream(deflate((DRAWING * 1004, inflated_mib))))))  # ~1 MiB per copy
+    return path
+
+
+def pdf_busy_page(path: Path, inflated_mib: int) -> Path:
+    """A one-page PDF whose content stream inflates to ``inflated_mib`` MiB of operators that only cost time."""
+    path.write_bytes(pdf_bytes(one_page(stream(deflate((SAVES * 1004, inflated_mib))))))
     return path
 
 
