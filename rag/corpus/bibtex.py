@@ -141,7 +141,7 @@ def read_bibtex(path: Path, limits: CorpusSettings = DEFAULT_LIMITS) -> Iterator
         bad.clear()
         library = bibtexparser.parse_string(text, parse_stack=parse_stack(macros, limits))
         starts = [first + (block.start_line or 0) for block in library.blocks]
-        for block, line, end in zip(library.blocks, starts, [*starts[1:], None], strict=True):
+        for block, line, end in zip(library.blocks, starts, [*starts[1:], None], strict=False):
             if any(line <= number and (end is None or number < end) for number in spoiled):
                 continue
             if isinstance(block, (Entry, DuplicateBlockKeyBlock)):
