@@ -126,7 +126,7 @@ def read_file(path: Path, limits: CorpusSettings = DEFAULT_LIMITS) -> Iterator[P
             line = item.line if isinstance(item, BadRecord) else int(item.metadata.get("line") or line)
             yield checked(item, source, limits)
     except Exception as error:
-        log.warning("reading %s failed", source, exc_info=True)
+        log.debug("reading %s failed", source, exc_info=True)  # a reader's bug: the traceback for a report
         yield BadRecord(file=source, line=line, problem=printable(
             f"the reader failed after this line ({type(error).__name__}: {str(error)[:200]}); the rest of the file "
             "was not read"))
