@@ -34,7 +34,6 @@ __all__ = [
     "normalize_title",
     "paper_id_from_title",
     "parse_seed_page",
-    "read_file",
 ]
 
 log = logging.getLogger(__name__)
