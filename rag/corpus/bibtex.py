@@ -5,10 +5,9 @@ LaTeX is decoded to text (``{\\"u}`` -> ``ü``, ``{GPT}`` -> ``GPT``, ``\\emph{x
 resolved (`rag.corpus.bibtex_values`, which also holds fields to their size limits before any LaTeX is
 decoded), and names become "First Last". An entry without an abstract is a bad record like any other
 (``entry smith2020 has no abstract``): listed, and aborting the load unless bad records are skipped
-(``--skip-bad``). So
-is an entry the parser could not read (an unbalanced brace): bibtexparser stops such an entry at the
-next line that starts with ``@`` and goes on with the rest of the file. An entry holding a line that is
-not UTF-8 (or has a NUL byte) is dropped; that line is the bad record.
+(``--skip-bad``). So is an entry the parser could not read (an unbalanced brace): bibtexparser stops
+such an entry at the next line that starts with ``@`` and goes on with the rest of the file. An entry
+holding a line that is not UTF-8 (or has a NUL byte) is dropped; that line is the bad record.
 
 The file is streamed: it is cut at lines starting with ``@`` into pieces of about `ENTRIES_PER_PARSE`
 entries, each parsed on its own with the ``@string`` macros defined before it.
