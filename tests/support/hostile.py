@@ -70,7 +70,7 @@ def one_page(contents: bytes) -> list[bytes]:
 
 def pdf_content_bomb(path: Path, inflated_mib: int) -> Path:
     """A one-page PDF whose compressed content stream inflates to ``inflated_mib`` MiB of drawing operators
-    (1 GiB from about 1 MB of file)."""
+    (1 GiB from a 2.6 MB file)."""
     path.write_bytes(pdf_bytes(one_page(stream(deflate((DRAWING * 1004, inflated_mib))))))  # ~1 MiB per copy
     return path
 
@@ -93,7 +93,7 @@ def pdf_object_stream_bomb(path: Path, inflated_mib: int) -> Path:
 
 
 def xml_entity_bomb(path: Path) -> Path:
-    """PubMed XML whose DTD defines nested entities ("billion laughs"); the entity is used on line 16."""
+    """PubMed XML whose DTD defines nested entities ("billion laughs"); the entity is used on line 15."""
     entities = "".join(f'  <!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">\n' for i in range(1, 10))
     path.write_text(
         '<?xml version="1.0"?>\n<!DOCTYPE PubmedArticleSet [\n  <!ENTITY lol0 "lol">\n' + entities
