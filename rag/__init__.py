@@ -44,6 +44,7 @@ from rag.chats import ChatStore, ChatSummary
 from rag.corpus import SUPPORTED_EXTENSIONS, BadRecord, normalize_title
 from rag.errors import (
     CorpusError,
+    CorpusPathError,
     EmbeddingMismatch,
     LLMError,
     ModelUnavailable,
@@ -65,6 +66,7 @@ from rag.settings import (
     describe_invalid,
     get_settings,
 )
+from rag.text import printable
 
 __all__ = [
     "BULK_BATCH",
@@ -86,6 +88,7 @@ __all__ = [
     "CollectionInfo",
     "Completing",
     "CorpusError",
+    "CorpusPathError",
     "Done",
     "EmbeddingMismatch",
     "IngestReport",
@@ -127,6 +130,7 @@ __all__ = [
     "papers_bibtex",
     "parse_numbers",
     "plan_llm",
+    "printable",
     "prompt_cache_stats",
     "rebuild",
     "retrieve",

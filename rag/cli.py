@@ -79,7 +79,7 @@ def is_loopback(host: str) -> bool:
 
 
 def fail(message: str, code: int = 1):
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -206,18 +206,19 @@ def ingest(
         library = Library(settings)
         report = library.ingest(paths or [settings.store.seeds_dir], skip_bad=skip_bad, bulk=bulk, rebuild=rebuild,
                                 batch=batch)
-    except (RagError, FileNotFoundError) as error:
+    except RagError as error:
         fail(str(error))
     if not bulk:
         err.print(f"read {report.records} records: {report.records - report.duplicates} unique papers, "
                   f"{report.duplicates} duplicates merged")
-    out.print(f"{report.collection}: {report.summary()}", highlight=False)
+    out.print(f"{report.collection}: {report.summary()}", highlight=False, markup=False)
     out.print(f"{report.collection} now holds {report.papers_now} papers", highlight=False)
 
 
 @app.command()
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
-    """Show the effective settings, the collections and which models are active (nothing is loaded)."""
+    """Show the effective settings, the collections and which models are active (nothing is loaded); exits 1 when
+    the store could not be opened."""
     settings = load_settings()
     report: dict = {"profile": settings.profile, "settings": json.loads(json.dumps(settings.flat(), default=str))}
     try:
@@ -240,15 +241,22 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")]
         "hit_rate": round(stats.hit_rate, 3)}
     if as_json:
         print(json.dumps(report, indent=2, default=str))
-        return
-    out.print(f"[bold]Settings[/] (profile {settings.profile}; env RAG_*, or rag.toml)")
+    else:
+        print_info(report, settings.profile)
+    if "error" in report["collections"]:
+        fail(report["collections"]["error"])
+
+
+def print_info(report: dict, profile: str) -> None:
+    """`rag info`'s report as text."""
+    out.print(f"[bold]Settings[/] (profile {profile}; env RAG_*, or rag.toml)")
     for key, value in report["settings"].items():
-        out.print(f"  {key} = {value}", highlight=False)
+        out.print(f"  {key} = {value}", highlight=False, markup=False)
     out.print("[bold]Collections[/]")
     for name, row in report["collections"].items():
-        out.print(f"  {name}: {row}", highlight=False)
+        out.print(f"  {name}: {row}", highlight=False, markup=False)
     embedding = report["embedding"]
-    out.print(f"[bold]Embedding[/]  {embedding.get('model', embedding.get('error'))}", highlight=False)
+    out.print(f"[bold]Embedding[/]  {escape(str(embedding.get('model', embedding.get('error'))))}", highlight=False)
     llm = report["llm"]
     status = llm.get("reason", llm.get("error"))
     out.print(f"[bold]LLM[/]  {llm.get('provider', '-')}:{llm.get('model', '-')}  {status}", highlight=False)

@@ -36,6 +36,10 @@ class CorpusError(RagError, ValueError):
         )
 
 
+class CorpusPathError(RagError, ValueError):
+    """A path handed to ingest cannot be read as a corpus: missing, not a regular file, or of an unsupported type."""
+
+
 class StoreError(RagError, RuntimeError):
     """The vector store cannot be used as asked."""
 

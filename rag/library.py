@@ -113,8 +113,8 @@ class Library:
         """
         name = self.name_of(collection)
         paths = [Path(p) for p in paths]
-        corpus = None if bulk else load_corpus(paths, skip_bad=skip_bad,
-                                               max_bytes=self.settings.store.ingest_max_mb * 2**20)
+        corpus = None if bulk else load_corpus(paths, skip_bad=skip_bad, limits=self.settings.corpus,
+                                               max_bytes=self.settings.corpus.ingest_max_mb * 2**20)
         if corpus is not None and not corpus.papers:  # nothing to add: no collection is created or changed
             return IngestReport(collection=name, records=corpus.records, bad=corpus.bad)
         if rebuild:

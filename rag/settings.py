@@ -66,11 +66,6 @@ class StoreSettings(Section):
         description="From this many chunks on, a collection's generation token is trusted: opening skips reading "
         "every paper when nothing was written since BM25 was saved, and searches skip counting chunks.",
     )
-    ingest_max_mb: int = Field(
-        20, ge=1, le=4096,
-        description="Largest corpus file `rag ingest` loads whole (MB); larger ones are refused before anything is "
-        "read (`rag ingest --bulk` streams them instead).",
-    )
 
     @model_validator(mode="after")
     def expand_paths(self) -> StoreSettings:
@@ -97,6 +92,48 @@ class StoreSettings(Section):
     @property
     def chats_dir(self) -> Path:
         return self.data_dir / "chats"
+
+
+class CorpusSettings(Section):
+    """Limits on what one corpus file may cost to read, whoever hands it in (`rag ingest`, `rag.ingest`, the
+    chat's upload box). Hitting one is that record's or that file's ``file:line: problem``, never a hang."""
+
+    ingest_max_mb: int = Field(
+        20, ge=1, le=4096,
+        description="Largest corpus file `rag ingest` loads whole (MB); larger ones are refused before anything is "
+        "read (`rag ingest --bulk` streams them instead).",
+    )
+    max_title_chars: int = Field(
+        1000, ge=100, le=100_000,
+        description="A record whose title is longer (in characters) is a bad record; real titles stay under 300.",
+    )
+    max_abstract_chars: int = Field(
+        20_000, ge=1000, le=1_000_000,
+        description="A record whose abstract is longer (in characters) is a bad record, not cut: real abstracts "
+        "stay under 5,000, and every 1,000 characters cost about one chunk to embed.",
+    )
+    max_field_chars: int = Field(
+        100_000, ge=1000, le=10_000_000,
+        description="A record with any other field longer than this (in characters; a list such as the authors "
+        "counts whole) is a bad record.",
+    )
+    max_json_depth: int = Field(
+        64, ge=2, le=500,
+        description="A JSON record nested deeper than this (objects and arrays) is a bad record.",
+    )
+    max_json_number_chars: int = Field(
+        100, ge=20, le=4000,
+        description="A JSON record with a number written with more characters than this is a bad record.",
+    )
+    pdf_max_seconds: float = Field(
+        30.0, gt=0, le=3600,
+        description="A PDF whose first pages take longer to read is a bad record (the reader process is stopped).",
+    )
+    pdf_max_memory_mb: int = Field(
+        512, ge=128, le=65536,
+        description="Memory (address space, MB) the PDF reader process may use; a PDF that needs more (a "
+        "decompression bomb) is a bad record.",
+    )
 
 
 class EmbeddingSettings(Section):
@@ -292,6 +329,7 @@ class UiSettings(Section):
 
 SECTIONS: dict[str, type[Section]] = {
     "store": StoreSettings,
+    "corpus": CorpusSettings,
     "embedding": EmbeddingSettings,
     "retrieval": RetrievalSettings,
     "llm": LlmSettings,
@@ -384,6 +422,7 @@ class Settings(BaseSettings):
     profile: Profile = Field("default", description="Named preset under the other settings (default, fast, "
                              "quality).")
     store: StoreSettings = Field(default_factory=StoreSettings)
+    corpus: CorpusSettings = Field(default_factory=CorpusSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)

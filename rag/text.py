@@ -1,8 +1,10 @@
-"""Text utilities shared by chunking, BM25 and citation checking: sentences and stemmed terms."""
+"""Text utilities shared by chunking, BM25 and citation checking (sentences and stemmed terms), and names made
+safe to print."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -27,6 +29,18 @@ STOPWORDS = frozenset(
     papers work study propose proposes proposed present presents presented show shows shown use uses used using
     based new approach method methods""".split()
 )
+
+
+INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, format (bidi) marks, surrogates, separators
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters, invisible format characters (bidi overrides, zero-width ones), lone
+    surrogates and line separators escaped as Python writes them (``\\x1b``, ``\\n``, ``\\u202e``): safe to
+    show in a terminal, a report or a page. Other text is kept as it is."""
+    if text.isprintable() and not any(unicodedata.category(ch) == "Cf" for ch in text):
+        return text
+    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) in INVISIBLE else ch for ch in text)
 
 
 def split_sentences(text: str) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.corpus import CorpusError, load_corpus, paper_id_from_title
+from rag.errors import CorpusPathError
 
 ABSTRACT = "This abstract explains the method, the experiments and the results in enough words."
 
@@ -83,10 +84,10 @@ def test_empty_and_binary_files(tmp_path, content, problem):
 
 def test_unsupported_extension_and_missing_path(tmp_path):
     (tmp_path / "x.docx").write_text("x")
-    with pytest.raises(ValueError, match=r"unsupported file type '.docx'; supported: .bib, .csv, .json, .jsonl, "
+    with pytest.raises(CorpusPathError, match=r"unsupported file type '.docx'; supported: .bib, .csv, .json, .jsonl, "
                        r".md, .pdf, .ris, .txt, .xml"):
         load_corpus([tmp_path / "x.docx"])
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(CorpusPathError, match=r"missing\.jsonl: no such file or folder"):
         load_corpus([tmp_path / "missing.jsonl"])
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from rag import Assistant, BadRecord, IngestReport, RagError
+from rag import Assistant, BadRecord, IngestReport, RagError, printable
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +41,19 @@ def ingest_files(assistant: Assistant, paths: Sequence[str | Path], collection: 
     """Read the files (bad records are skipped and listed) and upsert their papers into ``collection``.
 
     ``paths`` are the temporary files Gradio saved the upload to: only they are opened, and only their
-    base names are shown. Files are parsed (never executed or unpickled). A file over ``upload_max_mb``
-    is refused before it is read.
+    base names are shown (control characters escaped, `printable`). Files are parsed (never executed or
+    unpickled) within the same limits as `rag ingest` (`rag.Settings` section ``corpus``); a file over
+    ``upload_max_mb`` is refused before it is read.
     """
     name = collection or assistant.settings.store.collection
-    result = UploadResult(collection=name, files=[Path(p).name for p in paths])
+    result = UploadResult(collection=name, files=[printable(Path(p).name) for p in paths])
     if not paths:
         result.error = "No file was uploaded."
         return result
     limit_mb = assistant.settings.ui.upload_max_mb
     too_large = [p for p in map(Path, paths) if p.is_file() and p.stat().st_size > limit_mb * 2**20]
     if too_large:
-        sizes = ", ".join(f"{p.name} ({p.stat().st_size / 2**20:.1f} MB)" for p in too_large)
+        sizes = ", ".join(f"{printable(p.name)} ({p.stat().st_size / 2**20:.1f} MB)" for p in too_large)
         result.error = (f"{sizes}: larger than the {limit_mb} MB upload limit (RAG_UPLOAD_MAX_MB); nothing was "
                         "added. Split the file, or use `rag ingest` on the command line.")
         return result
@@ -70,7 +71,7 @@ def ingest_files(assistant: Assistant, paths: Sequence[str | Path], collection: 
 
 
 def bad_line(record: BadRecord) -> str:
-    return f"{Path(record.file).name}:{record.line}: {record.problem}"
+    return f"{printable(Path(record.file).name)}:{record.line}: {printable(record.problem)}"
 
 
 def upload_report(result: UploadResult) -> str:

@@ -1,11 +1,13 @@
 """BibTeX libraries (``.bib`` from Zotero, JabRef, Mendeley) -> `Paper`, parsed by bibtexparser 2.x.
 
 LaTeX is decoded to text (``{\\"u}`` -> ``ü``, ``{GPT}`` -> ``GPT``, ``\\emph{x}`` -> ``x``, ``--`` ->
-``–``; math such as ``$O(n^2)$`` is kept as written), ``@string`` macros are resolved, and names
-become "First Last". An entry without an abstract is a bad record like any other (``entry smith2020
-has no abstract``): listed, and aborting the load unless bad records are skipped (``--skip-bad``). So
-is an entry the parser could not read (an unbalanced brace): bibtexparser stops such an entry at the
-next line that starts with ``@`` and goes on with the rest of the file.
+``–``; math such as ``$O(n^2)$`` is kept as written), ``@string`` macros and ``#`` concatenation are
+resolved (`rag.corpus.bibtex_values`, which also holds fields to their size limits before any LaTeX is
+decoded), and names become "First Last". An entry without an abstract is a bad record like any other
+(``entry smith2020 has no abstract``): listed, and aborting the load unless bad records are skipped
+(``--skip-bad``). So is an entry the parser could not read (an unbalanced brace): bibtexparser stops
+such an entry at the next line that starts with ``@`` and goes on with the rest of the file. An entry
+holding a line that is not UTF-8 (or has a NUL byte) is dropped; that line is the bad record.
 
 The file is streamed: it is cut at lines starting with ``@`` into pieces of about `ENTRIES_PER_PARSE`
 entries, each parsed on its own with the ``@string`` macros defined before it.
@@ -20,14 +22,16 @@ from pathlib import Path
 
 import bibtexparser
 from bibtexparser import middlewares
-from bibtexparser.library import Library
-from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock, String
+from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 
+from rag.corpus.bibtex_values import PROBLEM, ExpandValues
 from rag.corpus.identifiers import arxiv_id_from_url
 from rag.corpus.latex import DECODER
+from rag.corpus.limits import DEFAULT_LIMITS
 from rag.corpus.paper import BadRecord, Paper
 from rag.corpus.scholarly import scholarly_paper
 from rag.corpus.text_files import read_lines
+from rag.settings import CorpusSettings
 
 # The splitter logs each entry it gives up on; we report those as bad records instead.
 logging.getLogger("bibtexparser.splitter").setLevel(logging.ERROR)
@@ -38,9 +42,11 @@ BLOCK_KEY = re.compile(r"@\s*[A-Za-z]+\s*[{(]\s*([^,\s{}()]+)")
 VENUE_FIELDS = ("journal", "journaltitle", "booktitle", "publisher", "school", "institution")
 
 
-def parse_stack() -> list:
-    """Middleware after bibtexparser's defaults: keys lower-cased, LaTeX decoded, names split and merged."""
+def parse_stack(macros: dict[str, str | None], limits: CorpusSettings) -> list:
+    """Values evaluated (macros, ``#``, enclosing) within the limits, keys lower-cased, LaTeX decoded, names split
+    and merged."""
     return [
+        ExpandValues(macros, limits),
         middlewares.NormalizeFieldKeys(),
         middlewares.LatexDecodingMiddleware(decoder=DECODER),
         middlewares.SeparateCoAuthors(),
@@ -115,10 +121,10 @@ def failure(block: ParsingFailedBlock, source: str, line: int) -> BadRecord:
     return BadRecord(file=source, line=line, problem=f"{name} is malformed: {reason.strip()}")
 
 
-def read_bibtex(path: Path) -> Iterator[Paper | BadRecord]:
+def read_bibtex(path: Path, limits: CorpusSettings = DEFAULT_LIMITS) -> Iterator[Paper | BadRecord]:
     """Every entry of a ``.bib`` file in order, as a `Paper` or a `BadRecord`; comments and macros skipped."""
     bad: list[BadRecord] = []
-    strings: list[String] = []
+    macros: dict[str, str | None] = {}  # @string name -> value (None: over the size limit), in file order
     first_seen: dict[str, int] = {}
 
     def good_lines() -> Iterator[tuple[int, str]]:
@@ -131,18 +137,22 @@ def read_bibtex(path: Path) -> Iterator[Paper | BadRecord]:
 
     for first, text in pieces(good_lines()):
         yield from bad
+        spoiled = [record.line for record in bad]  # an entry holding a bad line is dropped: that line is reported
         bad.clear()
-        library = bibtexparser.parse_string(text, append_middleware=parse_stack(), library=Library(blocks=strings))
-        strings = library.strings
-        for block in library.blocks:
-            line = first + (block.start_line or 0)
+        library = bibtexparser.parse_string(text, parse_stack=parse_stack(macros, limits))
+        starts = [first + (block.start_line or 0) for block in library.blocks]
+        for block, line, end in zip(library.blocks, starts, [*starts[1:], None], strict=False):
+            if any(line <= number and (end is None or number < end) for number in spoiled):
+                continue
             if isinstance(block, (Entry, DuplicateBlockKeyBlock)):
                 if block.key in first_seen:
                     yield BadRecord(file=path.name, line=line, problem=f"entry key {block.key} is used twice "
                                     f"in this file (first at line {first_seen[block.key]})")
                 elif isinstance(block, Entry):
                     first_seen[block.key] = line
-                    yield entry_to_paper(block, path.name, line)
+                    problem = block.parser_metadata.get(PROBLEM)
+                    yield BadRecord(file=path.name, line=line, problem=f"entry {block.key}: {problem}") if problem \
+                        else entry_to_paper(block, path.name, line)
             elif isinstance(block, ParsingFailedBlock):
                 yield failure(block, path.name, line)
     yield from bad

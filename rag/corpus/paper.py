@@ -8,11 +8,11 @@ import unicodedata
 
 from pydantic import BaseModel, Field
 
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1, but tab and line ends
 
 
 def clean_text(value: object) -> str:
-    """Text of a field with control characters removed and whitespace (newlines too) collapsed."""
+    """Text of a field with control characters (C0 and C1) removed and whitespace (newlines too) collapsed."""
     return " ".join(CONTROL_CHARS.sub(" ", str(value)).split())
 
 

@@ -11,30 +11,28 @@
   the first page.
 
 A PDF without such an abstract, without text (a scan), encrypted, or not a PDF at all is a bad
-record naming the file: nothing is guessed.
+record naming the file: nothing is guessed. So is one that needs more memory or time to read than its
+limits allow: pdfminer runs in a child process (`rag.corpus.pdf_text`) that is stopped then.
 """
 
 from __future__ import annotations
 
+import json
 import re
-import unicodedata
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pdfminer.converter import PDFPageAggregator
-from pdfminer.layout import LAParams, LTChar, LTPage, LTTextBox, LTTextLine
-from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError
-from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
-from pdfminer.pdfpage import PDFPage
-from pdfminer.pdfparser import PDFParser
-from pdfminer.psexceptions import PSException
-from pdfminer.utils import decode_text
-
 from rag.corpus.identifiers import normalize_arxiv_id, normalize_doi
+from rag.corpus.limits import DEFAULT_LIMITS
 from rag.corpus.paper import BadRecord, Paper, clean_text, normalize_title
 from rag.corpus.scholarly import scholarly_paper, split_authors
+from rag.settings import CorpusSettings
 
+CHILD = Path(__file__).with_name("pdf_text.py")  # run as a script in a child process: see its docstring
+BOMB = "a decompression bomb, or a page far heavier than a paper's; not read"
 MAX_PAGES = 2
 MIN_ABSTRACT_CHARS = 100
 MAX_ABSTRACT_CHARS = 5000
@@ -66,56 +64,32 @@ class UnreadablePdf(Exception):
     """The file cannot be read as a PDF; the message says why."""
 
 
-def metadata(document: PDFDocument) -> dict[str, str]:
-    """The document information dictionary as text (Title, Author, doi, ...)."""
-    found: dict[str, str] = {}
-    for info in document.info:
-        for key, value in info.items():
-            if isinstance(value, bytes):
-                found[str(key)] = clean_text(decode_text(value))
-            elif isinstance(value, str):
-                found[str(key)] = clean_text(value)
-    return found
-
-
-def page_lines(layout: LTPage, page: int, text: PdfText) -> None:
-    """Add a page's text lines in reading order; on the first page, collect the rotated characters."""
-    for box in layout:
-        if not isinstance(box, LTTextBox):
-            continue
-        for line in box:
-            if not isinstance(line, LTTextLine):
-                continue
-            chars = [c for c in line if isinstance(c, LTChar)]
-            if chars and all(c.upright for c in chars):
-                content = unicodedata.normalize("NFKC", line.get_text()).strip()
-                if content:
-                    text.lines.append((page, content, max(c.size for c in chars)))
-            elif page == 1:
-                text.rotated += "".join(c.get_text() for c in sorted(chars, key=lambda c: (round(c.x0), c.y0)))
-
-
-def read_pdf_text(path: Path) -> PdfText:
-    """The first `MAX_PAGES` pages' text lines and the metadata; `UnreadablePdf` when that fails."""
-    text = PdfText()
+def read_pdf_text(path: Path, limits: CorpusSettings = DEFAULT_LIMITS) -> PdfText:
+    """The first `MAX_PAGES` pages' text lines and the metadata, read by `rag.corpus.pdf_text` in a child process
+    with at most ``limits.pdf_max_memory_mb`` of memory for at most ``limits.pdf_max_seconds``; `UnreadablePdf`
+    when that fails."""
+    command = [sys.executable, "-P", str(CHILD), str(path), str(MAX_PAGES), str(limits.pdf_max_memory_mb)]
     try:
-        with path.open("rb") as handle:
-            document = PDFDocument(PDFParser(handle))
-            text.info = metadata(document)
-            resources = PDFResourceManager()
-            device = PDFPageAggregator(resources, laparams=LAParams())
-            interpreter = PDFPageInterpreter(resources, device)
-            for number, page in enumerate(PDFPage.create_pages(document), start=1):
-                interpreter.process_page(page)
-                page_lines(device.get_result(), number, text)
-                if number >= MAX_PAGES:
-                    break
-    except PDFEncryptionError:
-        raise UnreadablePdf("encrypted PDF (password-protected): its text cannot be read") from None
-    except Exception as error:  # pdfminer fails in many ways on damaged files (syntax, zlib, struct, ...)
-        reason = clean_text(error) if isinstance(error, PSException) else f"{type(error).__name__}: {clean_text(error)}"
-        raise UnreadablePdf(f"not a readable PDF ({reason})") from None
-    return text
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              timeout=limits.pdf_max_seconds, check=False)
+    except subprocess.TimeoutExpired:
+        raise UnreadablePdf(f"reading its first {MAX_PAGES} pages took over {limits.pdf_max_seconds:g} s "
+                            f"(RAG_PDF_MAX_SECONDS): {BOMB}") from None
+    try:
+        found = json.loads(done.stdout)
+    except ValueError:
+        raise UnreadablePdf(f"the PDF reader stopped without an answer (exit status {done.returncode}): {BOMB}") \
+            from None
+    if "memory" in found:
+        raise UnreadablePdf(f"reading it needs over {limits.pdf_max_memory_mb} MB of memory (RAG_PDF_MAX_MEMORY_MB): "
+                            f"{BOMB}")
+    if "encrypted" in found:
+        raise UnreadablePdf("encrypted PDF (password-protected): its text cannot be read")
+    if "error" in found:
+        raise UnreadablePdf(f"not a readable PDF ({clean_text(found['error'])})")
+    text = found["text"]
+    return PdfText(lines=[(page, content, size) for page, content, size in text["lines"]], rotated=text["rotated"],
+                   info={key: clean_text(value) for key, value in text["info"].items()})
 
 
 def largest_text(text: PdfText) -> str:
@@ -192,10 +166,10 @@ def pdf_ids(text: PdfText) -> tuple[str | None, str | None]:
     return arxiv_id, doi
 
 
-def pdf_to_paper(path: Path) -> Paper | BadRecord:
+def pdf_to_paper(path: Path, limits: CorpusSettings = DEFAULT_LIMITS) -> Paper | BadRecord:
     """The paper in a PDF, or a `BadRecord` saying why none was read."""
     try:
-        text = read_pdf_text(path)
+        text = read_pdf_text(path, limits)
     except UnreadablePdf as error:
         return BadRecord(file=path.name, line=1, problem=str(error))
     if not text.lines:
@@ -216,6 +190,6 @@ def pdf_to_paper(path: Path) -> Paper | BadRecord:
     )
 
 
-def read_pdf(path: Path) -> Iterator[Paper | BadRecord]:
+def read_pdf(path: Path, limits: CorpusSettings = DEFAULT_LIMITS) -> Iterator[Paper | BadRecord]:
     """The one paper of a PDF file (or the `BadRecord` naming why it could not be read)."""
-    yield pdf_to_paper(path)
+    yield pdf_to_paper(path, limits)

@@ -1,14 +1,16 @@
 """PubMed / MEDLINE XML (``PubmedArticleSet``, as efetch and the baseline files give it) -> `Paper`.
 
-Streamed with lxml's ``iterparse``: each ``PubmedArticle`` (or ``PubmedBookArticle``) is read when it
+Streamed with lxml's pull parser: each ``PubmedArticle`` (or ``PubmedBookArticle``) is read when it
 closes and then dropped, so memory stays flat on baseline-sized files. No DTD or external entity is
-ever loaded (no network, no entity expansion). Structured abstracts are joined as ``LABEL: text``. A
-malformed or truncated file yields the articles before the break, then a bad record at the line of
-the XML error.
+ever loaded (no network), and libxml2 bounds the expansion of entities a file declares itself ("billion
+laughs"). Structured abstracts are joined as ``LABEL: text``. A malformed or truncated file yields the
+articles before the break, then a bad record at the line of the XML error; an error inside an entity's
+text (libxml2 numbers its lines from the entity's start) is reported at the element that used it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from lxml import etree
 from rag.corpus.paper import BadRecord, Paper, clean_text
 from rag.corpus.scholarly import scholarly_paper
 
+CHUNK_BYTES = 2**16
+POSITION = re.compile(r",? line \d+, column \d+$")  # libxml2's position, which we give as the record's line
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
 ROOT_TAGS = ("PubmedArticleSet", "PubmedBookArticleSet")
 
@@ -87,32 +91,58 @@ def article_to_paper(article: etree._Element, source: str, line: int) -> Paper |
     )
 
 
+class XmlBreak(Exception):
+    """An XML error: its message and line (at least that of the last element the parser had started)."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+def xml_events(path: Path) -> Iterator[tuple[str, etree._Element]]:
+    """``(event, element)`` for the start and end of every element, fed to the parser in chunks; `XmlBreak` where
+    the XML breaks (the events the parser had queued with the error are not used: some close elements it cut)."""
+    parser = etree.XMLPullParser(events=("start", "end"), load_dtd=False, no_network=True, resolve_entities=False,
+                                 remove_comments=True, huge_tree=False)
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(CHUNK_BYTES)
+            try:
+                parser.feed(chunk) if chunk else parser.close()
+            except etree.XMLSyntaxError as error:
+                queued = [element.sourceline or 1 for _, element in parser.read_events()]
+                raise XmlBreak(POSITION.sub("", error.msg), max([error.lineno or 1, *queued])) from None
+            yield from parser.read_events()
+            if not chunk:
+                return
+
+
 def read_pubmed(path: Path) -> Iterator[Paper | BadRecord]:
     """Every article of a PubMed XML file in order, each element freed once read."""
-    events = etree.iterparse(str(path), events=("start", "end"), load_dtd=False, no_network=True,
-                             resolve_entities=False, remove_comments=True, huge_tree=False)
     depth = 0
     starts: list[int] = []
+    line = 1  # the line of the last element seen
     try:
-        for event, element in events:
+        for event, element in xml_events(path):
+            line = element.sourceline or line
             if event == "start":
                 depth += 1
                 if depth == 1 and element.tag not in ROOT_TAGS:
-                    yield BadRecord(file=path.name, line=element.sourceline or 1, problem=f"XML root is <{element.tag}>"
-                                    ", expected <PubmedArticleSet> (PubMed / MEDLINE XML); no other XML is read")
+                    yield BadRecord(file=path.name, line=line, problem=f"XML root is <{element.tag}>, expected "
+                                    "<PubmedArticleSet> (PubMed / MEDLINE XML); no other XML is read")
                     return
                 if depth == 2:
-                    starts.append(element.sourceline or 1)
+                    starts.append(line)
                 continue
             depth -= 1
             if depth != 1:
                 continue
-            line = starts.pop() if starts else element.sourceline or 1
+            start = starts.pop() if starts else line
             if element.tag in ARTICLE_TAGS:
-                yield article_to_paper(element, path.name, line)
+                yield article_to_paper(element, path.name, start)
             element.clear(keep_tail=False)
             while element.getprevious() is not None:  # drop what was read, so memory stays flat
                 del element.getparent()[0]
-    except etree.XMLSyntaxError as error:
-        line = error.lineno or (error.position[0] if error.position else 1)
-        yield BadRecord(file=path.name, line=line, problem=f"XML error: {error.msg}; the rest of the file was not read")
+    except XmlBreak as error:
+        yield BadRecord(file=path.name, line=max(error.line, line), problem=f"XML error: {error.message}; the rest of "
+                        "the file was not read")

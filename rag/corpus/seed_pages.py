@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from rag.corpus.paper import BadRecord, Paper, paper_id_from_title
+from rag.corpus.paper import BadRecord, Paper, clean_text, paper_id_from_title
 from rag.corpus.text_files import read_lines
 
 CHROME_LINES = {
@@ -35,10 +35,10 @@ def is_chrome(line: str) -> bool:
 
 
 def record_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str]]:
-    """Non-blank, stripped lines with their line numbers; page chrome removed."""
+    """Non-blank lines, cleaned (`clean_text`), with their line numbers; page chrome removed."""
     in_header = True
     for number, raw in lines:
-        line = raw.strip()
+        line = clean_text(raw)
         if not line or is_chrome(line):
             continue
         if in_header and GLUED_SUBSCRIBE.match(line):

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.corpus import BadRecord, Paper, iter_records
+from rag.corpus import DEFAULT_LIMITS, BadRecord, Paper, iter_records
 from rag.errors import CorpusError
+from rag.settings import CorpusSettings
 
 
 @dataclass
@@ -23,10 +24,10 @@ class CorpusSurvey:
     bad: list[BadRecord] = field(default_factory=list)
 
 
-def survey(paths: Iterable[Path]) -> CorpusSurvey:
+def survey(paths: Iterable[Path], limits: CorpusSettings = DEFAULT_LIMITS) -> CorpusSurvey:
     """Read every record once (validating, counting) without keeping any: the total for a progress bar."""
     found = CorpusSurvey()
-    for item in iter_records(paths):
+    for item in iter_records(paths, limits=limits):
         if isinstance(item, BadRecord):
             found.bad.append(item)
         else:
@@ -43,6 +44,7 @@ class CorpusStream:
     """
 
     paths: list[Path]
+    limits: CorpusSettings = field(default_factory=lambda: DEFAULT_LIMITS)
     records: int = 0
     unique: int = 0
     bad: list[BadRecord] = field(default_factory=list)
@@ -50,7 +52,7 @@ class CorpusStream:
     _seen: set[str] = field(default_factory=set)
 
     def __iter__(self) -> Iterator[Paper]:
-        for item in iter_records(self.paths):
+        for item in iter_records(self.paths, limits=self.limits):
             if isinstance(item, BadRecord):
                 self.bad.append(item)
                 continue
@@ -68,13 +70,14 @@ class CorpusStream:
         return self.records - self.unique
 
 
-def stream_corpus(paths: Iterable[Path], *, skip_bad: bool = False) -> tuple[CorpusStream, CorpusSurvey]:
+def stream_corpus(paths: Iterable[Path], *, skip_bad: bool = False,
+                  limits: CorpusSettings = DEFAULT_LIMITS) -> tuple[CorpusStream, CorpusSurvey]:
     """Survey the files (raising `CorpusError` on bad records unless ``skip_bad``), then a stream of their papers.
 
     As with `load_corpus`, nothing is written when a bad record aborts: the survey runs first.
     """
     paths = list(map(Path, paths))
-    found = survey(paths)
+    found = survey(paths, limits)
     if found.bad and not skip_bad:
         raise CorpusError(found.bad)
-    return CorpusStream(paths), found
+    return CorpusStream(paths, limits), found

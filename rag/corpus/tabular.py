@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from rag.corpus.paper import BadRecord, Paper, clean_text, paper_id_from_title
@@ -53,27 +53,59 @@ def record_to_paper(record: dict, source: str, line: int) -> Paper | BadRecord:
     )
 
 
-def good_lines(path: Path, bad: list[BadRecord]) -> Iterable[str]:
-    """Decoded lines for the csv module, collecting undecodable ones into ``bad``."""
-    for item in read_lines(path):
-        if isinstance(item, BadRecord):
-            bad.append(item)
-            yield "\n"  # keep the csv reader's line numbers aligned with the file's
-        else:
-            yield item[1] + "\n"
+class CsvLines:
+    """The decoded lines of a file for the csv module, noting for each row the line it starts on and the last line
+    read; an undecodable line is collected into ``bad`` and read as an empty line."""
+
+    def __init__(self, path: Path):
+        self.bad: list[BadRecord] = []
+        self.start = self.last = 0
+        self._lines = read_lines(path)
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self._lines:
+            if isinstance(item, BadRecord):
+                self.bad.append(item)
+                self.last = item.line
+                yield "\n"
+            else:
+                self.last, text = item
+                if not self.start and text.strip():
+                    self.start = self.last
+                yield text + "\n"
+
+    def next_row(self, reader: csv.DictReader) -> dict:
+        """The reader's next row (StopIteration at the end); ``start`` and ``last`` then span it."""
+        self.start = 0
+        return next(reader)
+
+    def take_bad(self) -> list[BadRecord]:
+        found, self.bad = self.bad, []
+        return found
+
+
+def row_problem(error: csv.Error) -> str:
+    """A csv module error as a sentence."""
+    reason = str(error)
+    if reason == "unexpected end of data":
+        return "a quoted field opened in this row is never closed: the rest of the file was read into it"
+    if reason.startswith("field larger than field limit"):
+        return f"a field is over {csv.field_size_limit():,} characters long (the CSV reader's limit)"
+    return f"malformed CSV row: {reason}"
 
 
 def read_csv(path: Path) -> Iterator[Paper | BadRecord]:
-    """A CSV file with a header row naming at least ``title`` and ``abstract``."""
-    bad: list[BadRecord] = []
-    reader = csv.DictReader(good_lines(path, bad))
+    """A CSV file with a header row naming at least ``title`` and ``abstract``. Quoting is strict (a quote inside
+    an unquoted field, or one never closed, is an error); each row is reported at the line it starts on, and a
+    row holding an undecodable line is dropped (that line is reported)."""
+    lines = CsvLines(path)
+    reader = csv.DictReader(lines, strict=True)
     try:
         header = reader.fieldnames or []
     except csv.Error as error:
         yield BadRecord(file=path.name, line=1, problem=f"unreadable CSV header: {error}")
         return
-    yield from bad
-    bad.clear()
+    yield from lines.take_bad()
     missing = [name for name in REQUIRED_FIELDS if name not in header]
     if missing:
         yield BadRecord(
@@ -84,19 +116,19 @@ def read_csv(path: Path) -> Iterator[Paper | BadRecord]:
         return
     while True:
         try:
-            row = next(reader)
+            row = lines.next_row(reader)
         except StopIteration:
             break
         except csv.Error as error:
             row = None
-            yield BadRecord(file=path.name, line=reader.line_num, problem=f"malformed CSV row: {error}")
+            yield BadRecord(file=path.name, line=lines.start or lines.last, problem=row_problem(error))
+        bad = lines.take_bad()
         yield from bad
-        bad.clear()
-        if row is None:
+        if row is None or bad:
             continue
         if None in row:
-            yield BadRecord(file=path.name, line=reader.line_num, problem="row has more fields than the header")
+            yield BadRecord(file=path.name, line=lines.start, problem="row has more fields than the header")
         elif any(value is None for value in row.values()):
-            yield BadRecord(file=path.name, line=reader.line_num, problem="row has fewer fields than the header")
+            yield BadRecord(file=path.name, line=lines.start, problem="row has fewer fields than the header")
         else:
-            yield record_to_paper(row, path.name, reader.line_num)
+            yield record_to_paper(row, path.name, lines.start)

@@ -103,7 +103,7 @@ def bulk_ingest(index: PaperIndex, paths: Iterable[Path], *, batch_papers: int =
     passed (what an interruption leaves, minus the half-written step); the same call resumes it.
     """
     started = time.perf_counter()
-    stream, found = stream_corpus(paths, skip_bad=skip_bad)
+    stream, found = stream_corpus(paths, skip_bad=skip_bad, limits=index.settings.corpus)
     surveyed = time.perf_counter()
     stopped = False
 

@@ -125,6 +125,8 @@ def embed_nodes(nodes: list[TextNode], embedder) -> None:
     full 256-token one. Sorting by length cut MiniLM's CPU time per abstract by about a quarter on
     the seeds (benchmarks/results/embedding.json). Vectors go back to their own nodes.
     """
+    if not nodes:
+        return
     texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = embedder.get_text_embedding_batch([texts[i] for i in order])
@@ -149,7 +151,9 @@ def ingest_papers(
     A paper already stored whole under the same id with the same title and abstract is left alone
     (its source list is extended if it came from another file); a changed or half-written one has
     its old chunks deleted and new ones written, heads last. Safe to re-run after an interruption,
-    including ``kill -9``: each batch is visible paper by paper, whole or not at all.
+    including ``kill -9``: each batch is visible paper by paper, whole or not at all. A step changes
+    nothing before its papers are chunked and embedded, so a failure there (an embedding server gone)
+    leaves the store as it was before the step, source lists included.
 
     ``batch_papers`` papers are checked, embedded and written per step (the upserts are split at
     Chroma's maximum batch size); bulk loads with cheap or remote embeddings gain from larger steps.
@@ -165,19 +169,18 @@ def ingest_papers(
             stored = store.chunk_states([p.id for p in batch])
             nodes: list[TextNode] = []
             rewrite: list[str] = []
-            touched = False
+            changes: dict[str, tuple[int, dict]] = {}  # stored paper -> (its chunks, metadata to set on them)
             for paper in batch:
                 old = stored.get(paper.id)
                 old_sources = list(old.sources) if old else []
                 sources = old_sources + [s for s in paper.sources if s not in old_sources]
                 if old and old.complete and old.head["content_hash"] == paper.content_hash():
                     report.unchanged += 1
-                    changes = missing_filter_keys(old.head)
+                    change = missing_filter_keys(old.head)
                     if sources != old_sources:
-                        changes["sources"] = sources
-                    if changes:  # a new source file, or filter keys an older version did not store
-                        store.update_metadata(paper.id, int(old.head["n_chunks"]), changes)
-                        touched = True
+                        change["sources"] = sources
+                    if change:  # a new source file, or filter keys an older version did not store
+                        changes[paper.id] = (int(old.head["n_chunks"]), change)
                     continue
                 if old:
                     rewrite.append(paper.id)
@@ -188,13 +191,13 @@ def ingest_papers(
                 else:
                     report.added += 1
                 nodes.extend(paper_nodes(paper, sources, embedder, max_tokens, overlap))
-            if nodes:
-                embed_nodes(nodes, embedder)
-                store.delete_papers(rewrite)
-                store.write_chunks(nodes)
-                report.chunks += len(nodes)
-                touched = True
-            if touched:
+            embed_nodes(nodes, embedder)  # the step's work that can fail, done before it changes anything
+            for paper_id, (n_chunks, change) in changes.items():
+                store.update_metadata(paper_id, n_chunks, change)
+            store.delete_papers(rewrite)
+            store.write_chunks(nodes)
+            report.chunks += len(nodes)
+            if changes or nodes:
                 store.touch()
             bar.update(len(batch))
             done += len(batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -206,18 +207,24 @@ class PaperIndex:
     # --- writing and reading -----------------------------------------------------------------
     def ingest(self, papers: Iterable[Paper], *, total: int | None = None, progress: bool = True,
                on_step: Progress | None = None, batch_papers: int = PAPERS_PER_BATCH) -> IngestReport:
-        """Upsert papers into Chroma (``batch_papers`` per step), then bring BM25 in step."""
-        report = ingest_papers(
-            papers,
-            self.store,
-            self.embedder,
-            max_tokens=self.settings.embedding.chunk_tokens,
-            overlap=self.settings.embedding.chunk_overlap_sentences,
-            total=total,
-            progress=progress,
-            on_step=on_step,
-            batch_papers=batch_papers,
-        )
+        """Upsert papers into Chroma (``batch_papers`` per step), then bring BM25 in step; also when a step fails
+        (BM25 then describes the steps written before it, and the error is raised)."""
+        try:
+            report = ingest_papers(
+                papers,
+                self.store,
+                self.embedder,
+                max_tokens=self.settings.embedding.chunk_tokens,
+                overlap=self.settings.embedding.chunk_overlap_sentences,
+                total=total,
+                progress=progress,
+                on_step=on_step,
+                batch_papers=batch_papers,
+            )
+        except Exception:
+            with contextlib.suppress(Exception):  # the store itself may be what failed
+                self.sync_bm25(announce=False)
+            raise
         if self._bm25 is None or self._bm25.fingerprint != self.store.fingerprint():
             self.rebuild_bm25()
             report.bm25_rebuilt = True

@@ -1,5 +1,5 @@
 """Fixtures for the chat UI: small real collections (30 seed papers; the researchers' formats in `LIBRARY`), the
-app on a free loopback port, headless Chromium."""
+app on a free loopback port, a page of it in headless Chromium (`browser`, in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rag import Assistant, Settings
 from rag.corpus import load_corpus
 from tests.conftest import SEEDS
 from tests.support.fakes import ScriptedLLM, scripted
-from tests.support.processes import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -77,18 +77,6 @@ def ui_url(ui_assistant) -> Iterator[str]:
     url = launch(app, ui_assistant.settings, host="127.0.0.1", port=free_port(), block=False)
     yield url
     app.close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
