@@ -315,7 +315,9 @@ class Assistant:
 
     def checker(self, request: Request, sources: list[Source], weight: Callable[[str], float],
                 judge: PaperJudge | None = None) -> CitationChecker:
-        return CitationChecker(sources, request.profile, self.policy, weight=weight, judge=judge)
+        """The citation check over ``sources``; for a comparison, with each side's best source."""
+        sides = comparison_sides(request.profile, sources, weight, self.policy.side_coverage)
+        return CitationChecker(sources, request.profile, self.policy, weight=weight, judge=judge, sides=sides)
 
     def check(self, request: Request, sources: list[Source], reply: Reply, weight: Callable[[str], float],
               judge: PaperJudge | None = None) -> tuple[CitationChecker, CheckedAnswer | None]:
@@ -326,13 +328,12 @@ class Assistant:
             return checker, None
         return checker, checker.check(without_refusals(reply.text))
 
-    def complete_sides(self, request: Request, sources: list[Source], checked: CheckedAnswer | None,
-                       llm: LanguageModel, reply: Reply, weight: Callable[[str], float],
+    def complete_sides(self, request: Request, sides: list[Side], sources: list[Source],
+                       checked: CheckedAnswer | None, llm: LanguageModel, reply: Reply, weight: Callable[[str], float],
                        ) -> Iterator[StreamEvent | tuple[CheckedAnswer | None, list[str]]]:
         """For a comparison whose checked answer covers one side only: the model reads the other side's best
         source alone and its checked reply is added; yields its events, then (the checked answer, the sides still
         missing)."""
-        sides: list[Side] = comparison_sides(request.profile, sources, weight, self.policy.side_coverage)
         cited = {c.number for c in checked.citations} if checked is not None else set()
         if not sides or checked is None or not cited & {s.rank for s in sides}:
             yield checked, []
@@ -456,7 +457,7 @@ class Assistant:
             checker, checked = self.check(request, sources, reply, bm25.idf, judge)
             missing: list[str] = []
             if profile.is_(Kind.COMPARISON):
-                for event in self.complete_sides(request, sources, checked, llm, reply, bm25.idf):
+                for event in self.complete_sides(request, checker.sides, sources, checked, llm, reply, bm25.idf):
                     if isinstance(event, tuple):
                         checked, missing = event
                     else:

@@ -119,7 +119,7 @@ def test_numbers_the_source_does_not_state_are_unsupported():
     checker = make_checker(SOURCES, threshold=0.5, question="How many dogs tunnel?")
     result = checker.check("Dogs tunnel through quantum barriers 42 times [2].")
     assert result.citations == [] and result.dropped == 1
-    assert result.trail[0].reason == "[2] states no 42"
+    assert result.trail[0].reason == "[2] does not state 42"
 
 
 def test_names_the_source_does_not_state_are_unsupported():

@@ -99,7 +99,7 @@ def test_a_one_part_figure_question_answered_without_a_figure_quotes_the_figure_
     describes = "The GAN regularizes the discriminator's embedding with deep local linear embedding [1]."
     answer = assistant(data_dir, embedder, describes).ask(GAN_QUESTION)
     assert answer.grade == "evidence" and "9.13 vs. 12.43 in FID" in answer.answer  # the paper's own sentence
-    assert answer.answer.startswith("Quoted evidence, not a checked answer")
+    assert answer.answer.startswith("Quoted from [1] (the model's reply could not be checked):")
     unstated = "A GAN regularizes its discriminator's feature embedding. What Inception Score does it reach on LSUN?"
     answer = assistant(data_dir, embedder, describes).ask(unstated)
     assert answer.abstained and answer.citations == [] and answer.answer.endswith(NO_FIGURE_NOTE)

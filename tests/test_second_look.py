@@ -58,7 +58,8 @@ def test_a_second_look_that_still_refuses_or_is_unsupported_quotes_the_evidence_
     refused = assistant(data_dir, embedder, REFUSAL, " the collection does not answer this question.")
     answer = refused.ask(REVERSAL_QUESTION)
     assert answer.grade == "evidence" and not answer.abstained and not answer.notices
-    assert answer.answer.startswith("Quoted evidence, not a checked answer") and "binding" in answer.answer
+    assert answer.answer.startswith("Quoted from [1] (the model's reply could not be checked):")
+    assert "binding" in answer.answer
     assert answer.citations[0].number == 1 and answer.trail[-1].rule == "refused"
     invented = assistant(data_dir, embedder, REFUSAL, " the curse costs 7 trillion dollars a year.")
     answer = invented.ask(REVERSAL_QUESTION)

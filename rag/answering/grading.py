@@ -26,7 +26,7 @@ UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstr
 WITHHELD_NOTE = " (The model's reply repeated the assistant's instructions and was withheld.)"
 NO_FIGURE_NOTE = " (The question asks for a figure, and the model's checked reply gives none.)"
 RESTATED_NOTE = " (The model's reply only said back the question or a paper's title.)"
-EVIDENCE_HEAD = "Quoted evidence, not a checked answer: the model's reply could not be checked, and [{n}] says:"
+EVIDENCE_HEAD = "Quoted from [{n}] (the model's reply could not be checked):"
 
 
 class Grade(StrEnum):

@@ -137,7 +137,7 @@ class SourceText:
         the names right after it; a figure it gives only as a multiplier ("1.37times faster") is one in the claim
         too."""
         if missing := sorted(claim.numbers - self.numbers):
-            return f"states no {', '.join(missing)}"
+            return f"does not state {', '.join(missing)}"
         if plain := sorted(claim.numbers - claim.multipliers - self.plain_numbers):
             return f"gives {', '.join(plain)} only as a multiplier"
         if unnamed := sorted(n for n in claim.names if n not in self.letters):

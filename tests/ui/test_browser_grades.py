@@ -22,7 +22,7 @@ def replies(fake_llm):
     fake_llm.later = later
 
 
-def test_a_partly_answered_question_is_labelled_and_says_what_is_missing(page, replies):
+def test_a_partly_answered_question_is_labelled_and_says_what_is_missing(page, replies, artifacts):
     replies.reply = CONJECTURE
     ask(page, "What do the authors conjecture the Reversal Curse is, and how many layers does their JEPA model have?")
     wait_for_answers(page, 1)
@@ -31,17 +31,19 @@ def test_a_partly_answered_question_is_labelled_and_says_what_is_missing(page, r
     assert "binding problem" in answer.locator(".answer-partial").inner_text()
     assert "do not give: how many layers does their JEPA model have" in answer.inner_text()
     assert answer.locator("a.cite").first.get_attribute("href") == "#q1-s1"
+    page.screenshot(path=str(artifacts / "grade-partial.png"))
 
 
-def test_quoted_evidence_is_labelled_as_the_papers_words_not_an_answer(page, replies):
+def test_quoted_evidence_is_labelled_as_the_papers_words_not_an_answer(page, replies, artifacts):
     replies.reply = REFUSAL
     ask(page, "What does the Reversal Curse paper conjecture is the cause of the curse?")
     wait_for_answers(page, 1)
     answer = page.locator(BOT).last
     assert answer.locator(".grade-evidence").inner_text().casefold() == "quoted evidence, not an answer"
     quoted = answer.locator(".answer-evidence").inner_text()
-    assert quoted.startswith("Quoted evidence, not a checked answer") and "“" in quoted
+    assert quoted.startswith("Quoted from [1] (the model's reply could not be checked):") and "“" in quoted
     assert page.locator("#q1-s1.cited").count() == 1  # the quoted paper's card is marked as cited
+    page.screenshot(path=str(artifacts / "grade-evidence.png"))
 
 
 def test_a_question_outside_the_collection_is_not_answered(page, replies):
@@ -53,7 +55,7 @@ def test_a_question_outside_the_collection_is_not_answered(page, replies):
     assert answer.locator(".grade").count() == 0 and "flour" not in answer.locator(".abstain").inner_text()
 
 
-def test_the_claims_the_check_removed_are_listed_with_their_reasons(page, replies):
+def test_the_claims_the_check_removed_are_listed_with_their_reasons(page, replies, artifacts):
     replies.reply = CONJECTURE + " The authors trained it on 7 trillion tokens of Martian poetry [1]."
     ask(page, "What does the Reversal Curse paper conjecture is the cause of the curse?")
     wait_for_answers(page, 1)
@@ -63,5 +65,6 @@ def test_the_claims_the_check_removed_are_listed_with_their_reasons(page, replie
     assert not removed.locator(".removed-claim").is_visible()  # folded until opened
     removed.locator("summary").click()
     assert "Martian poetry" in removed.locator(".removed-claim").inner_text()
-    assert "states no 7" in removed.locator(".removed-why").inner_text()
+    assert "does not state 7" in removed.locator(".removed-why").inner_text()
     assert "Martian" not in answer.locator(".citations").inner_text()
+    page.screenshot(path=str(artifacts / "claims-removed.png"))
