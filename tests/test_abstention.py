@@ -7,6 +7,7 @@ from rag import Assistant
 from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
 from rag.answering.profile import profile_question
 from rag.retrieval import RetrievedPaper
+from tests.reliability.papers import small_settings
 
 # fresh-020 of the eval set: misspelt and paraphrased away from its paper's words (the Vietnamese retrieval paper)
 PARAPHRASED = ("Wich paper tackles the lack of a dataset for evaluating search and re-ranking with text embedding "
@@ -58,3 +59,18 @@ def test_a_paraphrased_misspelt_question_is_asked_and_one_outside_the_collection
     assert words_alone.worth_asking(profile_question(PARAPHRASED), found, bm25.idf)
     outside = assistant.retrieve(OUTSIDE, bm25=bm25)
     assert not assistant.worth_asking(profile_question(OUTSIDE), outside, bm25.idf)
+
+
+def test_a_paper_both_retrievers_rank_among_their_first_two_is_asked_about(tmp_path):
+    """Its words and its embedding both fall short, yet BM25 and the embedding agree on it (crafted rankings)."""
+    assistant = Assistant(small_settings(tmp_path), progress=False)
+    asked = profile_question("Do dogs tunnel through quantum barriers?")
+
+    def ranked(bm25_rank: int | None, dense_rank: int | None) -> list[RetrievedPaper]:
+        found = paper("Cats sit on warm mats.", 0.2)
+        found.bm25_rank, found.dense_rank = bm25_rank, dense_rank
+        return [found]
+
+    assert assistant.worth_asking(asked, ranked(2, 1), lambda term: 1.0)
+    assert not assistant.worth_asking(asked, ranked(3, 1), lambda term: 1.0)
+    assert not assistant.worth_asking(asked, ranked(1, None), lambda term: 1.0)  # BM25 alone
