@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
@@ -74,6 +74,7 @@ class Request:
     notices: list[str] = field(default_factory=list)
     trail: list[RuleHit] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    checking_started: float = 0.0  # when the reply was done and its check began
 
     @property
     def question(self) -> str:
@@ -331,14 +332,13 @@ class Assistant:
 
     def complete_sides(self, request: Request, sides: list[Side], sources: list[Source],
                        checked: CheckedAnswer | None, llm: LanguageModel, reply: Reply, weight: Callable[[str], float],
-                       ) -> Iterator[StreamEvent | tuple[CheckedAnswer | None, list[str]]]:
+                       ) -> Generator[StreamEvent, None, tuple[CheckedAnswer | None, list[str]]]:
         """For a comparison whose checked answer covers one side only: the model reads the other side's best
-        source alone and its checked reply is added; yields its events, then (the checked answer, the sides still
-        missing)."""
+        source alone and its checked reply is added. Yields its events; returns the checked answer and the sides
+        still missing."""
         cited = {c.number for c in checked.citations} if checked is not None else set()
         if not sides or checked is None or not cited & {s.rank for s in sides}:
-            yield checked, []
-            return
+            return checked, []
         missing: list[str] = []
         for side in sides:
             if side.rank in cited:
@@ -357,12 +357,12 @@ class Assistant:
             checked = CheckedAnswer(f"{checked.text} {side_checked.text}".strip(),
                                     [*checked.citations, *side_checked.citations],
                                     [*checked.trail, *side_checked.trail], checked.dropped + side_checked.dropped)
-        yield checked, missing
+        return checked, missing
 
     def verdict(self, request: Request, sources: list[Source], llm: LanguageModel, weight: Callable[[str], float]
-                ) -> Iterator[StreamEvent | tuple[Outcome, ClaimVerdict | None] | None]:
-        """For a yes/no question: each of the best sources judged alone on the claim; yields a `Judging` per source,
-        then the outcome and the deciding verdict, or None when the model gives no probabilities."""
+                ) -> Generator[StreamEvent, None, tuple[Outcome, ClaimVerdict | None] | None]:
+        """For a yes/no question: each of the best sources judged alone on the claim. Yields a `Judging` per source;
+        returns the outcome and the deciding verdict, or None when the model gives no probabilities."""
         answering = self.settings.answering
         papers = sources[: answering.verdict_papers]
         claim = request.profile.claim or request.question
@@ -372,10 +372,42 @@ class Assistant:
             yield Judging(rank=source.rank, done=done, papers=len(papers))
             judged = judge_claim(claim, [source], ask, weight)
             if judged is None:
-                yield None
-                return
+                return None
             verdicts += judged
-        yield verdict_outcome(claim, verdicts, self.checker(request, sources, weight), answering.verdict_threshold)
+        return verdict_outcome(claim, verdicts, self.checker(request, sources, weight), answering.verdict_threshold)
+
+    def reply_outcome(self, request: Request, sources: list[Source], read: list[Source], papers: list[RetrievedPaper],
+                      llm: LanguageModel, reply: Reply, weight: Callable[[str], float]
+                      ) -> Generator[StreamEvent, None, tuple[Outcome, PaperJudge | None]]:
+        """The model's reply over the ``read`` sources (a second look when it refused over a paper that covers the
+        question), judged papers for a list, checked, a comparison's missing side read alone, and graded. Yields the
+        events; returns the outcome and the list judge (if any)."""
+        read_k = request.top_k or self.settings.retrieval.top_k
+        prompt = self.build_prompt(request, read, llm, share=context_share(len(papers), read_k))
+        request.notices += prompt.notices
+        yield from self.generate(prompt, llm, request, reply)
+        if count := self.second_look_papers(request, papers, reply, weight):
+            yield SecondLook(sources=read[:count])
+            reply.start_second_look()
+            yield from self.generate(self.build_prompt(request, read[:count], llm, SECOND_LOOK), llm, request, reply,
+                                     SECOND_LOOK_OPENING)
+        request.checking_started = time.perf_counter()
+        judge = self.paper_judge(request, sources, llm)
+        if judge is not None and reply.answers():
+            for done, item in enumerate(sources):  # one paper at a time: a reader can stop in between
+                yield Judging(rank=item.rank, done=done, papers=len(sources))
+                if judge.score(item.rank) is None:
+                    break
+        checker, checked = self.check(request, sources, reply, weight, judge)
+        missing: list[str] = []
+        if request.profile.is_(Kind.COMPARISON):
+            checked, missing = yield from self.complete_sides(request, checker.sides, sources, checked, llm, reply,
+                                                              weight)
+        if checked is not None:
+            request.trail += checked.trail
+        attempt = Attempt(request.profile, checker, checked, withheld=reply.withheld, refused=not reply.answers(),
+                          missing_sides=missing)
+        return grade(attempt), judge
 
     # --- the whole path ----------------------------------------------------------------------
     def stream(
@@ -413,62 +445,32 @@ class Assistant:
         depth = max(read_k, answering.list_candidates) if profile.lists_papers and answering.list_judge <= 1 else read_k
         retrieved = self.retrieve(profile.query, top_k=depth, collection=collection, source=source, mode=mode,
                                   bm25=bm25, year_from=year_from, year_to=year_to, author=author)
-        judged_papers = self.candidates(request, retrieved, index)
-        papers = focused(judged_papers[:read_k], profile, answering.source_gap)
-        shown = judged_papers if profile.lists_papers else papers
+        candidates = self.candidates(request, retrieved, index)
+        papers = focused(candidates[:read_k], profile, answering.source_gap)
+        shown = candidates if profile.lists_papers else papers
         sources = [Source.of(p, most_relevant_sentence(p.abstract, profile.query, bm25.idf)) for p in shown]
-        read = sources[: len(papers)]
         retrieval_ms = request.elapsed_ms()
         yield SourcesFound(sources=sources, retrieval_query=profile.query)
 
         llm = self.llm
         reply = Reply()
-        checking = time.perf_counter()
         outcome: Outcome | None = None
         claim_verdict: ClaimVerdict | None = None
         judge: PaperJudge | None = None
+        read = sources[: len(papers)]
+        request.checking_started = time.perf_counter()
         if not self.worth_asking(profile, retrieved, bm25.idf):
             outcome = Outcome(Grade.NOT_FOUND, ABSTAIN_TEXT, [], "off topic",
                               "no retrieved paper is on the question's topic (asked before the model)")
         elif profile.is_(Kind.YES_NO):
-            for event in self.verdict(request, read, llm, bm25.idf):
-                if isinstance(event, tuple):
-                    outcome, claim_verdict = event
-                elif event is None:
-                    request.notices.append(NO_VERDICT_NOTE)
-                else:
-                    yield event
+            decided = yield from self.verdict(request, read, llm, bm25.idf)
+            if decided is None:
+                request.notices.append(NO_VERDICT_NOTE)
+            else:
+                outcome, claim_verdict = decided
         if outcome is None:
-            prompt = self.build_prompt(request, read, llm, share=context_share(len(papers), read_k))
-            request.notices += prompt.notices
-            yield from self.generate(prompt, llm, request, reply)
-            if count := self.second_look_papers(request, papers, reply, bm25.idf):
-                focus = read[:count]
-                yield SecondLook(sources=focus)
-                reply.start_second_look()
-                yield from self.generate(self.build_prompt(request, focus, llm, SECOND_LOOK), llm, request, reply,
-                                         SECOND_LOOK_OPENING)
-            checking = time.perf_counter()
-            judge = self.paper_judge(request, sources, llm)
-            if judge is not None and reply.answers():
-                for done, item in enumerate(sources):  # one paper at a time: a reader can stop in between
-                    yield Judging(rank=item.rank, done=done, papers=len(sources))
-                    if judge.score(item.rank) is None:
-                        break
-            checker, checked = self.check(request, sources, reply, bm25.idf, judge)
-            missing: list[str] = []
-            if profile.is_(Kind.COMPARISON):
-                for event in self.complete_sides(request, checker.sides, sources, checked, llm, reply, bm25.idf):
-                    if isinstance(event, tuple):
-                        checked, missing = event
-                    else:
-                        yield event
-            attempt = Attempt(profile, checker, checked, withheld=reply.withheld,
-                              refused=not reply.answers(), missing_sides=missing)
-            outcome = grade(attempt)
-            if checked is not None:
-                request.trail += checked.trail
-        checking_ms = (time.perf_counter() - checking) * 1000
+            outcome, judge = yield from self.reply_outcome(request, sources, read, papers, llm, reply, bm25.idf)
+        checking_ms = (time.perf_counter() - request.checking_started) * 1000
         judged = judge.verdict_scores() if judge is not None else {}
         if reply.second_look and outcome.grade in (Grade.ANSWERED, Grade.PARTIAL):
             request.notices.append("Answered on a second look at the best sources alone: the model first replied "
@@ -485,7 +487,7 @@ class Assistant:
             timings=timings(retrieval_ms, reply, request.elapsed_ms(), len(judged), checking_ms),
             llm_provider=llm.provider,
             llm_model=llm.model,
-            embed_model=self.embedder.model_name,
+            embed_model=self.embed_model,
             retrieval_query=profile.query,
             raw_answer="" if reply.withheld else reply.text,
             judged=judged,
