@@ -313,7 +313,8 @@ class Assistant:
         if threshold > 1 or not request.profile.lists_papers:
             return None
         ask = self.probabilities(request, llm, "which sources the question asks for")
-        return PaperJudge(request.profile, sources, ask, threshold, self.settings.answering.list_judge_margin)
+        return PaperJudge(request.profile, sources, ask, threshold, self.settings.answering.list_judge_margin,
+                          read=request.top_k or self.settings.retrieval.top_k, extra_margin=self.policy.extra_margin)
 
     def checker(self, request: Request, sources: list[Source], weight: Callable[[str], float],
                 judge: PaperJudge | None = None) -> CitationChecker:

@@ -116,13 +116,15 @@ def test_the_judge_asks_once_per_paper_and_stops_asking_a_model_that_cannot_say(
     assert [silent(1), silent(2)] == [None, None] and asked.count("x") == 1
 
 
-def test_with_a_margin_a_paper_must_also_score_nearly_as_well_as_the_best():
+def test_with_a_margin_a_paper_must_also_score_nearly_as_well_as_the_best_and_one_not_read_nearer_still():
     scores = {s.title: p for s, p in zip(SOURCES, (0.97, 0.88, 0.93, 0.5), strict=True)}
     ask = lambda prompt: scores[prompt.pieces.pieces[0].text.splitlines()[1]]  # noqa: E731
     assert [PaperJudge(QUESTION, SOURCES, ask, 0.84)(n) for n in (1, 2, 3, 4)] == [True, True, True, False]
     within = PaperJudge(QUESTION, SOURCES, ask, 0.84, margin=0.07)
     assert [within(n) for n in (1, 2, 3, 4)] == [True, False, True, False]  # 0.88 < 0.97 - 0.07
     assert [PaperJudge(QUESTION, SOURCES, ask, 0.0, margin=0.07)(n) for n in (1, 2, 3)] == [True, False, True]
+    below = PaperJudge(QUESTION, SOURCES, ask, 0.84, margin=0.07, read=2, extra_margin=0.03)
+    assert [below(n) for n in (1, 2, 3)] == [True, False, False]  # 0.93: within 0.07 of 0.97, not within 0.03
     scores[SOURCES[3].title] = None  # the model cannot judge one paper: words decide for all
     assert PaperJudge(QUESTION, SOURCES, ask, 0.84, margin=0.07)(1) is None
 

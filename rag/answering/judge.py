@@ -71,18 +71,22 @@ class PaperJudge:
     verdict is None and the caller decides by words."""
 
     def __init__(self, question: QuestionProfile | str, sources: list[Source],
-                 ask: Callable[[JudgePrompt], float | None], threshold: float, margin: float = 1.0):
+                 ask: Callable[[JudgePrompt], float | None], threshold: float, margin: float = 1.0,
+                 read: int | None = None, extra_margin: float | None = None):
         self.question = question if isinstance(question, QuestionProfile) else profile_question(question)
         self.sources = {s.rank: s for s in sources}
         self.ask = ask
         self.threshold = threshold
         self.margin = margin
+        self.read = read  # papers ranked below the first ``read`` (those the answer did not read) ...
+        self.extra_margin = margin if extra_margin is None else extra_margin  # ... need to come this close to the best
         self.scores: dict[int, float | None] = {}
         self.able = True
 
     def __call__(self, number: int) -> bool | None:
         """Whether paper ``number`` is one the question asks for (every paper is judged before the first verdict
-        when the margin is in use, as it compares with the best)."""
+        when the margin is in use, as it compares with the best). A paper ranked below the ones the answer read is
+        less likely to match, so it must come within the smaller ``extra_margin`` of the best."""
         score = self.score(number)
         if score is None:
             return None
@@ -91,7 +95,8 @@ class PaperJudge:
             scores = [self.score(n) for n in self.sources]
             if not self.able:
                 return None
-            bar = max(bar, max(scores) - self.margin)
+            read = self.read is None or number <= self.read
+            bar = max(bar, max(scores) - (self.margin if read else self.extra_margin))
         return score >= bar
 
     def score(self, number: int) -> float | None:
