@@ -67,7 +67,7 @@ EVAL_SETTINGS = {
     "llamacpp_model", "context_tokens", "max_answer_tokens", "temperature", "support_threshold", "abstain_threshold",
     "prompt_cache", "kv_type", "second_look_threshold", "second_look_papers", "on_topic_share", "abstain_similarity",
     "seed", "list_judge", "list_judge_margin", "llamacpp_flash_attn",
-    "prompt_cache_live_head", "source_gap", "list_candidates", "verdict_threshold", "verdict_papers",
+    "prompt_cache_live_head", "source_gap", "list_candidates", "verdict_support", "verdict_papers",
 }
 
 

@@ -375,7 +375,7 @@ class Assistant:
             if judged is None:
                 return None
             verdicts += judged
-        return verdict_outcome(claim, verdicts, self.checker(request, sources, weight), answering.verdict_threshold)
+        return verdict_outcome(claim, verdicts, self.checker(request, sources, weight))
 
     def reply_outcome(self, request: Request, sources: list[Source], read: list[Source], papers: list[RetrievedPaper],
                       llm: LanguageModel, reply: Reply, weight: Callable[[str], float]

@@ -293,11 +293,11 @@ class AnsweringSettings(Section):
         description="For a question asking which papers, the list judge judges this many retrieved papers (at least "
         "top_k): the answer reads the top_k best, and a matching paper ranked below them can still be listed.",
     )
-    verdict_threshold: float = Field(
-        0.75, ge=0.0, le=1.0,
-        description="A yes/no question is answered yes (or no) when the model, shown one of the best papers alone, "
-        "gives \"Supports\" (or \"Contradicts\") at least this probability; below it the closest sentence is quoted "
-        "as evidence.",
+    verdict_support: float = Field(
+        0.95, ge=0.0, le=1.0,
+        description="A yes/no question is answered yes when the model, shown one of the best papers alone, gives "
+        "\"Supports\" at least this probability for the claim and clearly less for its negation (a small model "
+        "supports nearly anything on topic); otherwise the closest sentence is quoted as evidence.",
     )
     verdict_papers: int = Field(2, ge=1, le=TOP_K_MAX, description="Best papers the model judges a yes/no claim "
                                 "against, one at a time.")

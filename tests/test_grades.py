@@ -51,7 +51,8 @@ def test_an_answer_states_a_figure_when_it_gives_a_number_the_question_lacks(ans
 
 class StancedLLM(LanguageModel):
     """The scripted fake LLM, plus next-token probabilities for judge prompts: ``stances`` maps a word of the
-    paper's title to the probabilities of (Supports, Contradicts, Neither); other papers get Neither."""
+    paper's title to the probabilities of (Supports, Contradicts, Neither) for the claim, then for its negation;
+    other papers get Neither."""
 
     def __init__(self, replies: list[str], stances: dict[str, list[float]]):
         super().__init__(ScriptedLLM(reply=replies[0], later=replies[1:]), "scripted", "scripted", "test double")
@@ -61,7 +62,8 @@ class StancedLLM(LanguageModel):
     def option_probabilities(self, messages, pieces=None, options=()):
         text = messages[-1].content
         self.judged.append(text)
-        return next((p for word, p in self.stances.items() if word in text), [0.05, 0.05, 0.9])
+        claim, negated = next((p for word, p in self.stances.items() if word in text), ([0.05, 0.05, 0.9],) * 2)
+        return negated if "Claim: It is not true that" in text else claim
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +115,14 @@ def test_a_title_only_reply_to_a_facts_question_is_not_an_answer(data_dir, embed
     assert "Embedding-Regularized GANs Against Mode Collapse [1]" not in answer.answer
 
 
+def test_a_reply_restating_the_question_and_naming_a_title_is_not_an_answer(data_dir, embedder):
+    question = "The GAN that regularizes its discriminator's embedding to fight mode collapse: who funded it?"
+    reply = ("The GAN that regularizes its discriminator's embedding to fight mode collapse [1] Embedding-Regularized "
+             "GANs Against Mode Collapse.")
+    answer = assistant(data_dir, embedder, reply).ask(question)
+    assert answer.abstained and answer.trail[-1].rule == "only says back"
+
+
 def test_a_comparison_covering_one_side_reads_the_other_sides_paper_alone(data_dir, embedder):
     helper = assistant(data_dir, embedder, SIDE_A, SIDE_B)
     events = list(helper.stream(COMPARISON))
@@ -134,8 +144,10 @@ def test_a_comparison_whose_other_side_is_not_given_is_partly_answered(data_dir,
 
 
 def test_a_yes_to_a_claim_its_paper_contradicts_is_never_shown(data_dir, embedder):
+    """The model supports the negation far more than the claim, and its likeliest stance on the claim is
+    Contradicts."""
     helper = assistant(data_dir, embedder, "Yes, tazimab suppresses airway inflammation [1].",
-                       stances={"Tazimab Promotes": [0.04, 0.94, 0.02]})
+                       stances={"Tazimab Promotes": ([0.2, 0.7, 0.1], [0.9, 0.05, 0.05])})
     events = list(helper.stream(CLAIM))
     assert any(isinstance(e, Judging) for e in events)
     answer = events[-1].answer
@@ -145,7 +157,12 @@ def test_a_yes_to_a_claim_its_paper_contradicts_is_never_shown(data_dir, embedde
     assert answer.citations[0].paper_id == "airway"
 
 
-def test_a_claim_no_paper_takes_a_clear_stand_on_is_quoted_not_affirmed(data_dir, embedder):
-    answer = assistant(data_dir, embedder, "Yes [1].", stances={"Tazimab Promotes": [0.55, 0.3, 0.15]}).ask(CLAIM)
+def test_a_claim_the_model_supports_only_as_much_as_its_negation_is_quoted_not_affirmed(data_dir, embedder):
+    """A small model says Supports to anything on topic: to the claim and to its negation alike."""
+    biased = {"Tazimab Promotes": ([0.98, 0.01, 0.01], [0.9, 0.05, 0.05])}
+    answer = assistant(data_dir, embedder, "Yes [1].", stances=biased).ask(CLAIM)
     assert answer.grade == "evidence" and answer.verdict is None
     assert answer.answer.startswith("Not settled") and "Yes" not in answer.answer
+    sure = {"Tazimab Promotes": ([0.98, 0.01, 0.01], [0.3, 0.6, 0.1])}
+    answer = assistant(data_dir, embedder, "No [1].", stances=sure).ask(CLAIM)
+    assert answer.verdict.stance == "supports" and answer.answer.startswith("Yes: [1] supports the claim: “")

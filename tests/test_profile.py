@@ -31,6 +31,7 @@ L, F, P, PS, C, Y = Kind.LOOKUP, Kind.FIGURE, Kind.WHICH_PAPER, Kind.WHICH_PAPER
     ("ReFT and LoFiT both edit hidden representations; how?", {C}),
     ("Lion versus AdaHessian: which state does each keep?", {C}),
     ("Is it true that vitamin D lowers the risk of falls?", {Y}),
+    ("Is it true that drug A is more effective than drug B after 26 weeks, compared with placebo?", {Y}),
     ("Does LoRA freeze the pretrained weights?", {Y}),
     ("Does it train faster, and by how much?", {L, F}),  # asks for a figure: not a yes/no question
 ])

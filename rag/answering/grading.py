@@ -19,7 +19,7 @@ from rag.answering.answer import Citation
 from rag.answering.citations import POINTER_TERMS, CheckedAnswer, CitationChecker
 from rag.answering.profile import Kind, QuestionProfile
 from rag.answering.prompt import ABSTAIN_TEXT
-from rag.answering.support import MARKER_GROUP, numbers_in, states_figure
+from rag.answering.support import MARKER_GROUP, names_in, numbers_in, states_figure
 from rag.text import content_terms, split_sentences
 
 UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
@@ -134,14 +134,23 @@ def only_says_back(attempt: Attempt) -> Outcome | None:
     profile, checker, checked = attempt.profile, attempt.checker, attempt.checked
     if checked is None or profile.names_a_paper or profile.about_several or profile.is_(Kind.YES_NO):
         return None
-    titles = [set(content_terms(s.source.title)) for s in checker.sources.values()]
     for sentence in split_sentences(checked.text):
-        plain = MARKER_GROUP.sub(" ", sentence)
-        terms = set(content_terms(plain)) - POINTER_TERMS
-        if terms and not any(terms <= title for title in titles) and checker.tells_more(plain):
+        if adds_to_question(checker, MARKER_GROUP.sub(" ", sentence)):
             return None  # a sentence that says something
     return fallback("only says back", "the reply only said back the question or a paper's title", RESTATED_NOTE,
                     attempt)
+
+
+def adds_to_question(checker: CitationChecker, text: str) -> bool:
+    """Whether the text says more than the question and the titles of the papers: a number or name neither holds,
+    or enough words of its own (a restated question followed by a title adds nothing)."""
+    claim = checker.claim(text)
+    titles = " ".join(s.source.title for s in checker.sources.values())
+    known = checker.question_terms | set(content_terms(titles))
+    if claim.numbers or claim.names - names_in(titles):
+        return True
+    terms = claim.terms - POINTER_TERMS
+    return bool(terms) and len(terms & known) < checker.policy.restated_share * len(terms)
 
 
 def says_more(attempt: Attempt) -> bool:

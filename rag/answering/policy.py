@@ -17,7 +17,9 @@ class AnswerPolicy:
     list_judge: float = 0.84  # RAG_LIST_JUDGE: P(Yes) a listed paper needs (above 1: words decide)
     list_judge_margin: float = 0.07  # RAG_LIST_JUDGE_MARGIN: ... and within this of the question's best P(Yes)
     evidence_coverage: float = 0.7  # RAG_SECOND_LOOK_THRESHOLD: the best paper covers the question well
-    verdict_threshold: float = 0.75  # RAG_VERDICT_THRESHOLD: P(verdict) a yes/no answer needs
+    verdict_support: float = 0.95  # RAG_VERDICT_SUPPORT: P(Supports) a "yes" needs ...
+    verdict_yes_margin: float = 0.35  # ... above P(Supports) of the claim's negation
+    verdict_no_margin: float = 0.5  # a "no": the negation's P(Supports) this far above the claim's
     min_claim_terms: int = 3  # fewer content words: too little to judge a claim by its words
     clear_margin: float = 0.15  # an unmarked claim is cited when one paper supports it by this much more
     list_floor: float = 0.85  # by words, a listed paper covers this share of the support threshold ...
@@ -38,4 +40,4 @@ class AnswerPolicy:
     def of(cls, answering: AnsweringSettings) -> AnswerPolicy:
         return cls(support=answering.support_threshold, on_topic=answering.on_topic_share,
                    list_judge=answering.list_judge, list_judge_margin=answering.list_judge_margin,
-                   evidence_coverage=answering.second_look_threshold, verdict_threshold=answering.verdict_threshold)
+                   evidence_coverage=answering.second_look_threshold, verdict_support=answering.verdict_support)

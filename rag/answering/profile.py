@@ -54,9 +54,12 @@ COMPARES = re.compile(r"\b(?:compare[sd]?|comparing|comparison|versus|vs|both|di
                       re.IGNORECASE)
 # "What does it use?", "the paper's ...": a question about one paper already named (not a list of methods)
 POINTS_TO_ONE = re.compile(r"\b(?:it|its|this|that|the (?:paper|method|model|approach|work|study))\b", re.IGNORECASE)
-# "Is it true that ...?", "Does X ...?", "Can Y ...?": a question answered by yes or no
-YES_NO = re.compile(r"^\W*(?:is\s+it\s+(?:true|the\s+case|correct)\s+that\s+(?P<claim>.+)"
-                    r"|(?:is|are|was|were|does|do|did|can|could|has|have|had|will|would|should)\s+\S.*)$",
+# "Is it true that ...?": a claim to confirm or deny, whatever words it holds
+IS_IT_TRUE = re.compile(r"^\W*(?:is\s+it\s+(?:true|the\s+case|correct)|do(?:es)?\s+(?:the\s+)?(?:papers?|abstracts?|"
+                        r"collection|evidence)\s+(?:say|show|support))\s+that\s+(?P<claim>.+)$",
+                        re.IGNORECASE | re.DOTALL)
+# "Does X ...?", "Can Y ...?": a question answered by yes or no, unless it asks what, which or how
+YES_NO = re.compile(r"^\W*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|would|should)\s+\S.*$",
                     re.IGNORECASE | re.DOTALL)
 FOLLOW_UP_WORDS = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|authors?|study))\b",
@@ -207,11 +210,14 @@ def comparison_sides(question: str) -> tuple[str, str] | None:
 
 def yes_no_claim(question: str) -> str | None:
     """The statement a yes/no question asks about: "Is it true that X?" -> "X"; "Does X use Y?" -> the question
-    itself. None for other questions."""
-    match = YES_NO.match(question)
-    if not match or ASKS_FOR_FIGURE.search(question) or re.search(r"\b(?:which|what|how)\b", question, re.I):
+    itself (unless it also asks what, which, how or for a figure). None for other questions."""
+    if match := IS_IT_TRUE.match(question):
+        claim = match.group("claim")
+    elif YES_NO.match(question) and not ASKS_FOR_FIGURE.search(question) and not re.search(
+            r"\b(?:which|what|how)\b", question, re.IGNORECASE):
+        claim = question
+    else:
         return None
-    claim = match.group("claim") or question
     return claim.strip().rstrip("?").strip() or None
 
 
@@ -251,6 +257,11 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
         previous = next((t.papers for t in reversed(turns) if t.role == "assistant"), ())
     narrows = follow_up and bool(NARROWS.search(question))
     kinds: set[Kind] = set()
+    if IS_IT_TRUE.match(question):  # a claim, whatever it mentions (a comparison, a figure)
+        return QuestionProfile(asked=question, query=query, kinds=frozenset({Kind.YES_NO}),
+                               parts=(Part(question, False),), names=question_names(question),
+                               claim=yes_no_claim(question), follow_up=follow_up,
+                               terms=frozenset(content_terms(question)))
     lists_methods = bool(LIST_NOUNS.search(question)) and not POINTS_TO_ONE.search(question)
     if ASKS_FOR_SEVERAL.search(question) or narrows or lists_methods:
         kinds.add(Kind.WHICH_PAPERS)
