@@ -52,6 +52,7 @@ def prompts(settings: Settings) -> dict[str, str]:
     """The chat-template text the assistant would send for each question id, and for ``follow-up``
     (`FOLLOW_UP` over dev-004's sources). Both models share Qwen2.5's tokenizer."""
     from rag.answering.answer import Source
+    from rag.answering.profile import profile_question
     from rag.answering.prompt import fit_prompt
     from rag.assistant import Assistant
     from rag.models.llm import chatml
@@ -61,7 +62,7 @@ def prompts(settings: Settings) -> dict[str, str]:
     for question_id in (*GRID_QUESTIONS, OTHER):
         question = dev_question(question_id)
         sources = [Source.of(p) for p in assistant.retrieve(question)]
-        fitted = fit_prompt(question, sources, question, model=assistant.llm,
+        fitted = fit_prompt(profile_question(question), sources, model=assistant.llm,
                             context_tokens=settings.answering.context_tokens,
                             answer_tokens=settings.llm.max_answer_tokens, count_sources=assistant.embedder.count_tokens)
         texts[question_id] = chatml(fitted.messages)

@@ -1,7 +1,7 @@
 """The embedded model as a per-paper judge for "which papers" questions (issue 12, direction 4), against the
 citation check's word rule: the judge the answer path uses (`rag.answering.judge`, ``RAG_LIST_JUDGE``).
 
-For every question of the question sets that the app judges (`asks_for_several`), each of its 6 retrieved
+For every question of the question sets that the app judges (its profile lists papers), each of its 6 retrieved
 papers is shown alone to the model, fenced as in the answer prompt, with one of two lines: the question asked
 of the paper (`judge_line`, the app's: "Is this paper one of the papers that use X? Answer Yes or No.") or the
 question followed by "Is this paper one of the papers the question asks for? Answer Yes or No."
@@ -9,7 +9,7 @@ question followed by "Is this paper one of the papers the question asks for? Ans
 P(Yes) / (P(Yes) + P(No)) from the next-token logits (no generation), read through the prompt cache as the app
 does. Picks at several thresholds, and within a margin of the question's best paper, are scored against the
 gold papers, by split (choose on ``tune``, read ``heldout``), beside the word rule of the citation check's
-lists (a paper covering at least ``LIST_RELATIVE`` of the best paper's IDF-weighted coverage of the question).
+lists (a paper covering at least ``list_relative`` of the best paper's IDF-weighted coverage of the question).
 Records milliseconds per paper cold (its abstract read into the cache) and warm (only the question read), and
 the load average.
 
@@ -27,8 +27,9 @@ from pathlib import Path
 
 from benchmarks.common import RESULTS, machine, percentiles, write_json
 from rag import Assistant, Settings
-from rag.answering.citations import LIST_RELATIVE
-from rag.answering.judge import ASKS_FOR_LINE, asks_for_several, judge_line, judge_prompt
+from rag.answering.judge import ASKS_FOR_LINE, judge_line, judge_prompt
+from rag.answering.policy import AnswerPolicy
+from rag.answering.profile import profile_question
 from rag.answering.prompt import question_part
 from rag.models.llm import make_llamacpp
 from rag.settings import REPO_ROOT
@@ -58,7 +59,8 @@ def scores(rows: list[dict], pick) -> dict:
 
 def main() -> None:
     paths = [Path(arg) for arg in sys.argv[1:]] or QUESTION_SETS
-    questions = [q for path in paths for q in map(json.loads, path.open()) if asks_for_several(q["question"])]
+    questions = [q for path in paths for q in map(json.loads, path.open())
+                 if profile_question(q["question"]).lists_papers]
     with tempfile.TemporaryDirectory() as cache:  # every paper starts cold
         settings = Settings()
         llm = make_llamacpp(settings.llm, settings.store.models_dir, "benchmark", False, cache_dir=Path(cache))
@@ -80,7 +82,7 @@ def main() -> None:
     name = "paper_judge.json" if paths == QUESTION_SETS else f"paper_judge_{'_'.join(p.stem for p in paths)}.json"
     write_json(RESULTS / name, {
         "machine": machine(), "question_sets": [p.name for p in paths], "questions": len(questions),
-        "papers_per_question": PAPERS, "lines": {"judge_line": judge_line("Which papers use X?"),
+        "papers_per_question": PAPERS, "lines": {"judge_line": judge_line(profile_question("Which papers use X?")),
                                                  "asks_for": ASKS_FOR_LINE}, "by_split": by_split,
         "ms_per_paper_cold": percentiles([r["ms_cold"] for r in rows]),
         "ms_per_paper_warm": percentiles([r["ms_warm"] for r in rows]), "rows": rows,
@@ -102,7 +104,8 @@ def judge_all(assistant: Assistant, questions: list[dict]) -> list[dict]:
             rows.append({"id": q["id"], "split": q["split"], "rank": p.rank, "gold": p.paper_id in q["gold_ids"],
                          "judge_line": round(score, 4), "judge_line_warm": round(again, 4),
                          "asks_for": round(asks_for, 4),
-                         "word_rule": coverage >= LIST_RELATIVE * max(coverages), "coverage": round(coverage, 3),
+                         "word_rule": coverage >= AnswerPolicy.list_relative * max(coverages),
+                         "coverage": round(coverage, 3),
                          "cosine": round(p.dense_similarity or 0, 3), "ms_cold": round(cold, 1),
                          "ms_warm": round(warm, 1), "load_1min": os.getloadavg()[0]})
             print(json.dumps(rows[-1]), flush=True)

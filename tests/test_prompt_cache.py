@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from rag import Assistant, Settings
 from rag.answering.answer import Source
+from rag.answering.profile import profile_question
 from rag.answering.prompt import fit_prompt, pieced
 from rag.cli import app
 from rag.corpus import load_corpus
@@ -34,7 +35,7 @@ def sources(count: int, words: int) -> list[Source]:
 
 
 def fit(model: LanguageModel, papers: list[Source], context_tokens: int = 200):
-    return fit_prompt("What binding result is reported?", papers, "binding result", model=model,
+    return fit_prompt(profile_question("What binding result is reported?"), papers, model=model,
                       context_tokens=context_tokens, answer_tokens=320, count_sources=lambda t: len(t.split()))
 
 
