@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from rag import marker_numbers
+from rag import GRADES, marker_numbers
 
 RETRIEVAL_KEYS = ("hit@1", "hit@5", "recall@10", "mrr@10", "ndcg@10")
 ANSWER_KEYS = (
@@ -28,7 +28,6 @@ ANSWER_KEYS = (
     "verdict_given",
     "verdict_accuracy",
 )
-GRADES = ("answered", "partial", "evidence", "not-found")
 YES_OR_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 LATENCY_KEYS = (
     "retrieval_ms_p50",

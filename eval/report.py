@@ -10,7 +10,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
-from eval.metrics import ANSWER_KEYS, GRADES, LATENCY_KEYS, RETRIEVAL_KEYS
+from eval.metrics import ANSWER_KEYS, LATENCY_KEYS, RETRIEVAL_KEYS
+from rag import GRADES
 
 QUALITY_KEYS = (*RETRIEVAL_KEYS, *ANSWER_KEYS)
 

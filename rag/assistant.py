@@ -406,8 +406,7 @@ class Assistant:
                                                               weight)
         if checked is not None:
             request.trail += checked.trail
-        attempt = Attempt(request.profile, checker, checked, withheld=reply.withheld, refused=not reply.answers(),
-                          missing_sides=missing)
+        attempt = Attempt(request.profile, checker, checked, withheld=reply.withheld, missing_sides=missing)
         return grade(attempt), judge
 
     # --- the whole path ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field, model_validator
@@ -127,8 +128,17 @@ class ClaimVerdict(BaseModel):
     probabilities: dict[str, float] = Field(default_factory=dict, description="Each stance's probability.")
 
 
-GRADES = ("answered", "partial", "evidence", "not-found")
-GRADE_LABELS = {"partial": "Partly answered", "evidence": "Quoted evidence, not an answer"}
+class Grade(StrEnum):
+    """What kind of answer an `Answer` is."""
+
+    ANSWERED = "answered"
+    PARTIAL = "partial"  # the checked claims answer part of the question; `missing` says which part they do not
+    EVIDENCE = "evidence"  # the best paper's sentences, quoted: the model's reply could not be checked
+    NOT_FOUND = "not-found"  # the collection does not answer the question
+
+
+GRADES = tuple(grade.value for grade in Grade)
+GRADE_LABELS = {Grade.PARTIAL: "Partly answered", Grade.EVIDENCE: "Quoted evidence, not an answer"}
 
 
 class Answer(BaseModel):
@@ -137,7 +147,7 @@ class Answer(BaseModel):
     question: str
     answer: str
     abstained: bool
-    grade: str = Field("answered", description="answered; partial (the answer says which part the abstracts do "
+    grade: Grade = Field(Grade.ANSWERED, description="answered; partial (the answer says which part the abstracts do "
                        "not give); evidence (the best paper's sentences quoted: the model's reply could not be "
                        "checked); not-found (the collection does not answer).")
     citations: list[Citation]

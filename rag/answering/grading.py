@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from rag.answering.answer import Citation
+from rag.answering.answer import Citation, Grade
 from rag.answering.citations import POINTER_TERMS, CheckedAnswer, CitationChecker
 from rag.answering.profile import Kind, QuestionProfile
 from rag.answering.prompt import ABSTAIN_TEXT
@@ -27,13 +26,6 @@ WITHHELD_NOTE = " (The model's reply repeated the assistant's instructions and w
 NO_FIGURE_NOTE = " (The question asks for a figure, and the model's checked reply gives none.)"
 RESTATED_NOTE = " (The model's reply only said back the question or a paper's title.)"
 EVIDENCE_HEAD = "Quoted from [{n}] (the model's reply could not be checked):"
-
-
-class Grade(StrEnum):
-    ANSWERED = "answered"
-    PARTIAL = "partial"  # the checked claims answer part of the question; `missing` says which part they do not
-    EVIDENCE = "evidence"  # the best paper's sentences, quoted: the model's reply could not be checked
-    NOT_FOUND = "not-found"  # the collection does not answer the question
 
 
 @dataclass
@@ -54,7 +46,6 @@ class Attempt:
     checker: CitationChecker  # over every source
     checked: CheckedAnswer | None  # None when there was no reply to check (withheld, refused, empty)
     withheld: bool = False
-    refused: bool = False
     missing_sides: list[str] = field(default_factory=list)  # sides of a comparison no checked claim covers
 
 
