@@ -70,7 +70,10 @@ def test_ask_json_prints_the_answer_structure(seed_settings, seed_index):
                                      "--top-k", "3"], env=env)
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
-    assert set(answer) >= {"answer", "abstained", "citations", "sources", "timings", "llm_model", "embed_model"}
+    assert set(answer) >= {"answer", "abstained", "grade", "missing", "trail", "verdict", "citations", "sources",
+                           "timings", "llm_model", "embed_model"}
+    assert answer["grade"] in {"answered", "partial", "evidence", "not-found"}
+    assert answer["trail"][-1]["action"] == answer["grade"]  # the last rule set the grade
     assert len(answer["sources"]) == 3
     assert set(answer["sources"][0]) == {"rank", "paper_id", "title", "score", "paper", "evidence"}
     assert set(answer["timings"]) >= {"retrieval_ms", "first_token_ms", "total_ms", "tokens_per_s"}

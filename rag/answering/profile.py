@@ -73,7 +73,7 @@ ASKS = re.compile(r"^\W*(?:(?:and|but|so|also|then)\s+)?(?:what|which|how|who|wh
                   r"|was|were|does|do|did|can|could|has|have|name|list|compare|describe|explain|give)\b|\?\s*$",
                   re.IGNORECASE)
 # where what a part asks begins: a question word at its start, after punctuation, or after "and" / "but"
-QUESTION_WORD = re.compile(r"(?:^|(?<=[.,;:?)\-–—]\s)|(?<=\s(?:and|but)\s)|^\W*)"
+QUESTION_WORD = re.compile(r"(?:^\W*|(?<=[.,;:?)\-–—]\s)|(?<=\s(?:and|but)\s))"
                            r"(?:what|which|how|who|where|when|why)\b", re.IGNORECASE)
 # "Which PEFT methods ...?": plural nouns that, in a question not pointing back at a paper, ask for a list of papers
 LIST_NOUNS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)"
