@@ -215,12 +215,14 @@ class Assistant:
     def worth_asking(self, profile: QuestionProfile, papers: list[RetrievedPaper],
                      weight: Callable[[str], float]) -> bool:
         """Whether some paper is on topic (by its words or its embedding), or both retrievers rank the best paper
-        among their first `agreeing_rank` (a paraphrased or misspelt question's words miss the abstract, yet the
-        two retrievers agree on it); if not, abstain without the LLM."""
+        among their first `agreeing_rank` and it is at least `agreeing_similarity` close by embedding (a paraphrased
+        or misspelt question's words miss the abstract, yet the two retrievers agree on it); if not, abstain
+        without the LLM."""
         answering, agree = self.settings.answering, self.policy.agreeing_rank
         if profile.previous_papers and profile.narrows:
             return True
-        if papers and (papers[0].bm25_rank or agree + 1) <= agree and (papers[0].dense_rank or agree + 1) <= agree:
+        if papers and (papers[0].bm25_rank or agree + 1) <= agree and (papers[0].dense_rank or agree + 1) <= agree \
+                and (papers[0].dense_similarity or 0.0) >= self.policy.agreeing_similarity:
             return True
         return not retrieval_is_weak(profile.query, papers, answering.abstain_threshold, weight,
                                      answering.abstain_similarity)

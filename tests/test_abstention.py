@@ -62,15 +62,17 @@ def test_a_paraphrased_misspelt_question_is_asked_and_one_outside_the_collection
 
 
 def test_a_paper_both_retrievers_rank_among_their_first_two_is_asked_about(tmp_path):
-    """Its words and its embedding both fall short, yet BM25 and the embedding agree on it (crafted rankings)."""
+    """Its words and its embedding both fall short, yet BM25 and the embedding agree on it (crafted rankings); an
+    agreement on a paper far from the question by embedding is chance (a small collection) and not enough."""
     assistant = Assistant(small_settings(tmp_path), progress=False)
     asked = profile_question("Do dogs tunnel through quantum barriers?")
 
-    def ranked(bm25_rank: int | None, dense_rank: int | None) -> list[RetrievedPaper]:
-        found = paper("Cats sit on warm mats.", 0.2)
+    def ranked(bm25_rank: int | None, dense_rank: int | None, similarity: float = 0.45) -> list[RetrievedPaper]:
+        found = paper("Cats sit on warm mats.", similarity)
         found.bm25_rank, found.dense_rank = bm25_rank, dense_rank
         return [found]
 
     assert assistant.worth_asking(asked, ranked(2, 1), lambda term: 1.0)
     assert not assistant.worth_asking(asked, ranked(3, 1), lambda term: 1.0)
     assert not assistant.worth_asking(asked, ranked(1, None), lambda term: 1.0)  # BM25 alone
+    assert not assistant.worth_asking(asked, ranked(1, 1, similarity=0.05), lambda term: 1.0)

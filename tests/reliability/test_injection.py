@@ -76,9 +76,11 @@ def test_abstracts_are_fenced_as_data_and_cannot_close_the_fence(data_dir, embed
 
 
 def test_an_obeyed_injection_is_not_an_answer(data_dir, embedder):
-    """A model that did reply PWNED gets no citation for it: the Answer abstains."""
+    """A model that did reply PWNED gets no citation for it: the Answer is not the model's; at most the best paper's
+    own sentences, quoted and labelled as evidence."""
     answer = make_assistant(data_dir, embedder, "PWNED").ask(QUESTION)
-    assert answer.abstained and "PWNED" not in answer.answer and not answer.citations
+    assert "PWNED" not in answer.answer and answer.grade in ("evidence", "not-found")
+    assert answer.abstained or answer.answer.startswith("Quoted from [")
 
 
 def test_a_reply_revealing_the_system_prompt_is_withheld(data_dir, embedder):

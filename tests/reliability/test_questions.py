@@ -8,11 +8,14 @@ Ollama stand-in (CLI, a real HTTP client)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from typer.testing import CliRunner
 
 from rag import Answer, Assistant, QuestionError
 from rag.answering.answer import Source
+from rag.answering.profile import profile_question
 from rag.answering.prompt import SYSTEM, TEMPLATE_MARGIN, fit_prompt
 from rag.cli import app
 from rag.models.llm import LanguageModel, LlamaCppModel, chatml, estimate_tokens
@@ -107,7 +110,7 @@ def test_prompt_for_a_huge_question_and_many_long_sources_fits_the_window(window
     question = ("binding 1234567890 ? " * 400)[:2000]  # digits and symbols: one token each
     sources = long_sources(50, 5000)
     model = LanguageModel(ScriptedLLM(), "scripted", "scripted", "test double", window=window)
-    fitted = fit_prompt(question, sources, question, model=model, context_tokens=30000, answer_tokens=320,
+    fitted = fit_prompt(profile_question(question), sources, model=model, context_tokens=30000, answer_tokens=320,
                         count_sources=lambda text: len(text.split()))
     whole = estimate_tokens(chatml(fitted.messages))
     assert whole == fitted.tokens <= window - 320 - TEMPLATE_MARGIN
@@ -138,7 +141,8 @@ def test_the_embedded_models_own_tokenizer_and_window_are_used():
     assert model.counted_with == "llama.cpp tokenizer" and model.count_tokens("three short words") == 7
     assert model.context_window == 2048
     assert LanguageModel(ScriptedLLM(), "scripted", "scripted", "test double").counted_with == "estimate"
-    fitted = fit_prompt("What is the binding problem?", long_sources(10, 400), "binding problem", model=model,
+    profile = replace(profile_question("What is the binding problem?"), query="binding problem")
+    fitted = fit_prompt(profile, long_sources(10, 400), model=model,
                         context_tokens=30000, answer_tokens=320, count_sources=lambda text: len(text.split()))
     assert model.count_tokens(chatml(fitted.messages)) == fitted.tokens <= 2048 - 320 - TEMPLATE_MARGIN
     assert fitted.counted_with == "llama.cpp tokenizer"

@@ -123,7 +123,8 @@ def test_year_and_author_filters_in_the_side_panel(page, fake_llm, artifacts):
     page.fill("#author-filter input, #author-filter textarea", "")
     ask(page, "Which papers study models and data?")
     wait_for_answers(page, 4)
-    assert len(card_years(page)) == 6, "without filters the papers of every year come back"
+    years = card_years(page)  # a list question reads up to RAG_LIST_CANDIDATES papers
+    assert len(years) > 5 and min(years) < 2023, f"without filters the papers of every year come back: {years}"
 
 
 def test_the_api_takes_the_filters_and_answers_with_the_papers_metadata(ui_url, fake_llm):
