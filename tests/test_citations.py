@@ -77,6 +77,26 @@ def test_an_unmarked_figure_no_source_supports_is_dropped():
     assert stated.text == "It gains 0.5 mIoU on A-847 in open-vocabulary segmentation [1]."
 
 
+def test_figures_after_a_sentences_last_marker_are_checked_too():
+    """Words after the last marker of a sentence are a claim of their own: figures no paper on topic states go,
+    a claim the cited paper supports stays."""
+    sources = [Source(rank=1, paper_id="a", title="O-MMGP: Optimal Mesh Morphing Gaussian Process Regression",
+                      score=1.0, abstract="We learn optimal mesh morphing mappings, apply POD after the transformation "
+                      "and fit Gaussian process regressors. We compare with the winning solution of the ML4CFD "
+                      "competition."),
+               Source(rank=2, paper_id="b", title="An adaptive optimizer", score=0.5,
+                      abstract="Our optimizer obtains 1.80% higher accuracy on Cifar10 and 5.55% higher accuracy on "
+                      "ImageNet compared to Adam.")]
+    checker = make_checker(sources, 0.5, on_topic=0.3, question="The mesh-morphing approach that learns optimal "
+                           "mappings and applies POD: what score would it obtain against the ML4CFD winner?")
+    checked = checker.check("The mesh-morphing approach that learns optimal mappings and applies POD: [1] O-MMGP "
+                            "obtained 1.80% higher accuracy on Cifar10 and 5.55% on ImageNet compared to Adam.")
+    assert checked.text == "The mesh-morphing approach that learns optimal mappings and applies POD [1]."
+    assert [(hit.rule, hit.action) for hit in checked.trail] == [("unbacked statement", "drop")]
+    kept = checker.check("According to [1], the approach fits Gaussian process regressors after POD.")
+    assert kept.text == "According to [1], the approach fits Gaussian process regressors after POD." and not kept.trail
+
+
 def test_claims_split_at_markers_and_multi_source_groups():
     result = check("Cats prefer woollen mats [2], while dogs tunnel through quantum barriers [1].")
     assert result.text == "Cats prefer woollen mats [1], while dogs tunnel through quantum barriers [2]."

@@ -30,7 +30,7 @@ from rag.answering.answer import Citation, RuleHit, Source
 from rag.answering.markers import marker_numbers, parse_numbers
 from rag.answering.policy import AnswerPolicy
 from rag.answering.profile import QuestionProfile, profile_question
-from rag.answering.rules import MARKED_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict
+from rag.answering.rules import MARKED_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict, unbacked_statement
 from rag.answering.sides import Side
 from rag.answering.support import (
     MARKER_GROUP,
@@ -317,6 +317,11 @@ class CitationChecker:
                     best = verdict.numbers[0]
                     quotes.setdefault(best, self.sources[best].quote(case.claim.terms))
                     tail = attach_marker(tail, f"[{best}]")
+            elif content_terms(tail):  # words after the last marker: a figure or name no paper backs goes
+                case = ClaimCase(tail, [], self.claim(tail), sentence_claim, False, self)
+                if (verdict := unbacked_statement(case)) is not None:
+                    record(verdict, tail, [])
+                    tail = "."
             pieces.append(tail)
             if refuted and not in_sentence:
                 continue  # every paper it cited was checked and found not to say it (or not to fit the question)

@@ -3,10 +3,10 @@
 Each rule looks at one claim (its text, the sources it cites, what it states) in the context of the question's
 profile, the sources and the `AnswerPolicy`, and returns a `Verdict` (keep, re-cite, attach or drop the claim's
 citations, with a reason) or None to leave the claim to the next rule. The first verdict decides. `MARKED_RULES`
-judge a claim that cites sources; `UNMARKED_RULES` a sentence that cites none. A sentence whose every citation was
-removed is dropped. The checker (`rag.answering.citations.CitationChecker`) applies them and keeps every verdict
-that changed something as the answer's trail.
-"""
+judge a claim that cites sources; `UNMARKED_RULES` a sentence that cites none (and `unbacked statement` the words
+after a sentence's last marker). A sentence whose every citation was removed is dropped. The checker
+(`rag.answering.citations.CitationChecker`) applies them and keeps every verdict that changed something as the
+answer's trail."""
 
 from __future__ import annotations
 
