@@ -58,6 +58,8 @@ def test_which_questions_need_a_figure_in_their_answer(question, needs):
     # a description before the question is not a part of it
     ("The 2-bit LLM whose weights are the fourth roots of unity: how many tokens was it trained on?",
      [("how many tokens was it trained on?", True)]),
+    ("For the method that derives differential equations from the Mellin-Barnes form: in which computer algebra "
+     "system is it implemented?", [("in which computer algebra system is it implemented?", False)]),
     ("What does the MaF-GAN baseline regularize?", [("What does the MaF-GAN baseline regularize?", False)]),
 ])
 def test_a_question_is_cut_into_the_parts_it_asks(question, parts):

@@ -66,8 +66,8 @@ FOLLOW_UP_WORDS = re.compile(
     re.IGNORECASE,
 )
 # where a two-part question's second part starts: ", and which ...", "; what ...", " and how many ..."
-PART_BREAK = re.compile(r"(?:[.;:?]|,?\s+and|,?\s+but)\s+(?=(?:what|which|how|who|where|when|why|does|do|is|are|did"
-                        r"|can)\b)", re.IGNORECASE)
+PART_BREAK = re.compile(r"(?:[.;:?]|,?\s+and|,?\s+but)\s+(?=(?:(?:in|on|for|from|by|with|at|to|of|under)\s+)?"
+                        r"(?:what|which|how|who|where|when|why|does|do|is|are|did|can)\b)", re.IGNORECASE)
 # a piece of a question that asks something: it opens with a question word or a request, or ends with "?"
 ASKS = re.compile(r"^\W*(?:(?:and|but|so|also|then)\s+)?(?:what|which|how|who|whom|whose|where|when|why|whether|is|are"
                   r"|was|were|does|do|did|can|could|has|have|name|list|compare|describe|explain|give)\b|\?\s*$",
