@@ -19,6 +19,7 @@ from rag.answering.answer import (
     ClaimVerdict,
     Completing,
     Done,
+    Grade,
     Judging,
     RuleHit,
     SecondLook,
@@ -30,7 +31,7 @@ from rag.answering.answer import (
 )
 from rag.answering.citations import CheckedAnswer, CitationChecker
 from rag.answering.focus import context_share, focused
-from rag.answering.grading import Attempt, Grade, Outcome, grade
+from rag.answering.grading import Attempt, Outcome, grade
 from rag.answering.judge import JudgePrompt, PaperJudge
 from rag.answering.policy import AnswerPolicy
 from rag.answering.profile import Kind, QuestionProfile, profile_question

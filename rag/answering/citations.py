@@ -30,7 +30,7 @@ from rag.answering.answer import Citation, RuleHit, Source
 from rag.answering.markers import marker_numbers, parse_numbers
 from rag.answering.policy import AnswerPolicy
 from rag.answering.profile import QuestionProfile, profile_question
-from rag.answering.rules import MARKED_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict, unbacked_statement
+from rag.answering.rules import MARKED_RULES, TAIL_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict
 from rag.answering.sides import Side
 from rag.answering.support import (
     MARKER_GROUP,
@@ -307,21 +307,20 @@ class CitationChecker:
                 pieces.append(text + "".join(f" [{n}]" for n in kept))
                 position = match.end()
             tail = sentence[position:]
-            if not pieces:  # a sentence citing nothing
+            # a sentence citing nothing, or the words after its last marker
+            rules = UNMARKED_RULES if not pieces else TAIL_RULES if content_terms(tail) else ()
+            if rules:
                 case = ClaimCase(tail, [], self.claim(tail), sentence_claim, False, self)
-                verdict = self.decide(case, UNMARKED_RULES)
-                if verdict is not None:
+                if (verdict := self.decide(case, rules)) is not None:
                     record(verdict, tail, [])
-                    if verdict.action == Action.DROP:
+                    if verdict.action == Action.DROP and not pieces:
                         continue
-                    best = verdict.numbers[0]
-                    quotes.setdefault(best, self.sources[best].quote(case.claim.terms))
-                    tail = attach_marker(tail, f"[{best}]")
-            elif content_terms(tail):  # words after the last marker: a figure or name no paper backs goes
-                case = ClaimCase(tail, [], self.claim(tail), sentence_claim, False, self)
-                if (verdict := unbacked_statement(case)) is not None:
-                    record(verdict, tail, [])
-                    tail = "."
+                    if verdict.action == Action.DROP:
+                        tail = "."
+                    else:
+                        best = verdict.numbers[0]
+                        quotes.setdefault(best, self.sources[best].quote(case.claim.terms))
+                        tail = attach_marker(tail, f"[{best}]")
             pieces.append(tail)
             if refuted and not in_sentence:
                 continue  # every paper it cited was checked and found not to say it (or not to fit the question)

@@ -3,8 +3,8 @@
 Each rule looks at one claim (its text, the sources it cites, what it states) in the context of the question's
 profile, the sources and the `AnswerPolicy`, and returns a `Verdict` (keep, re-cite, attach or drop the claim's
 citations, with a reason) or None to leave the claim to the next rule. The first verdict decides. `MARKED_RULES`
-judge a claim that cites sources; `UNMARKED_RULES` a sentence that cites none (and `unbacked statement` the words
-after a sentence's last marker). A sentence whose every citation was removed is dropped. The checker
+judge a claim that cites sources; `UNMARKED_RULES` a sentence that cites none; `TAIL_RULES` the words after a
+sentence's last marker. A sentence whose every citation was removed is dropped. The checker
 (`rag.answering.citations.CitationChecker`) applies them and keeps every verdict that changed something as the
 answer's trail."""
 
@@ -194,7 +194,11 @@ def unbacked_statement(case: ClaimCase) -> Verdict | None:
     return Verdict("unbacked statement", Action.DROP, (), f"no paper on topic states {', '.join(stated)}")
 
 
+UNBACKED_STATEMENT = Rule("unbacked statement", "an unmarked figure or name no paper on topic states is dropped",
+                          unbacked_statement)
 UNMARKED_RULES: tuple[Rule, ...] = (
     Rule("clear source", "an unmarked claim one paper clearly states gets that paper", clear_source),
-    Rule("unbacked statement", "an unmarked figure or name no paper on topic states is dropped", unbacked_statement),
+    UNBACKED_STATEMENT,
 )
+# the words after a sentence's last marker: the sentence already cites its papers, so nothing is attached
+TAIL_RULES: tuple[Rule, ...] = (UNBACKED_STATEMENT,)

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rag.answering.answer import Citation, ClaimVerdict, Source
+from rag.answering.answer import Citation, ClaimVerdict, Grade, Source
 from rag.answering.citations import CitationChecker
-from rag.answering.grading import Grade, Outcome
+from rag.answering.grading import Outcome
 from rag.answering.judge import JudgePrompt, judge_prompt
 from rag.answering.policy import AnswerPolicy
 from rag.answering.prompt import ABSTAIN_TEXT
