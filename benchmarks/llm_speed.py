@@ -11,11 +11,15 @@ timed. Two measurements, for each embedded model:
   instructions differ), and another question (only the system rules are shared).
 * ``--attention`` (to ``llm_attention.json``): flash attention on and off, ``n_ubatch`` 128 and 512, for
   the default model and threads, with the greedy replies' text, so a faster setting is seen to answer the same.
+* ``--build LABEL`` (to ``llm_build.json``): the default model and settings with the llama.cpp build this Python
+  imports (its CPU features recorded), three prompts twice each, with the greedy replies; run once per build to
+  compare them (the portable one through ``PYTHONPATH`` pointing at a folder holding its ``llama_cpp`` package).
 
 Needs the seeds ingested in ``RAG_DATA_DIR`` (``rag ingest seeds`` or any ``rag`` command does it).
 
     .venv/bin/python -m benchmarks.llm_speed     # ~10 min on an idle 2-core machine
     .venv/bin/python -m benchmarks.llm_speed --attention     # ~5 min
+    .venv/bin/python -m benchmarks.llm_speed --build native  # ~2 min; then --build portable with the other build
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ import os
 import time
 from typing import Any
 
+import numpy as np
+
 from benchmarks.common import RESULTS, machine, package_versions, write_json
 from rag.settings import REPO_ROOT, Settings
 
 OUT = RESULTS / "llm_speed.json"
 ATTENTION_OUT = RESULTS / "llm_attention.json"
+BUILD_OUT = RESULTS / "llm_build.json"
 PLOT = RESULTS / "llm_speed.png"
 MODELS = ("qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b")
 GRID_THREADS = (1, 2)
@@ -57,7 +64,7 @@ def prompts(settings: Settings) -> dict[str, str]:
     from rag.assistant import Assistant
     from rag.models.llm import chatml
 
-    assistant = Assistant(settings.replace(prompt_cache=False), progress=False)
+    assistant = Assistant(settings.replace(prompt_cache="off"), progress=False)
     texts = {}
     for question_id in (*GRID_QUESTIONS, OTHER):
         question = dev_question(question_id)
@@ -125,6 +132,33 @@ def attention(settings: Settings, texts: dict[str, str]) -> list[dict[str, Any]]
     return rows
 
 
+def build(settings: Settings, texts: dict[str, str]) -> dict[str, Any]:
+    """The default model, threads and flash attention with the llama.cpp build in use: each prompt read cold twice."""
+    import llama_cpp
+
+    llm = load(settings.llm.llamacpp_model, settings, settings.llm.llamacpp_threads, settings.llm.llamacpp_n_batch,
+               flash_attn=settings.llm.llamacpp_flash_attn)
+    timed(llm, texts[GRID_QUESTIONS[0]][:400], max_tokens=4)  # warm-up: page the weights in
+    runs = [timed(llm, texts[q]) for q in (*GRID_QUESTIONS, OTHER) for _ in range(2)]
+    return {"system_info": llama_cpp.llama_print_system_info().decode().strip(), "library": llama_cpp.__file__,
+            "runs": runs, "prompt_tok_per_s": round(float(np.median([r["prompt_tok_per_s"] for r in runs])), 1),
+            "gen_tok_per_s": round(float(np.median([r["gen_tok_per_s"] or 0 for r in runs])), 1),
+            "first_token_s": round(float(np.median([r["first_token_s"] for r in runs])), 2),
+            "load_1min": round(os.getloadavg()[0], 2)}
+
+
+def compare_builds(builds: dict[str, Any]) -> dict[str, Any]:
+    """Each build's prompt-reading speed against the portable one's, and whether their greedy replies agree."""
+    base = builds.get("portable")
+    if base is None:
+        return {}
+    return {label: {"prompt_speedup": round(b["prompt_tok_per_s"] / base["prompt_tok_per_s"], 3),
+                    "generation_speedup": round(b["gen_tok_per_s"] / base["gen_tok_per_s"], 3),
+                    "same_replies": sum(x["text"] == y["text"] for x, y in zip(b["runs"], base["runs"], strict=True)),
+                    "replies": len(b["runs"])}
+            for label, b in builds.items() if label != "portable"}
+
+
 def measure(model: str, settings: Settings, texts: dict[str, str]) -> dict[str, Any]:
     grid = []
     for threads in GRID_THREADS:
@@ -185,7 +219,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plot", action="store_true", help="only redraw the PNG from the JSON")
     parser.add_argument("--attention", action="store_true",
                         help=f"flash attention and n_ubatch, to {ATTENTION_OUT.name}")
+    parser.add_argument("--build", metavar="LABEL", help=f"the llama.cpp build in use, to {BUILD_OUT.name}")
     args = parser.parse_args(argv)
+    if args.build:
+        settings = Settings()
+        data = json.loads(BUILD_OUT.read_text()) if BUILD_OUT.exists() else {"builds": {}}
+        data.update(machine=machine(), versions=package_versions("llama_cpp_python"),
+                    model=settings.llm.llamacpp_model, threads=settings.llm.llamacpp_threads,
+                    questions=[*GRID_QUESTIONS, OTHER])
+        data["builds"][args.build] = build(settings, prompts(settings))
+        data["compared_with_portable"] = compare_builds(data["builds"])
+        write_json(BUILD_OUT, data)
+        print(json.dumps(data["compared_with_portable"]))
+        return
     if args.attention:
         settings = Settings()
         write_json(ATTENTION_OUT, {"machine": machine(), "versions": package_versions("llama_cpp_python"),

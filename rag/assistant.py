@@ -32,7 +32,7 @@ from rag.answering.answer import (
 from rag.answering.citations import CheckedAnswer, CitationChecker
 from rag.answering.focus import context_share, focused
 from rag.answering.grading import Attempt, Outcome, grade
-from rag.answering.judge import JudgePrompt, PaperJudge
+from rag.answering.judge import JudgePrompt, PaperJudge, judge_prompt
 from rag.answering.policy import AnswerPolicy
 from rag.answering.profile import Kind, QuestionProfile, profile_question
 from rag.answering.prompt import (
@@ -42,10 +42,10 @@ from rag.answering.prompt import (
     SECOND_LOOK_OPENING,
     SIDE_INSTRUCTIONS,
     Prompt,
+    cache_prefix,
     echoes_rules,
     fit_prompt,
     paper_block,
-    prompt_prefix,
 )
 from rag.answering.question import Turn, clean_question
 from rag.answering.sides import Side, comparison_sides
@@ -509,19 +509,23 @@ class Assistant:
     def warm_cache(self, collection: str | None = None, *, should_stop: Callable[[], bool] = lambda: False,
                    on_progress: Callable[[int, int], None] | None = None) -> int:
         """Read the collection's papers into the embedded model's prompt cache, those not there yet, so the
-        first question about them is answered as fast as later ones. A question asked meanwhile goes first;
-        warming stops when ``should_stop()`` or when the cache is nearly full. Returns how many were read."""
+        first question about them is answered as fast as later ones: each paper as an answer reads it (as the first
+        paper, or anywhere with ``RAG_PROMPT_CACHE=all``), then as the list judge reads it. A question asked
+        meanwhile goes first; warming stops when ``should_stop()`` or when the cache is nearly full. Returns how
+        many were read; ``on_progress(done, total)`` counts both readings of every paper."""
         llm = self.llm
         if not llm.reuses_pieces:
             return 0
         papers = list(self.index(collection).store.papers().values())
-        prefix, read = prompt_prefix(), 0
-        for done, paper in enumerate(papers, start=1):
+        readings = [(cache_prefix(llm.paper_cache), paper_block(paper.title, paper.abstract)) for paper in papers]
+        readings += [judge_prompt("", paper.title, paper.abstract, line="").pieces.cached_piece for paper in papers]
+        read = 0
+        for done, (prefix, block) in enumerate(readings, start=1):
             if should_stop() or (done % WARM_CHECK_EVERY == 1 and llm.cache_full()):
                 break
-            read += llm.warm(prefix, [paper_block(paper.title, paper.abstract)], should_stop)
+            read += llm.warm(prefix, [block], should_stop)
             if on_progress is not None:
-                on_progress(done, len(papers))
+                on_progress(done, len(readings))
         return read
 
     def as_query_engine(self, *, streaming: bool = False, **options):

@@ -349,7 +349,7 @@ def ui(
 def warm_in_background(assistant: Assistant) -> None:
     """Read the default collection's papers into the prompt cache while the UI waits for questions (a
     question always goes first). Nothing to do when the prompt cache is off."""
-    if not assistant.settings.llm.prompt_cache:
+    if assistant.settings.llm.prompt_cache == "off":
         return
 
     def warm() -> None:
@@ -363,23 +363,24 @@ def warm_in_background(assistant: Assistant) -> None:
     threading.Thread(target=warm, name="warm-prompt-cache", daemon=True).start()
 
 
-cache = typer.Typer(help="The embedded model's prompt cache: each paper read once, reused for every question.")
+cache = typer.Typer(help="The embedded model's prompt cache: each paper read once, reused where it is read again.")
 app.add_typer(cache, name="cache")
 
 
 @cache.command("warm")
 def cache_warm(collection: Annotated[str | None, typer.Option(help="Collection to warm (default: settings).")]
                = None) -> None:
-    """Read every paper of a collection into the prompt cache now (those not there yet)."""
+    """Read every paper of a collection into the prompt cache now (those not there yet), as an answer and as the
+    list judge read it."""
     settings = load_settings(collection=collection)
     try:
         assistant = Assistant(settings)
         assistant.seed()
         llm = assistant.llm
         if not llm.reuses_pieces:
-            fail(f"nothing to warm: the prompt cache is off (RAG_PROMPT_CACHE=false) or the LLM in use "
+            fail(f"nothing to warm: the prompt cache is off (RAG_PROMPT_CACHE=off) or the LLM in use "
                  f"({llm.provider}:{llm.model}) is not the embedded model")
-        with tqdm(unit="paper", desc=f"warm {settings.store.collection}") as bar:
+        with tqdm(unit="reading", desc=f"warm {settings.store.collection}") as bar:
             def show(done: int, total: int) -> None:
                 bar.total = total
                 bar.n = done
@@ -389,7 +390,7 @@ def cache_warm(collection: Annotated[str | None, typer.Option(help="Collection t
     except RagError as error:
         fail(str(error))
     stats = prompt_cache_stats(settings)
-    out.print(f"read {read} papers; the cache holds {stats.entries} entries, {stats.bytes / 2**30:.2f} GB")
+    out.print(f"read {read} paper blocks; the cache holds {stats.entries} entries, {stats.bytes / 2**30:.2f} GB")
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +26,7 @@ TOP_K_MAX = 50  # papers per question
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")  # Chroma's rule: 3-63 characters
 COLLECTION_RULE = "3-63 letters, digits, “.”, “_” or “-”, starting and ending with a letter or digit"
 MIN_PROMPT_TOKENS = 512  # the context window must leave at least this much room for the prompt
+SWITCH_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False}
 READ_PAGE = 5000  # rows per paged read of a Chroma collection (unpaged reads fail past ~32,000 on a server)
 ID_PAGE = 50000  # rows per paged read of ids alone (no metadata or documents)
 
@@ -196,10 +197,12 @@ class LlmSettings(Section):
         True, description="Flash attention in llama.cpp for answers: the prompt read about 13% faster here, the same "
         "answer quality in rag eval (see docs/performance.md).",
     )
-    prompt_cache: bool = Field(
-        False, description="Embedded model: read each paper's whole abstract once and reuse its computed state from a "
-        "cache on disk instead of reading every abstract for every question (answers in seconds, fewer of them right: "
-        "see docs/performance.md).",
+    prompt_cache: Literal["first", "all", "off"] = Field(
+        "first", description="Embedded model: reuse papers' computed state from a cache on disk. first = the first "
+        "paper's state, saved where every prompt reads it (right after the rules and its number), so restoring it "
+        "is the same computation: a question reads only the other papers and itself; all = every paper's whole "
+        "abstract read once and stitched in (faster, fewer answers right: see docs/performance.md); off = every "
+        "prompt read whole. true/false mean all/off.",
     )
     prompt_cache_gb: float = Field(8.0, ge=0.1, le=10000, description="Largest size of the prompt cache on disk (GB); "
                                    "the least recently used papers go first.")
@@ -219,6 +222,15 @@ class LlmSettings(Section):
         description="Sampling seed, set afresh for every reply: the same prompt gets the same answer, whatever was "
         "asked before.",
     )
+
+    @field_validator("prompt_cache", mode="before")
+    @classmethod
+    def cache_switch(cls, value: object) -> object:
+        """``true``/``false`` (the switch's earlier form) mean ``all``/``off``."""
+        if isinstance(value, bool) or str(value).strip().lower() in SWITCH_WORDS:
+            on = value if isinstance(value, bool) else SWITCH_WORDS[str(value).strip().lower()]
+            return "all" if on else "off"
+        return value
 
     @model_validator(mode="after")
     def answer_fits_the_context(self) -> LlmSettings:
@@ -241,10 +253,10 @@ class AnsweringSettings(Section):
         "(those with figures first when the question asks for a number).",
     )
     source_gap: float = Field(
-        1.0, ge=0.0, le=1.0,
+        0.05, ge=0.0, le=1.0,
         description="The model reads only the sources whose fused score (best 1) is within this of the best one's, "
-        "with their share of context_tokens; a question about several papers (which papers, a comparison) gets "
-        "all. 1 = always all.",
+        "with their share of context_tokens (a lookup usually reads one or two); a question about several papers "
+        "(which papers, a comparison) gets all. 1 = always all.",
     )
     max_question_chars: int = Field(
         2000, ge=50, le=20000,

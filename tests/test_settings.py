@@ -91,3 +91,10 @@ def test_configuration_reference_lists_every_setting_with_its_default_and_meanin
             assert shown_default == f"`{default}`", f"RAG_{flat.upper()}: docs say {shown_default}, default {default}"
     for profile in PROFILES:
         assert f"`{profile}`" in text
+
+
+@pytest.mark.parametrize(("given", "meant"), [("true", "all"), ("false", "off"), (True, "all"), ("first", "first")])
+def test_the_prompt_cache_switch_takes_its_modes_and_its_earlier_true_false(monkeypatch, given, meant):
+    monkeypatch.setenv("RAG_PROMPT_CACHE", str(given).lower())
+    assert Settings().llm.prompt_cache == meant
+    assert Settings(prompt_cache=given).llm.prompt_cache == meant

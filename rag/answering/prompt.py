@@ -109,14 +109,27 @@ def prompt_prefix() -> str:
     return text[: text.index(PAPERS_HEAD) + len(PAPERS_HEAD)]
 
 
-def pieced(question: str, sources: list[Source], whole: set[int], instructions: str = INSTRUCTIONS) -> PiecedPrompt:
-    """The ChatML prompt of `build_messages` (``for_cache``) as pieces: the papers whose rank is in ``whole``
-    (abstracts as stored, not shortened) are cached pieces; their numbers, the question and the instructions are
-    read live."""
-    text, prefix = chatml(build_messages(question, sources, instructions, for_cache=True)), prompt_prefix()
-    pieces: list[Piece] = []
-    for s in sources:
-        pieces += [Piece(number_line(s.rank)), Piece(paper_block(s.title, s.abstract), cached=s.rank in whole)]
+def cache_prefix(paper_cache: str, first_rank: int = 1) -> str:
+    """The fixed text a cached paper is read after: the rules (``all``), or the rules and the first paper's number
+    (``first``: the paper is read exactly where every prompt reads it, so its saved state is the same computation)."""
+    return prompt_prefix() + (number_line(first_rank) if paper_cache == "first" else "")
+
+
+def pieced(question: str, sources: list[Source], whole: set[int], instructions: str = INSTRUCTIONS,
+           paper_cache: str = "all") -> PiecedPrompt:
+    """The ChatML prompt of `build_messages` (``for_cache``) as pieces after `cache_prefix`. ``all``: the papers
+    whose rank is in ``whole`` (abstracts as stored, not shortened) are cached pieces, their numbers, the question
+    and the instructions are read live. ``first``: only the first paper can be cached (if whole); everything after
+    it is read live."""
+    text = chatml(build_messages(question, sources, instructions, for_cache=True))
+    if paper_cache == "first" and sources:
+        first = sources[0]
+        prefix, block = cache_prefix("first", first.rank), paper_block(first.title, first.abstract)
+        pieces = [Piece(block, cached=first.rank in whole)]
+    else:
+        prefix, pieces = prompt_prefix(), []
+        for s in sources:
+            pieces += [Piece(number_line(s.rank)), Piece(paper_block(s.title, s.abstract), cached=s.rank in whole)]
     tail = text[len(prefix) + sum(len(p.text) for p in pieces):]
     prompt = PiecedPrompt(prefix, (*pieces, Piece(tail)))
     assert prompt.text == text, "the pieces must spell the prompt exactly"
@@ -192,6 +205,17 @@ def fit_sources(sources: list[Source], profile: QuestionProfile, budget: int, co
     ]
 
 
+def _fit(sources: list[Source], profile: QuestionProfile, budget: int, count: Counter, first_whole: bool
+         ) -> list[Source]:
+    """`fit_sources`, or with ``first_whole`` the first source whole and the others fitted to the share of
+    ``budget`` they would get beside it."""
+    if not first_whole or not sources:
+        return fit_sources(sources, profile, budget, count)
+    weights = [rank_weight(s.rank) for s in sources]
+    rest = int(budget * sum(weights[1:]) / sum(weights))
+    return [sources[0], *fit_sources(sources[1:], profile, rest, count)]
+
+
 TEMPLATE_MARGIN = 32  # tokens for a chat template we cannot see (Ollama's) and BOS/EOS
 WHOLE = 10**9  # a budget that never shortens an abstract
 SHRINK = 0.7
@@ -219,10 +243,11 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
     """The prompt for the profiled question (or ``question``, a version of it) over ``sources`` that leaves
     ``answer_tokens`` of ``model``'s context window.
 
-    A model that reuses pieces (`LanguageModel.reuses_pieces`) reads whole abstracts: each paper's block
-    is then the same in every prompt. Otherwise the abstracts are fitted to ``context_tokens`` first,
-    keeping the sentences most relevant to the retrieval query (the question joined to an earlier one for a
-    follow-up), counted with ``count_sources`` (the embedder's counter).
+    The abstracts are fitted to ``context_tokens``, keeping the sentences most relevant to the retrieval query
+    (the question joined to an earlier one for a follow-up), counted with ``count_sources`` (the embedder's
+    counter); the papers a model caches (`LanguageModel.paper_cache`) keep their whole abstract, so their block is
+    the same in every prompt: the first one (``first``; the others get the share of the budget they would have
+    had) or all (``all``).
     """
     question = question or profile.asked
     window = model.context_window
@@ -232,9 +257,11 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
     def size(q: str, chosen: list[Source]) -> int:
         return model.count_tokens(chatml(build_messages(q, chosen, instructions, for_cache=model.reuses_pieces)))
 
-    budget = WHOLE if model.reuses_pieces else context_tokens
+    cache = model.paper_cache
+    budget = WHOLE if cache == "all" else context_tokens
     kept = list(sources)
-    fitted = fit_sources(kept, profile, budget, count_sources)
+    first_whole = cache == "first"
+    fitted = _fit(kept, profile, budget, count_sources, first_whole)
     tokens = size(question, fitted)
     base = size(question, [])  # everything but the sources
     shortened = False
@@ -244,14 +271,16 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
         ratio = max(0.0, limit - base) / max(1, tokens - base)
         used = sum(count_sources(s.title) + count_sources(s.abstract) for s in fitted)
         scaled = int(min(budget, used) * min(ratio * 0.9, SHRINK))
-        if model.reuses_pieces and len(kept) > 1:  # whole abstracts stay whole: drop the lowest-ranked paper
+        if cache == "all" and len(kept) > 1:  # whole abstracts stay whole: drop the lowest-ranked paper
             kept = kept[:-1]
+        elif first_whole:  # the first abstract is too long to stay whole: fit it like the others
+            first_whole = False
         elif scaled > MIN_SOURCE_BUDGET * len(kept):
             budget = scaled
             shortened = True
         else:
             kept = kept[: min(len(kept) - 1, int(len(kept) * ratio))]
-        fitted = fit_sources(kept, profile, budget, count_sources)
+        fitted = _fit(kept, profile, budget, count_sources, first_whole)
         tokens = size(question, fitted)
     if len(kept) < len(sources):
         notices.append(
@@ -280,5 +309,5 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
     pieces = None
     if model.reuses_pieces:
         whole = {f.rank for f, s in zip(fitted, sources, strict=False) if f.abstract == s.abstract}
-        pieces = pieced(question, fitted, whole, instructions)
+        pieces = pieced(question, fitted, whole, instructions, model.paper_cache)
     return Prompt(messages, pieces, question, fitted, tokens, limit, model.counted_with, notices)

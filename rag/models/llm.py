@@ -113,11 +113,17 @@ class LanguageModel:
     """The LLM in use: streams a reply to chat messages, counts tokens the way the model does, and knows
     the context window the backend really uses. ``llm`` is the LlamaIndex LLM underneath.
 
-    A model whose ``reuses_pieces`` is true can also be given the prompt as `PiecedPrompt`: it then reuses
-    the computed state of the pieces marked ``cached`` (the embedded model's prompt cache)."""
+    A model whose ``paper_cache`` is not ``off`` can also be given the prompt as `PiecedPrompt`: it then reuses
+    the computed state of the pieces marked ``cached`` (the embedded model's prompt cache): the first paper's
+    (``first``) or every whole abstract's (``all``)."""
 
     counted_with = "estimate"
-    reuses_pieces = False
+    paper_cache = "off"
+
+    @property
+    def reuses_pieces(self) -> bool:
+        """Whether prompts given as pieces reuse the cached pieces' state."""
+        return self.paper_cache != "off"
 
     def __init__(self, llm: LLM, provider: str, model: str, reason: str, settings: LlmSettings | None = None,
                  window: int | None = None):
@@ -194,9 +200,10 @@ WARM_FILL = 0.9  # warming stops when the prompt cache is this full, leaving roo
 class LlamaCppModel(LanguageModel):
     """The embedded llama.cpp model: counts with its own tokenizer; its window is the context it was made with.
 
-    With a prompt cache folder (``RAG_PROMPT_CACHE``), prompts given as pieces are read by a `BlockEngine`:
-    each cached piece (a paper) is read once, saved on disk, and its state stitched into later prompts, so a
-    question costs only its own tokens and the papers' numbers. Without one, every prompt is read whole.
+    With a prompt cache folder and ``RAG_PROMPT_CACHE`` first or all, prompts given as pieces are read by a
+    `BlockEngine`: each cached piece (a paper) is read once, saved on disk, and its state restored into later
+    prompts (first: the first paper, where it was read; all: every paper, stitched), so a question costs only
+    the tokens not cached. With ``off``, every prompt is read whole.
     """
 
     counted_with = "llama.cpp tokenizer"
@@ -204,8 +211,8 @@ class LlamaCppModel(LanguageModel):
     def __init__(self, llm: LLM, model: str, reason: str, settings: LlmSettings, cache_dir: Path | None = None):
         self._llama = llm._model  # llama_cpp.Llama inside LlamaIndex's LlamaCPP
         super().__init__(llm, "llamacpp", model, reason, settings, window=int(self._llama.n_ctx()))
-        self.engine = self._engine(cache_dir) if cache_dir is not None and settings.prompt_cache else None
-        self.reuses_pieces = self.engine is not None
+        self.engine = self._engine(cache_dir) if cache_dir is not None and settings.prompt_cache != "off" else None
+        self.paper_cache = settings.prompt_cache if self.engine is not None else "off"
         self._cache_dir = cache_dir
         self._judging_engine = self.engine  # made on first use when answers do not use the prompt cache
 
@@ -278,7 +285,7 @@ class LlamaCppModel(LanguageModel):
 def prompt_cache_stats(settings: Settings):
     """The embedded model's prompt cache on disk (`CacheStats`: entries, bytes, hit rate across processes), or
     None when neither answers nor the list judge use it. Loads no model."""
-    if not settings.llm.prompt_cache and settings.answering.list_judge > 1:
+    if settings.llm.prompt_cache == "off" and settings.answering.list_judge > 1:
         return None
     from rag.models.kvcache import BlockCache
 

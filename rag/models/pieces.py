@@ -24,3 +24,8 @@ class PiecedPrompt:
     @property
     def text(self) -> str:
         return self.prefix + "".join(piece.text for piece in self.pieces)
+
+    @property
+    def cached_piece(self) -> tuple[str, str]:
+        """The prefix and the first cached piece's text: what warming reads and saves."""
+        return self.prefix, next(piece.text for piece in self.pieces if piece.cached)

@@ -169,11 +169,13 @@ class BlockEngine:
         temperature: float = 0.0,
         top_p: float = 0.95,
         top_k: int = 40,
+        min_p: float = 0.05,
         stop: Sequence[str] = (),
         seed: int = 0,
         live_head: int = 0,
     ) -> Iterator[str]:
-        """Yield the answer's text as it is generated (greedy when ``temperature`` is 0).
+        """Yield the answer's text as it is generated (greedy when ``temperature`` is 0; else top-k, top-p, min-p,
+        temperature and a seeded draw, llama-cpp-python's default chain, so a prompt gets the reply it would get there).
 
         ``live_head``: read that many of each cached block's first tokens (its title) live, after the papers and
         the number before them, instead of taking their saved state; the rest of the block is still restored.
@@ -188,7 +190,7 @@ class BlockEngine:
             sampler = None
             try:
                 n_past = self._read_prompt(prefix, pieces, report, live_head=live_head)
-                sampler = self._sampler(temperature, top_p, top_k, seed)
+                sampler = self._sampler(temperature, top_p, top_k, min_p, seed)
                 deltas = TextDeltas(stop)
                 budget = min(max_tokens, self.n_ctx - n_past)
                 report.stop_reason = "length"
@@ -565,7 +567,8 @@ class BlockEngine:
             return bool(self._should_stop())
         return False
 
-    def _sampler(self, temperature: float, top_p: float, top_k: int, seed: int) -> llama_cpp.llama_sampler_p:
+    def _sampler(self, temperature: float, top_p: float, top_k: int, min_p: float, seed: int
+                 ) -> llama_cpp.llama_sampler_p:
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         if temperature <= 0:
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
@@ -574,6 +577,8 @@ class BlockEngine:
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_k(top_k))
         if top_p < 1.0:
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_p(top_p, 1))
+        if min_p > 0:
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_min_p(min_p, 1))
         llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_temp(temperature))
         llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
         return chain
