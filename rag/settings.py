@@ -194,8 +194,8 @@ class LlmSettings(Section):
         512, ge=8, le=4096, description="Prompt tokens llama.cpp reads per step (64-512 measured the same here).",
     )
     llamacpp_flash_attn: bool = Field(
-        True, description="Flash attention in llama.cpp for answers: the prompt read about 13% faster here, the same "
-        "answer quality in rag eval (see docs/performance.md).",
+        True, description="Flash attention in llama.cpp for answers, the list judge and the prompt cache: the prompt "
+        "read about 13% faster here, the same answer quality in rag eval (see docs/performance.md).",
     )
     prompt_cache: Literal["first", "all", "off"] = Field(
         "first", description="Embedded model: reuse papers' computed state from a cache on disk. first = the first "
@@ -253,10 +253,10 @@ class AnsweringSettings(Section):
         "(those with figures first when the question asks for a number).",
     )
     source_gap: float = Field(
-        0.05, ge=0.0, le=1.0,
+        1.0, ge=0.0, le=1.0,
         description="The model reads only the sources whose fused score (best 1) is within this of the best one's, "
-        "with their share of context_tokens (a lookup usually reads one or two); a question about several papers "
-        "(which papers, a comparison) gets all. 1 = always all.",
+        "with their share of context_tokens; a question about several papers (which papers, a comparison) gets "
+        "all. 1 = always all.",
     )
     max_question_chars: int = Field(
         2000, ge=50, le=20000,

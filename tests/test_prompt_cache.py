@@ -133,7 +133,6 @@ def small_library(tmp_path_factory):
 @pytest.mark.slow
 def test_warmed_papers_are_not_read_again_and_the_cli_reports_the_cache(small_library, embedder):
     settings, corpus = small_library
-    settings = settings.replace(source_gap=1.0)  # the model reads all three papers
     assistant = Assistant(settings, embedder=embedder, progress=False)
     assistant.library.ingest([corpus], collection="three")
     seen = []

@@ -37,7 +37,7 @@ def assistant(data_dir, embedder, *replies: str, **settings) -> Assistant:
 
 
 def test_a_refusal_over_a_well_matching_source_gets_a_second_look_over_the_best_sources(data_dir, embedder):
-    helper = assistant(data_dir, embedder, REFUSAL, CONTINUED, source_gap=1.0)  # the model reads all six
+    helper = assistant(data_dir, embedder, REFUSAL, CONTINUED)
     events = list(helper.stream(REVERSAL_QUESTION))
     kinds = [type(e).__name__ for e in events]
     look = next(e for e in events if isinstance(e, SecondLook))
@@ -79,7 +79,7 @@ def test_no_second_look_when_it_is_off_or_the_model_answered(data_dir, embedder)
 
 
 def test_the_chat_shows_the_second_look_and_then_only_the_checked_answer(data_dir, embedder):
-    chat = ChatTurn(assistant(data_dir, embedder, REFUSAL, CONTINUED, source_gap=1.0))
+    chat = ChatTurn(assistant(data_dir, embedder, REFUSAL, CONTINUED))
     _, history = add_question(REVERSAL_QUESTION, [])
     shown = [message_text(update[0][-1]) for update in chat.respond(history, [], 6, COLLECTION, "")]
     looking = next(i for i, text in enumerate(shown) if "again" in text)

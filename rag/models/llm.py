@@ -222,7 +222,8 @@ class LlamaCppModel(LanguageModel):
         cache = BlockCache(folder, max_bytes=int(self.settings.prompt_cache_gb * 2**30))
         return BlockEngine(self._llama, cache, model_sha256=MODELS[self.model].sha256, layout=CACHE_LAYOUT,
                            n_ctx=self.context_window, n_threads=self.settings.llamacpp_threads,
-                           n_batch=self.settings.llamacpp_n_batch, kv_type=self.settings.kv_type)
+                           n_batch=self.settings.llamacpp_n_batch, kv_type=self.settings.kv_type,
+                           flash_attn=self.settings.llamacpp_flash_attn)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))

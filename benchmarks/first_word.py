@@ -1,0 +1,163 @@
+"""Time to the first word and to the checked answer by question type, today's answer path against the first
+paper's cached state, cold (papers never met) and warm (met once), from `rag eval` runs of the same questions;
+and what warming costs: seconds and bytes per paper reading.
+
+``runs``: each `rag eval` output folder given as ``--run LABEL=FOLDER`` (default: the committed runs in
+``eval/results/seeds_first_paper/``) summarised per question type: first word and whole answer p50 / p95,
+prompt tokens and tokens read p50, papers restored from the cache, the load average, and the run's quality
+figures. ``warm``: the default model reads ``--warm N`` seed papers into an empty prompt cache, each as the answer
+reads it (after the rules and ``[1]``) and as the list judge reads it; seconds and bytes per reading, and the
+whole seeds' warm time and size projected from them.
+
+Writes ``benchmarks/results/first_word.json`` and ``first_word.png``.
+
+    .venv/bin/python -m benchmarks.first_word --warm 24      # ~3 min for the warm part on an idle machine
+    .venv/bin/python -m benchmarks.first_word --plot         # only redraw the PNG
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import RESULTS, machine, package_versions, write_json
+from rag.settings import REPO_ROOT, Settings
+
+OUT = RESULTS / "first_word.json"
+PLOT = RESULTS / "first_word.png"
+RUNS = REPO_ROOT / "eval" / "results" / "seeds_first_paper"
+DEFAULT_RUNS = {"today": RUNS / "today", "first paper, cold": RUNS / "cold", "first paper, warm": RUNS / "warm"}
+QUALITY = ("must_mention", "citation_precision", "citation_recall", "abstention_accuracy", "false_abstention_rate")
+TYPES = ("lookup", "which-paper", "comparison", "multi", "unanswerable", "overall")
+
+
+def p(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Timing percentiles (seconds) and token counts of a set of eval rows."""
+    timings = [r["timings"] for r in rows]
+    first = [t["first_token_ms"] / 1000 for t in timings if t.get("first_token_ms") is not None]
+    total = [t["total_ms"] / 1000 for t in timings]
+    return {"questions": len(rows), "asked_the_model": len(first),
+            "first_word_s_p50": p(first, 50), "first_word_s_p95": p(first, 95),
+            "answer_s_p50": p(total, 50), "answer_s_p95": p(total, 95),
+            "prompt_tokens_p50": p([t["prompt_tokens"] for t in timings if t.get("prompt_tokens")], 50),
+            "tokens_read_p50": p([t["prompt_tokens_read"] for t in timings if t.get("prompt_tokens")], 50),
+            "papers_from_cache": sum(t.get("papers_from_cache") or 0 for t in timings)}
+
+
+def run_summary(folder: Path) -> dict[str, Any]:
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines() if line.strip()]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    overall = metrics.get("overall", metrics)
+    loads = [r["timings"]["load_1min"] for r in rows if r["timings"].get("load_1min") is not None]
+    by_type = {kind: summarise([r for r in rows if kind == "overall" or r["type"] == kind]) for kind in TYPES}
+    return {"folder": str(folder.relative_to(REPO_ROOT) if folder.is_relative_to(REPO_ROOT) else folder),
+            "load_1min": [min(loads), max(loads)] if loads else None,
+            "quality": {key: overall.get(key) for key in QUALITY},
+            "by_type": {kind: summary for kind, summary in by_type.items() if summary["questions"]}}
+
+
+def warm(count: int) -> dict[str, Any]:
+    """Read ``count`` seed papers into an empty prompt cache as the answer and the judge read them."""
+    from rag.answering.judge import judge_prompt
+    from rag.answering.prompt import cache_prefix, paper_block
+    from rag.corpus import load_corpus
+    from rag.models.gguf import MODELS, assemble
+    from rag.models.kvcache import BlockCache, BlockEngine
+    from rag.models.llm import CACHE_LAYOUT
+
+    settings = Settings()
+    llm = settings.llm
+    papers = load_corpus([settings.store.seeds_dir]).papers
+    chosen = papers[:: max(1, len(papers) // count)][:count]
+    from llama_cpp import Llama
+
+    llama = Llama(model_path=str(assemble(MODELS[llm.llamacpp_model], settings.store.models_dir, progress=False)),
+                  n_ctx=256, n_threads=llm.llamacpp_threads, verbose=False)
+    readings: dict[str, list[dict[str, float]]] = {"answer": [], "judge": []}
+    with tempfile.TemporaryDirectory() as folder:
+        cache = BlockCache(Path(folder), max_bytes=1 << 40)
+        engine = BlockEngine(llama, cache, model_sha256=MODELS[llm.llamacpp_model].sha256, layout=CACHE_LAYOUT,
+                             n_ctx=llm.llamacpp_n_ctx, n_threads=llm.llamacpp_threads, n_batch=llm.llamacpp_n_batch,
+                             kv_type=llm.kv_type)
+        blocks = {"answer": [(cache_prefix(llm.prompt_cache), paper_block(p.title, p.abstract)) for p in chosen],
+                  "judge": [judge_prompt("", p.title, p.abstract, line="").pieces.cached_piece for p in chosen]}
+        for kind, pairs in blocks.items():  # in the order `rag cache warm` reads them
+            for prefix, block in pairs:
+                before = cache.stats().bytes
+                started = time.perf_counter()
+                engine.warm(prefix, [block])
+                readings[kind].append({"s": time.perf_counter() - started, "tokens": len(engine.tokenize(block)),
+                                       "bytes": cache.stats().bytes - before})
+        engine.close()
+    total_tokens = sum(len(p.title) + len(p.abstract) for p in papers)
+    result: dict[str, Any] = {"papers_read": len(chosen), "seed_papers": len(papers), "load_1min": os.getloadavg()[0]}
+    for kind, rows in readings.items():
+        seconds = sum(r["s"] for r in rows)
+        tokens = sum(r["tokens"] for r in rows)
+        result[kind] = {"s_per_paper_p50": p([r["s"] for r in rows], 50), "tokens_per_s": round(tokens / seconds, 1),
+                        "mb_per_paper_p50": round(float(np.median([r["bytes"] for r in rows])) / 2**20, 2),
+                        "bytes_per_token": round(sum(r["bytes"] for r in rows) / tokens)}
+    chars_per_token = sum(len(p.title) + len(p.abstract) for p in chosen) / sum(r["tokens"] for r in readings["answer"])
+    seed_tokens = total_tokens / chars_per_token
+    result["seeds_projected"] = {
+        "tokens": round(seed_tokens),
+        "warm_minutes": round(sum(seed_tokens / result[k]["tokens_per_s"] for k in readings) / 60, 1),
+        "gb": round(sum(seed_tokens * result[k]["bytes_per_token"] for k in readings) / 2**30, 2)}
+    return result
+
+
+def plot(data: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = data["runs"]
+    kinds = [k for k in TYPES if any(k in r["by_type"] for r in runs.values())]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), sharey=False)
+    width = 0.8 / max(1, len(runs))
+    for axis, key, target in ((axes[0], "first_word_s_p50", 4), (axes[1], "answer_s_p50", 8)):
+        for i, (label, run) in enumerate(runs.items()):
+            values = [run["by_type"].get(k, {}).get(key) or 0 for k in kinds]
+            axis.bar([x + (i - (len(runs) - 1) / 2) * width for x in range(len(kinds))], values, width, label=label)
+        axis.axhline(target, color="grey", linestyle=":", linewidth=1)
+        axis.set_xticks(range(len(kinds)), kinds)
+        axis.set(ylabel="seconds (p50)", title=key.replace("_s_p50", "").replace("_", " ") + f" (dotted: {target} s)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Embedded 1.5B on {data['machine']['cores']} cores: today's answer path against the first paper "
+                 "restored from the cache", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", action="append", metavar="LABEL=FOLDER", help="a rag eval output folder")
+    parser.add_argument("--warm", type=int, default=0, metavar="N", help="papers to read into an empty cache")
+    parser.add_argument("--plot", action="store_true", help="only redraw the PNG from the JSON")
+    args = parser.parse_args(argv)
+    if not args.plot:
+        runs = dict(item.split("=", 1) for item in args.run) if args.run else DEFAULT_RUNS
+        previous = json.loads(OUT.read_text()) if OUT.exists() else {}
+        data = {"about": __doc__.split("\n\n")[0].replace("\n", " "), "machine": machine(),
+                "versions": package_versions("llama_cpp_python"),
+                "runs": {label: run_summary(Path(folder)) for label, folder in runs.items()},
+                "warm": warm(args.warm) if args.warm else previous.get("warm")}
+        write_json(OUT, data)
+    plot(json.loads(OUT.read_text()))
+    print(f"wrote {OUT.relative_to(REPO_ROOT)} and {PLOT.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
