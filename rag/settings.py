@@ -194,15 +194,16 @@ class LlmSettings(Section):
         512, ge=8, le=4096, description="Prompt tokens llama.cpp reads per step (64-512 measured the same here).",
     )
     llamacpp_flash_attn: bool = Field(
-        True, description="Flash attention in llama.cpp for answers, the list judge and the prompt cache: the prompt "
-        "read about 13% faster here, the same answer quality in rag eval (see docs/performance.md).",
+        True, description="Flash attention in llama.cpp for answers (and the list judge when the prompt cache is on): "
+        "the prompt read about 13% faster here, the same answer quality in rag eval (see docs/performance.md).",
     )
-    prompt_cache: Literal["first", "all", "off"] = Field(
-        "first", description="Embedded model: reuse papers' computed state from a cache on disk. first = the first "
-        "paper's state, saved where every prompt reads it (right after the rules and its number), so restoring it "
-        "is the same computation: a question reads only the other papers and itself; all = every paper's whole "
-        "abstract read once and stitched in (faster, fewer answers right: see docs/performance.md); off = every "
-        "prompt read whole. true/false mean all/off.",
+    prompt_cache: Literal["off", "first", "all"] = Field(
+        "off", description="Embedded model: reuse papers' computed state from a cache on disk. off = every prompt "
+        "read whole, its abstracts fitted to the question; first = the first paper's whole abstract, saved where "
+        "every prompt reads it (right after the rules and its number), so restoring it is the same computation and "
+        "a question reads only the other papers and itself (about 3 times sooner to the first word once a paper was "
+        "met, a few answers fewer: see docs/performance.md); all = every paper's whole abstract read once and "
+        "stitched in (faster still, more answers lost). true/false mean all/off.",
     )
     prompt_cache_gb: float = Field(8.0, ge=0.1, le=10000, description="Largest size of the prompt cache on disk (GB); "
                                    "the least recently used papers go first.")

@@ -217,13 +217,16 @@ class LlamaCppModel(LanguageModel):
         self._judging_engine = self.engine  # made on first use when answers do not use the prompt cache
 
     def _engine(self, folder: Path):
+        """The prompt cache's reader, with flash attention as ``RAG_LLAMACPP_FLASH_ATTN`` says. With the cache off it
+        serves only the list judge, which keeps reading without it, as measured (its saved papers stay valid)."""
         from rag.models.kvcache import BlockCache, BlockEngine
 
         cache = BlockCache(folder, max_bytes=int(self.settings.prompt_cache_gb * 2**30))
+        flash = self.settings.llamacpp_flash_attn if self.settings.prompt_cache != "off" else None
         return BlockEngine(self._llama, cache, model_sha256=MODELS[self.model].sha256, layout=CACHE_LAYOUT,
                            n_ctx=self.context_window, n_threads=self.settings.llamacpp_threads,
                            n_batch=self.settings.llamacpp_n_batch, kv_type=self.settings.kv_type,
-                           flash_attn=self.settings.llamacpp_flash_attn)
+                           flash_attn=flash)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))
