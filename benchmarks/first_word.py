@@ -2,8 +2,9 @@
 paper's cached state, cold (papers never met) and warm (met once), from `rag eval` runs of the same questions;
 and what warming costs: seconds and bytes per paper reading.
 
-``runs``: each `rag eval` output folder given as ``--run LABEL=FOLDER`` (default: the committed runs in
-``eval/results/seeds_first_paper/``) summarised per question type: first word and whole answer p50 / p95,
+``runs``: each `rag eval` output folder given as ``--run LABEL=FOLDER`` (default: the committed dev-set runs in
+``eval/results/seeds_first_paper/``: today's path, the first paper cached with six papers and with
+``RAG_SOURCE_GAP=0.05``, each cold and warm) summarised per question type: first word and whole answer p50 / p95,
 prompt tokens and tokens read p50, papers restored from the cache, the load average, and the run's quality
 figures. ``warm``: the default model reads ``--warm N`` seed papers into an empty prompt cache, each as the answer
 reads it (after the rules and ``[1]``) and as the list judge reads it; seconds and bytes per reading, and the
@@ -33,7 +34,10 @@ from rag.settings import REPO_ROOT, Settings
 OUT = RESULTS / "first_word.json"
 PLOT = RESULTS / "first_word.png"
 RUNS = REPO_ROOT / "eval" / "results" / "seeds_first_paper"
-DEFAULT_RUNS = {"today": RUNS / "today", "first paper, cold": RUNS / "cold", "first paper, warm": RUNS / "warm"}
+DEFAULT_RUNS = {"today": RUNS / "today", "first paper, cold": RUNS / "first" / "cold",
+                "first paper, warm": RUNS / "first" / "warm",
+                "first paper + gap 0.05, cold": RUNS / "source_gap_0.05" / "cold",
+                "first paper + gap 0.05, warm": RUNS / "source_gap_0.05" / "warm"}
 QUALITY = ("must_mention", "citation_precision", "citation_recall", "abstention_accuracy", "false_abstention_rate")
 TYPES = ("lookup", "which-paper", "comparison", "multi", "unanswerable", "overall")
 
@@ -125,7 +129,7 @@ def plot(data: dict[str, Any]) -> None:
 
     runs = data["runs"]
     kinds = [k for k in TYPES if any(k in r["by_type"] for r in runs.values())]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), sharey=False)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4.6), sharey=False)
     width = 0.8 / max(1, len(runs))
     for axis, key, target in ((axes[0], "first_word_s_p50", 4), (axes[1], "answer_s_p50", 8)):
         for i, (label, run) in enumerate(runs.items()):
@@ -135,8 +139,8 @@ def plot(data: dict[str, Any]) -> None:
         axis.set_xticks(range(len(kinds)), kinds)
         axis.set(ylabel="seconds (p50)", title=key.replace("_s_p50", "").replace("_", " ") + f" (dotted: {target} s)")
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Embedded 1.5B on {data['machine']['cores']} cores: today's answer path against the first paper "
-                 "restored from the cache", fontsize=10)
+    fig.suptitle(f"Embedded 1.5B on {data['machine']['cores']} cores, dev questions: today's answer path against the "
+                 "first paper restored from the cache", fontsize=10)
     fig.tight_layout()
     fig.savefig(PLOT, dpi=110)
 
