@@ -1,35 +1,29 @@
 """Time to the first word and to the checked answer by question type, today's answer path against the first
-paper's cached state, cold (papers never met) and warm (met once), from `rag eval` runs of the same questions;
-and what warming costs: seconds and bytes per paper reading.
+paper's cached state, cold (papers never met) and warm (met once), from `rag eval` runs of the same questions.
 
 ``runs``: each `rag eval` output folder given as ``--run LABEL=FOLDER`` (default: the committed dev-set runs in
 ``eval/results/seeds_first_paper/``: today's path, the first paper cached with six papers and with
 ``RAG_SOURCE_GAP=0.05``, each cold and warm) summarised per question type: first word and whole answer p50 / p95,
 prompt tokens and tokens read p50, papers restored from the cache, the load average, and the run's quality
-figures. ``warm``: the default model reads ``--warm N`` seed papers into an empty prompt cache, each as the answer
-reads it (after the rules and ``[1]``) and as the list judge reads it; seconds and bytes per reading, and the
-whole seeds' warm time and size projected from them.
+figures.
 
 Writes ``benchmarks/results/first_word.json`` and ``first_word.png``.
 
-    .venv/bin/python -m benchmarks.first_word --warm 24      # ~3 min for the warm part on an idle machine
-    .venv/bin/python -m benchmarks.first_word --plot         # only redraw the PNG
+    .venv/bin/python -m benchmarks.first_word           # a few seconds: it reads the runs' results
+    .venv/bin/python -m benchmarks.first_word --plot    # only redraw the PNG
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.common import RESULTS, machine, package_versions, write_json
-from rag.settings import REPO_ROOT, Settings
+from rag.settings import REPO_ROOT
 
 OUT = RESULTS / "first_word.json"
 PLOT = RESULTS / "first_word.png"
@@ -71,56 +65,6 @@ def run_summary(folder: Path) -> dict[str, Any]:
             "by_type": {kind: summary for kind, summary in by_type.items() if summary["questions"]}}
 
 
-def warm(count: int) -> dict[str, Any]:
-    """Read ``count`` seed papers into an empty prompt cache as the answer and the judge read them."""
-    from rag.answering.judge import judge_prompt
-    from rag.answering.prompt import cache_prefix, paper_block
-    from rag.corpus import load_corpus
-    from rag.models.gguf import MODELS, assemble
-    from rag.models.kvcache import BlockCache, BlockEngine
-    from rag.models.llm import CACHE_LAYOUT
-
-    settings = Settings()
-    llm = settings.llm
-    papers = load_corpus([settings.store.seeds_dir]).papers
-    chosen = papers[:: max(1, len(papers) // count)][:count]
-    from llama_cpp import Llama
-
-    llama = Llama(model_path=str(assemble(MODELS[llm.llamacpp_model], settings.store.models_dir, progress=False)),
-                  n_ctx=256, n_threads=llm.llamacpp_threads, verbose=False)
-    readings: dict[str, list[dict[str, float]]] = {"answer": [], "judge": []}
-    with tempfile.TemporaryDirectory() as folder:
-        cache = BlockCache(Path(folder), max_bytes=1 << 40)
-        engine = BlockEngine(llama, cache, model_sha256=MODELS[llm.llamacpp_model].sha256, layout=CACHE_LAYOUT,
-                             n_ctx=llm.llamacpp_n_ctx, n_threads=llm.llamacpp_threads, n_batch=llm.llamacpp_n_batch,
-                             kv_type=llm.kv_type)
-        blocks = {"answer": [(cache_prefix(llm.prompt_cache), paper_block(p.title, p.abstract)) for p in chosen],
-                  "judge": [judge_prompt("", p.title, p.abstract, line="").pieces.cached_piece for p in chosen]}
-        for kind, pairs in blocks.items():  # in the order `rag cache warm` reads them
-            for prefix, block in pairs:
-                before = cache.stats().bytes
-                started = time.perf_counter()
-                engine.warm(prefix, [block])
-                readings[kind].append({"s": time.perf_counter() - started, "tokens": len(engine.tokenize(block)),
-                                       "bytes": cache.stats().bytes - before})
-        engine.close()
-    total_tokens = sum(len(p.title) + len(p.abstract) for p in papers)
-    result: dict[str, Any] = {"papers_read": len(chosen), "seed_papers": len(papers), "load_1min": os.getloadavg()[0]}
-    for kind, rows in readings.items():
-        seconds = sum(r["s"] for r in rows)
-        tokens = sum(r["tokens"] for r in rows)
-        result[kind] = {"s_per_paper_p50": p([r["s"] for r in rows], 50), "tokens_per_s": round(tokens / seconds, 1),
-                        "mb_per_paper_p50": round(float(np.median([r["bytes"] for r in rows])) / 2**20, 2),
-                        "bytes_per_token": round(sum(r["bytes"] for r in rows) / tokens)}
-    chars_per_token = sum(len(p.title) + len(p.abstract) for p in chosen) / sum(r["tokens"] for r in readings["answer"])
-    seed_tokens = total_tokens / chars_per_token
-    result["seeds_projected"] = {
-        "tokens": round(seed_tokens),
-        "warm_minutes": round(sum(seed_tokens / result[k]["tokens_per_s"] for k in readings) / 60, 1),
-        "gb": round(sum(seed_tokens * result[k]["bytes_per_token"] for k in readings) / 2**30, 2)}
-    return result
-
-
 def plot(data: dict[str, Any]) -> None:
     import matplotlib
 
@@ -148,16 +92,13 @@ def plot(data: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", action="append", metavar="LABEL=FOLDER", help="a rag eval output folder")
-    parser.add_argument("--warm", type=int, default=0, metavar="N", help="papers to read into an empty cache")
     parser.add_argument("--plot", action="store_true", help="only redraw the PNG from the JSON")
     args = parser.parse_args(argv)
     if not args.plot:
         runs = dict(item.split("=", 1) for item in args.run) if args.run else DEFAULT_RUNS
-        previous = json.loads(OUT.read_text()) if OUT.exists() else {}
         data = {"about": __doc__.split("\n\n")[0].replace("\n", " "), "machine": machine(),
                 "versions": package_versions("llama_cpp_python"),
-                "runs": {label: run_summary(Path(folder)) for label, folder in runs.items()},
-                "warm": warm(args.warm) if args.warm else previous.get("warm")}
+                "runs": {label: run_summary(Path(folder)) for label, folder in runs.items()}}
         write_json(OUT, data)
     plot(json.loads(OUT.read_text()))
     print(f"wrote {OUT.relative_to(REPO_ROOT)} and {PLOT.relative_to(REPO_ROOT)}")
