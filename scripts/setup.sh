@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (or update) the virtual environment at .venv/ with everything the project needs.
-# Safe to re-run: pip skips what is installed; llama-cpp-python compiles once per machine (~7-13 min).
+# Safe to re-run: pip skips what is installed; llama-cpp-python compiles once per machine (~5-13 min).
 #
 # llama.cpp is compiled for this machine's CPU (-DGGML_NATIVE=ON: its own AVX-512/VNNI, ~1.27 times faster
 # prompt reading than the portable AVX2 build). The wheel is kept in a folder keyed by the build flags, the CPU's
@@ -18,7 +18,7 @@ LLAMA_VERSION=$(.venv/bin/python -c 'import tomllib; deps = tomllib.load(open("p
 BUILD_KEY=$( { echo "llama-cpp-python $LLAMA_VERSION"; echo "$CMAKE_ARGS"; grep -m1 '^flags' /proc/cpuinfo || uname -m; cc --version 2>/dev/null | head -1; } | sha256sum | cut -c1-16)
 WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/rag-llama-cpp/$BUILD_KEY"
 if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-  echo "compiling llama-cpp-python $LLAMA_VERSION ($CMAKE_ARGS), once for this machine: ~7-13 min"
+  echo "compiling llama-cpp-python $LLAMA_VERSION ($CMAKE_ARGS), once for this machine: ~5-13 min"
   .venv/bin/pip wheel --quiet --no-deps --no-cache-dir --no-binary llama-cpp-python -w "$WHEELS.part" \
     "llama-cpp-python==$LLAMA_VERSION"
   mv "$WHEELS.part" "$WHEELS"
