@@ -313,9 +313,9 @@ class CitationChecker:
                 case = ClaimCase(tail, [], self.claim(tail), sentence_claim, False, self)
                 if (verdict := self.decide(case, rules)) is not None:
                     record(verdict, tail, [])
-                    if verdict.action == Action.DROP and not pieces:
-                        continue
                     if verdict.action == Action.DROP:
+                        if not pieces:
+                            continue
                         tail = "."
                     else:
                         best = verdict.numbers[0]
