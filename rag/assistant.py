@@ -42,10 +42,9 @@ from rag.answering.prompt import (
     SECOND_LOOK_OPENING,
     SIDE_INSTRUCTIONS,
     Prompt,
-    cache_prefix,
+    cached_reading,
     echoes_rules,
     fit_prompt,
-    paper_block,
 )
 from rag.answering.question import Turn, clean_question
 from rag.answering.sides import Side, comparison_sides
@@ -517,7 +516,7 @@ class Assistant:
         if not llm.reuses_pieces:
             return 0
         papers = list(self.index(collection).store.papers().values())
-        readings = [(cache_prefix(llm.paper_cache), paper_block(paper.title, paper.abstract)) for paper in papers]
+        readings = [cached_reading(llm.paper_cache, paper.title, paper.abstract) for paper in papers]
         readings += [judge_prompt("", paper.title, paper.abstract, line="").pieces.cached_piece for paper in papers]
         read = 0
         for done, (prefix, block) in enumerate(readings, start=1):

@@ -15,7 +15,14 @@ from typer.testing import CliRunner
 from rag import Assistant, Settings
 from rag.answering.answer import Source
 from rag.answering.profile import profile_question
-from rag.answering.prompt import cache_prefix, fit_prompt, paper_block, pieced, prompt_prefix
+from rag.answering.prompt import (
+    build_messages,
+    cached_reading,
+    fit_prompt,
+    numbered_body,
+    pieced,
+    prompt_prefix,
+)
 from rag.cli import app
 from rag.corpus import load_corpus
 from rag.models.llm import LanguageModel, chatml
@@ -80,11 +87,12 @@ def test_whole_abstracts_that_overflow_the_window_drop_the_lowest_ranked_papers(
 def test_the_first_paper_is_cached_right_after_the_rules_and_its_number():
     papers = sources(3, 100)
     prompt = pieced("Which paper?", papers, whole={1}, paper_cache="first")
-    assert prompt.prefix == prompt_prefix() + "[1]\n" == cache_prefix("first")
-    assert prompt.pieces[0] == type(prompt.pieces[0])(paper_block("Binding paper 1", papers[0].abstract), cached=True)
+    assert prompt.prefix == prompt_prefix() + "<paper>\n[1]" == cached_reading("first", "", "")[0]
+    assert prompt.pieces[0] == type(prompt.pieces[0])(numbered_body("Binding paper 1", papers[0].abstract), cached=True)
+    assert prompt.pieces[0].text.startswith(" Binding paper 1\n")  # the number stays on the title line
     assert [piece.cached for piece in prompt.pieces] == [True, False]  # the other papers and the question: live
-    assert "[2]\n<paper>\nBinding paper 2\n" in prompt.pieces[1].text
-    assert prompt.text == pieced("Which paper?", papers, whole={1, 2, 3}).text  # the same prompt as ``all``
+    assert "<paper>\n[2] Binding paper 2\n" in prompt.pieces[1].text
+    assert prompt.text == chatml(build_messages("Which paper?", papers))  # the prompt read without the cache
     shortened = pieced("Which paper?", papers, whole=set(), paper_cache="first")
     assert not any(piece.cached for piece in shortened.pieces)
 
@@ -97,6 +105,13 @@ def test_the_first_paper_keeps_its_whole_abstract_and_the_others_their_share():
     assert all(len(s.abstract) < len(p.abstract) for s, p in zip(first.sources[1:], papers[1:], strict=True))
     assert [s.abstract for s in first.sources[1:]] == [s.abstract for s in plain.sources[1:]]
     assert first.pieces.pieces[0].cached and first.pieces.text == chatml(first.messages)
+
+
+def test_a_first_abstract_within_its_share_gives_the_prompt_read_without_the_cache():
+    papers = sources(4, 30)
+    first = fit(FirstPaperModel(ScriptedLLM(), "scripted", "scripted", "test double", window=8192), papers)
+    plain = fit(LanguageModel(ScriptedLLM(), "scripted", "scripted", "test double", window=8192), papers)
+    assert first.pieces.pieces[0].cached and first.messages == plain.messages
 
 
 def test_a_first_abstract_too_long_for_the_window_is_fitted_and_read_live():
@@ -224,13 +239,15 @@ def test_a_first_paper_saved_under_other_rules_or_another_number_is_never_used(a
     are covered in tests/test_kv_blocks.py."""
     from rag.models.pieces import Piece
 
-    block = paper_block(seed_sources(1)[0].title, seed_sources(1)[0].abstract)
+    paper = seed_sources(1)[0]
+    first, block = cached_reading("first", paper.title, paper.abstract)
     tail = Piece("Question: What is proposed?\n\nAnswer in one sentence.<|im_end|>\n<|im_start|>assistant\n")
-    answer_engine.prompt_logits(cache_prefix("first", 1), [Piece(block, cached=True), tail])
-    answer_engine.prompt_logits(cache_prefix("first", 1), [Piece(block, cached=True), tail])
+    answer_engine.prompt_logits(first, [Piece(block, cached=True), tail])
+    answer_engine.prompt_logits(first, [Piece(block, cached=True), tail])
     assert answer_engine.report.blocks_read == 0
-    other_rules = cache_prefix("first", 1).replace("research assistant", "careful research assistant")
-    for prefix in (cache_prefix("first", 2), other_rules, prompt_prefix()):
+    second = cached_reading("first", paper.title, paper.abstract, rank=2)[0]
+    other_rules = first.replace("research assistant", "careful research assistant")
+    for prefix in (second, other_rules, prompt_prefix()):
         answer_engine.prompt_logits(prefix, [Piece(block, cached=True), tail])
         assert answer_engine.report.blocks_read == 1, prefix[-40:]
 

@@ -86,15 +86,26 @@ def question_part(question: str, instructions: str = INSTRUCTIONS) -> str:
     return f"Question: {question}\n\n{instructions}"
 
 
+def numbered_head(rank: int) -> str:
+    """The opening of a numbered paper: its fence and its number, which stand first on its title line."""
+    return f"<paper>\n[{rank}]"
+
+
+def numbered_body(title: str, abstract: str) -> str:
+    """The rest of a numbered paper after `numbered_head`: the title line's end, the abstract, the closing fence."""
+    return f" {defuse(title)}\n{defuse(abstract)}\n</paper>\n\n"
+
+
 def numbered_paper(rank: int, title: str, abstract: str) -> str:
     """A paper fenced as data with its number on its title line: ``<paper>``, ``[n] title``, the abstract."""
-    return f"<paper>\n[{rank}] {defuse(title)}\n{defuse(abstract)}\n</paper>\n\n"
+    return numbered_head(rank) + numbered_body(title, abstract)
 
 
 def build_messages(question: str, sources: list[Source], instructions: str = INSTRUCTIONS, *,
                    for_cache: bool = False) -> list[ChatMessage]:
-    """System rules, then the numbered papers, the question and the instructions. ``for_cache`` puts each
-    number before its paper's fence instead of on its title line, so the fenced text is the same at any rank."""
+    """System rules, then the numbered papers, the question and the instructions. ``for_cache`` (every paper
+    cached) puts each number before its paper's fence instead of on its title line, so the fenced text is the same
+    at any rank."""
     if for_cache:
         papers = "".join(number_line(s.rank) + paper_block(s.title, s.abstract) for s in sources)
     else:
@@ -109,23 +120,28 @@ def prompt_prefix() -> str:
     return text[: text.index(PAPERS_HEAD) + len(PAPERS_HEAD)]
 
 
-def cache_prefix(paper_cache: str, first_rank: int = 1) -> str:
-    """The fixed text a cached paper is read after: the rules (``all``), or the rules and the first paper's number
-    (``first``: the paper is read exactly where every prompt reads it, so its saved state is the same computation)."""
-    return prompt_prefix() + (number_line(first_rank) if paper_cache == "first" else "")
+def cached_reading(paper_cache: str, title: str, abstract: str, rank: int = 1) -> tuple[str, str]:
+    """The fixed text a cached paper is read after, and the paper's cached text. ``all``: after the rules, the
+    fenced paper (its number stands before it, read live). ``first``: after the rules, the fence and ``[rank]``,
+    the rest of the paper as every prompt spells it, so its saved state is the same computation as reading the
+    prompt whole."""
+    if paper_cache == "first":
+        return prompt_prefix() + numbered_head(rank), numbered_body(title, abstract)
+    return prompt_prefix(), paper_block(title, abstract)
 
 
 def pieced(question: str, sources: list[Source], whole: set[int], instructions: str = INSTRUCTIONS,
            paper_cache: str = "all") -> PiecedPrompt:
-    """The ChatML prompt of `build_messages` (``for_cache``) as pieces after `cache_prefix`. ``all``: the papers
-    whose rank is in ``whole`` (abstracts as stored, not shortened) are cached pieces, their numbers, the question
-    and the instructions are read live. ``first``: only the first paper can be cached (if whole); everything after
-    it is read live."""
-    text = chatml(build_messages(question, sources, instructions, for_cache=True))
-    if paper_cache == "first" and sources:
-        first = sources[0]
-        prefix, block = cache_prefix("first", first.rank), paper_block(first.title, first.abstract)
-        pieces = [Piece(block, cached=first.rank in whole)]
+    """The ChatML prompt of `build_messages` as pieces after a fixed prefix. ``all`` (``for_cache`` layout): the
+    papers whose rank is in ``whole`` (abstracts as stored, not shortened) are cached pieces; their numbers, the
+    question and the instructions are read live. ``first`` (the usual layout): only the first paper can be cached
+    (if whole); everything after it is read live."""
+    first = paper_cache == "first"
+    text = chatml(build_messages(question, sources, instructions, for_cache=not first))
+    if first and sources:
+        head = sources[0]
+        prefix, block = cached_reading("first", head.title, head.abstract, head.rank)
+        pieces = [Piece(block, cached=head.rank in whole)]
     else:
         prefix, pieces = prompt_prefix(), []
         for s in sources:
@@ -207,13 +223,9 @@ def fit_sources(sources: list[Source], profile: QuestionProfile, budget: int, co
 
 def _fit(sources: list[Source], profile: QuestionProfile, budget: int, count: Counter, first_whole: bool
          ) -> list[Source]:
-    """`fit_sources`, or with ``first_whole`` the first source whole and the others fitted to the share of
-    ``budget`` they would get beside it."""
-    if not first_whole or not sources:
-        return fit_sources(sources, profile, budget, count)
-    weights = [rank_weight(s.rank) for s in sources]
-    rest = int(budget * sum(weights[1:]) / sum(weights))
-    return [sources[0], *fit_sources(sources[1:], profile, rest, count)]
+    """`fit_sources`; with ``first_whole`` the first source keeps its whole abstract (the others as fitted)."""
+    fitted = fit_sources(sources, profile, budget, count)
+    return [sources[0], *fitted[1:]] if first_whole and sources else fitted
 
 
 TEMPLATE_MARGIN = 32  # tokens for a chat template we cannot see (Ollama's) and BOS/EOS
@@ -254,8 +266,10 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
     limit = window - answer_tokens - TEMPLATE_MARGIN
     notices: list[str] = []
 
+    every_paper_cached = model.paper_cache == "all"
+
     def size(q: str, chosen: list[Source]) -> int:
-        return model.count_tokens(chatml(build_messages(q, chosen, instructions, for_cache=model.reuses_pieces)))
+        return model.count_tokens(chatml(build_messages(q, chosen, instructions, for_cache=every_paper_cached)))
 
     cache = model.paper_cache
     budget = WHOLE if cache == "all" else context_tokens
@@ -305,7 +319,7 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
         tokens = size(question, fitted)
         notices.append(f"The question was cut to {len(question):,} characters to fit the model's context window "
                        f"({window} tokens).")
-    messages = build_messages(question, fitted, instructions, for_cache=model.reuses_pieces)
+    messages = build_messages(question, fitted, instructions, for_cache=every_paper_cached)
     pieces = None
     if model.reuses_pieces:
         whole = {f.rank for f, s in zip(fitted, sources, strict=False) if f.abstract == s.abstract}
