@@ -7,9 +7,14 @@ paper's cached state, cold (papers never met) and warm (met once), from `rag eva
 prompt tokens and tokens read p50, papers restored from the cache, the load average, and the run's quality
 figures.
 
+``--warm N`` also reads N seed papers (spread over the seeds) into an empty prompt cache with
+``RAG_PROMPT_CACHE=first``, as `rag cache warm` does (each paper as an answer's first paper and as the list judge
+reads it), and reports seconds and bytes per reading and the whole seeds' warm time and size at those rates.
+
 Writes ``benchmarks/results/first_word.json`` and ``first_word.png``.
 
     .venv/bin/python -m benchmarks.first_word           # a few seconds: it reads the runs' results
+    .venv/bin/python -m benchmarks.first_word --warm 24 # ~3 min more on an idle 2-core machine
     .venv/bin/python -m benchmarks.first_word --plot    # only redraw the PNG
 """
 
@@ -17,6 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +38,8 @@ PLOT = RESULTS / "first_word.png"
 RUNS = REPO_ROOT / "eval" / "results" / "seeds_first_paper"
 DEFAULT_RUNS = {"today": RUNS / "today", "first paper, cold": RUNS / "first" / "cold",
                 "first paper, warm": RUNS / "first" / "warm",
-                "first paper + gap 0.05, cold": RUNS / "source_gap_0.05" / "cold",
-                "first paper + gap 0.05, warm": RUNS / "source_gap_0.05" / "warm"}
+                "first paper + gap 0.05, cold (number line layout)": RUNS / "source_gap_0.05" / "cold",
+                "first paper + gap 0.05, warm (number line layout)": RUNS / "source_gap_0.05" / "warm"}
 QUALITY = ("must_mention", "citation_precision", "citation_recall", "abstention_accuracy", "false_abstention_rate")
 TYPES = ("lookup", "which-paper", "comparison", "multi", "unanswerable", "overall")
 
@@ -65,6 +73,62 @@ def run_summary(folder: Path) -> dict[str, Any]:
             "by_type": {kind: summary for kind, summary in by_type.items() if summary["questions"]}}
 
 
+def cache_entries(folder: Path) -> list[tuple[str, int]]:
+    """(kind, bytes) of each prompt-cache entry file: a paper's ``block`` or a ``prefix`` (the rules)."""
+    from rag.models.kvcache.store import MAGIC, SUFFIX
+
+    found = []
+    for path in folder.rglob(f"*{SUFFIX}"):
+        with path.open("rb") as handle:
+            head = handle.read(len(MAGIC) + 4)
+            length = int.from_bytes(head[len(MAGIC):], "little")
+            found.append((json.loads(handle.read(length))["key"]["kind"], path.stat().st_size))
+    return found
+
+
+def warm_cost(count: int) -> dict[str, Any]:
+    """Seconds and bytes per paper read into an empty prompt cache (``first``), over ``count`` seed papers, and the
+    whole seeds' warm time and size at those rates."""
+    import rag
+    from rag.corpus import load_corpus
+
+    papers = load_corpus(sorted((REPO_ROOT / "seeds").glob("*.txt"))).papers
+    chosen = papers[:: max(1, len(papers) // count)][:count]
+    settings = rag.Settings()
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder)
+        (data / "models").symlink_to(settings.store.models_dir.resolve())
+        corpus = data / "papers.jsonl"
+        corpus.write_text("".join(json.dumps({"title": p.title, "abstract": p.abstract}) + "\n" for p in chosen))
+        assistant = rag.Assistant(settings.replace(data_dir=data, prompt_cache="first", collection="warm"),
+                                  progress=False)
+        assistant.library.ingest([corpus], collection="warm")
+        laps: list[float] = []
+        clock = time.perf_counter()
+
+        def lap(done: int, total: int) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            laps.append(now - clock)
+            clock = now
+
+        started = time.perf_counter()
+        read = assistant.warm_cache("warm", on_progress=lap)
+        seconds = time.perf_counter() - started
+        entries = [size for kind, size in cache_entries(data / "prompt-cache") if kind == "block"]
+    tokens = sum(assistant.llm.count_tokens(p.title + p.abstract) for p in chosen)
+    all_tokens = sum(assistant.llm.count_tokens(p.title + p.abstract) for p in papers)
+    per_token = seconds / (2 * tokens)
+    bytes_per_token = sum(entries) / (2 * tokens)
+    return {"papers": len(chosen), "readings": read, "seconds": round(seconds, 1),
+            "answer_reading_s_p50": p(laps[: len(chosen)], 50), "judge_reading_s_p50": p(laps[len(chosen):], 50),
+            "entry_mb_p50": round(float(np.median(entries)) / 2**20, 2) if entries else None,
+            "seeds": {"papers": len(papers), "tokens_both_readings": 2 * all_tokens,
+                      "warm_minutes": round(2 * all_tokens * per_token / 60, 1),
+                      "gigabytes": round(2 * all_tokens * bytes_per_token / 2**30, 2)},
+            "load_1min": round(os.getloadavg()[0], 2)}
+
+
 def plot(data: dict[str, Any]) -> None:
     import matplotlib
 
@@ -92,6 +156,7 @@ def plot(data: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", action="append", metavar="LABEL=FOLDER", help="a rag eval output folder")
+    parser.add_argument("--warm", type=int, metavar="N", help="also time reading N seed papers into the cache")
     parser.add_argument("--plot", action="store_true", help="only redraw the PNG from the JSON")
     args = parser.parse_args(argv)
     if not args.plot:
@@ -99,6 +164,10 @@ def main(argv: list[str] | None = None) -> None:
         data = {"about": __doc__.split("\n\n")[0].replace("\n", " "), "machine": machine(),
                 "versions": package_versions("llama_cpp_python"),
                 "runs": {label: run_summary(Path(folder)) for label, folder in runs.items()}}
+        if args.warm:
+            data["warming"] = warm_cost(args.warm)
+        elif OUT.exists() and "warming" in (earlier := json.loads(OUT.read_text())):
+            data["warming"] = earlier["warming"]
         write_json(OUT, data)
     plot(json.loads(OUT.read_text()))
     print(f"wrote {OUT.relative_to(REPO_ROOT)} and {PLOT.relative_to(REPO_ROOT)}")

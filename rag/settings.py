@@ -201,9 +201,9 @@ class LlmSettings(Section):
         "off", description="Embedded model: reuse papers' computed state from a cache on disk. off = every prompt "
         "read whole, its abstracts fitted to the question; first = the first paper's whole abstract, saved where "
         "every prompt reads it (right after the rules and its number), so restoring it is the same computation and "
-        "a question reads only the other papers and itself (first word 8.7 s instead of 10.7 s p50 on the dev "
-        "questions once a paper was met, a few answers fewer: see docs/performance.md); all = every paper's whole "
-        "abstract read once and stitched in (faster still, more answers lost). true/false mean all/off.",
+        "a question reads only the other papers and itself (first word 9.0 s instead of 10.7 s p50 on the dev "
+        "questions once a paper was met; fewer held-out answers: see docs/performance.md); all = every paper's "
+        "whole abstract read once and stitched in (faster still, more answers lost). true/false mean all/off.",
     )
     prompt_cache_gb: float = Field(8.0, ge=0.1, le=10000, description="Largest size of the prompt cache on disk (GB); "
                                    "the least recently used papers go first.")
