@@ -75,15 +75,10 @@ def run_summary(folder: Path) -> dict[str, Any]:
 
 def cache_entries(folder: Path) -> list[tuple[str, int]]:
     """(kind, bytes) of each prompt-cache entry file: a paper's ``block`` or a ``prefix`` (the rules)."""
-    from rag.models.kvcache.store import MAGIC, SUFFIX
+    from rag.models.kvcache.store import SUFFIX, read_header
 
-    found = []
-    for path in folder.rglob(f"*{SUFFIX}"):
-        with path.open("rb") as handle:
-            head = handle.read(len(MAGIC) + 4)
-            length = int.from_bytes(head[len(MAGIC):], "little")
-            found.append((json.loads(handle.read(length))["key"]["kind"], path.stat().st_size))
-    return found
+    return [(header["key"]["kind"], path.stat().st_size) for path in folder.rglob(f"*{SUFFIX}")
+            if (header := read_header(path)) is not None]
 
 
 def warm_cost(count: int) -> dict[str, Any]:

@@ -271,10 +271,9 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
     def size(q: str, chosen: list[Source]) -> int:
         return model.count_tokens(chatml(build_messages(q, chosen, instructions, for_cache=every_paper_cached)))
 
-    cache = model.paper_cache
-    budget = WHOLE if cache == "all" else context_tokens
+    budget = WHOLE if every_paper_cached else context_tokens
     kept = list(sources)
-    first_whole = cache == "first"
+    first_whole = model.paper_cache == "first"
     fitted = _fit(kept, profile, budget, count_sources, first_whole)
     tokens = size(question, fitted)
     base = size(question, [])  # everything but the sources
@@ -285,7 +284,7 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
         ratio = max(0.0, limit - base) / max(1, tokens - base)
         used = sum(count_sources(s.title) + count_sources(s.abstract) for s in fitted)
         scaled = int(min(budget, used) * min(ratio * 0.9, SHRINK))
-        if cache == "all" and len(kept) > 1:  # whole abstracts stay whole: drop the lowest-ranked paper
+        if every_paper_cached and len(kept) > 1:  # whole abstracts stay whole: drop the lowest-ranked paper
             kept = kept[:-1]
         elif first_whole:  # the first abstract is too long to stay whole: fit it like the others
             first_whole = False

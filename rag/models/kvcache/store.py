@@ -90,27 +90,45 @@ def encode_entry(key: BlockKey, payload: bytes, n_tokens: int) -> bytes:
     return body + hashlib.sha256(body).digest()
 
 
-def decode_entry(data: bytes, key: BlockKey) -> Entry | None:
-    """The entry in ``data`` if it is intact and was saved under ``key``; None otherwise."""
+def parse_header(data: bytes) -> tuple[dict, int] | None:
+    """The JSON header at the start of an entry's bytes and where its payload starts; None if it is malformed."""
     start = len(MAGIC) + 4
-    if len(data) < start + DIGEST_BYTES or not data.startswith(MAGIC):
+    if len(data) < start or not data.startswith(MAGIC):
         return None
-    body, digest = data[:-DIGEST_BYTES], data[-DIGEST_BYTES:]
-    if hashlib.sha256(body).digest() != digest:
-        return None
-    (head_len,) = struct.unpack_from("<I", body, len(MAGIC))
-    if head_len > HEADER_LIMIT or len(body) < start + head_len:
+    (head_len,) = struct.unpack_from("<I", data, len(MAGIC))
+    if head_len > HEADER_LIMIT or len(data) < start + head_len:
         return None
     try:
-        header = json.loads(body[start : start + head_len])
-        payload = body[start + head_len :]
+        header = json.loads(data[start : start + head_len])
+    except ValueError:
+        return None
+    return (header, start + head_len) if isinstance(header, dict) else None
+
+
+def read_header(path: Path) -> dict | None:
+    """The header of an entry file (its key, tokens and size), read without its payload; None if malformed."""
+    with path.open("rb") as handle:
+        parsed = parse_header(handle.read(len(MAGIC) + 4 + HEADER_LIMIT))
+    return parsed[0] if parsed else None
+
+
+def decode_entry(data: bytes, key: BlockKey) -> Entry | None:
+    """The entry in ``data`` if it is intact and was saved under ``key``; None otherwise."""
+    if len(data) < len(MAGIC) + 4 + DIGEST_BYTES:
+        return None
+    body, digest = data[:-DIGEST_BYTES], data[-DIGEST_BYTES:]
+    if hashlib.sha256(body).digest() != digest or (parsed := parse_header(body)) is None:
+        return None
+    header, start = parsed
+    payload = body[start:]
+    try:
         valid = (
             header["key"] == asdict(key)
             and header["payload_bytes"] == len(payload)
             and isinstance(header["n_tokens"], int)
             and header["n_tokens"] > 0
         )
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
     return Entry(payload, header["n_tokens"]) if valid else None
 
