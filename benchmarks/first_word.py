@@ -2,10 +2,10 @@
 paper's cached state, cold (papers never met) and warm (met once), from `rag eval` runs of the same questions.
 
 ``runs``: each `rag eval` output folder given as ``--run LABEL=FOLDER`` (default: the committed dev-set runs in
-``eval/results/seeds_first_paper/``: today's path, the first paper cached with six papers and with
-``RAG_SOURCE_GAP=0.05``, each cold and warm) summarised per question type: first word and whole answer p50 / p95,
-prompt tokens and tokens read p50, papers restored from the cache, the load average, and the run's quality
-figures.
+``eval/results/seeds_first_paper/``: today's path, the first paper cached with six papers (its whole abstract, or
+cut once without the question: the reverted variant) and with ``RAG_SOURCE_GAP=0.05``, each cold and warm)
+summarised per question type: first word and whole answer p50 / p95, prompt tokens and tokens read p50, papers
+restored from the cache, the load average, and the run's quality figures.
 
 ``--warm N`` also reads N seed papers (spread over the seeds) into an empty prompt cache with
 ``RAG_PROMPT_CACHE=first``, as `rag cache warm` does (each paper as an answer's first paper and as the list judge
@@ -38,6 +38,8 @@ PLOT = RESULTS / "first_word.png"
 RUNS = REPO_ROOT / "eval" / "results" / "seeds_first_paper"
 DEFAULT_RUNS = {"today": RUNS / "today", "first paper, cold": RUNS / "first" / "cold",
                 "first paper, warm": RUNS / "first" / "warm",
+                "first paper cut once, cold (reverted)": RUNS / "first_cut" / "cold",
+                "first paper cut once, warm (reverted)": RUNS / "first_cut" / "warm",
                 "first paper + gap 0.05, cold (number line layout)": RUNS / "source_gap_0.05" / "cold",
                 "first paper + gap 0.05, warm (number line layout)": RUNS / "source_gap_0.05" / "warm"}
 QUALITY = ("must_mention", "citation_precision", "citation_recall", "abstention_accuracy", "false_abstention_rate")
@@ -132,7 +134,7 @@ def plot(data: dict[str, Any]) -> None:
 
     runs = data["runs"]
     kinds = [k for k in TYPES if any(k in r["by_type"] for r in runs.values())]
-    fig, axes = plt.subplots(1, 2, figsize=(15, 4.6), sharey=False)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.4), sharey=False)
     width = 0.8 / max(1, len(runs))
     for axis, key, target in ((axes[0], "first_word_s_p50", 4), (axes[1], "answer_s_p50", 8)):
         for i, (label, run) in enumerate(runs.items()):
@@ -141,10 +143,11 @@ def plot(data: dict[str, Any]) -> None:
         axis.axhline(target, color="grey", linestyle=":", linewidth=1)
         axis.set_xticks(range(len(kinds)), kinds)
         axis.set(ylabel="seconds (p50)", title=key.replace("_s_p50", "").replace("_", " ") + f" (dotted: {target} s)")
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(f"Embedded 1.5B on {data['machine']['cores']} cores, dev questions: today's answer path against the "
                  "first paper restored from the cache", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(PLOT, dpi=110)
 
 

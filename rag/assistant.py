@@ -44,8 +44,6 @@ from rag.answering.prompt import (
     Prompt,
     cached_reading,
     echoes_rules,
-    first_paper_abstract,
-    first_paper_budget,
     fit_prompt,
 )
 from rag.answering.question import Turn, clean_question
@@ -235,12 +233,7 @@ class Assistant:
         return fit_prompt(request.profile, sources, model=llm,
                           context_tokens=max(1, round(self.settings.answering.context_tokens * share)),
                           answer_tokens=self.settings.llm.max_answer_tokens,
-                          count_sources=self.embedder.count_tokens, instructions=instructions,
-                          first_budget=self.first_paper_budget())
-
-    def first_paper_budget(self) -> int:
-        """Tokens of a first paper's abstract in the prompt cache (`rag.answering.prompt.first_paper_budget`)."""
-        return first_paper_budget(self.settings.answering.context_tokens, self.settings.retrieval.top_k)
+                          count_sources=self.embedder.count_tokens, instructions=instructions)
 
     def second_look_papers(self, request: Request, papers: list[RetrievedPaper], reply: Reply,
                            weight: Callable[[str], float]) -> int:
@@ -523,9 +516,7 @@ class Assistant:
         if not llm.reuses_pieces:
             return 0
         papers = list(self.index(collection).store.papers().values())
-        budget, count = self.first_paper_budget(), self.embedder.count_tokens
-        readings = [cached_reading(llm.paper_cache, paper.title, paper.abstract if llm.paper_cache == "all"
-                                   else first_paper_abstract(paper.abstract, budget, count)) for paper in papers]
+        readings = [cached_reading(llm.paper_cache, paper.title, paper.abstract) for paper in papers]
         readings += [judge_prompt("", paper.title, paper.abstract, line="").pieces.cached_piece for paper in papers]
         read = 0
         for done, (prefix, block) in enumerate(readings, start=1):

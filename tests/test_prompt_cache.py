@@ -18,8 +18,6 @@ from rag.answering.profile import profile_question
 from rag.answering.prompt import (
     build_messages,
     cached_reading,
-    first_paper_abstract,
-    first_paper_budget,
     fit_prompt,
     numbered_body,
     pieced,
@@ -99,28 +97,14 @@ def test_the_first_paper_is_cached_right_after_the_rules_and_its_number():
     assert not any(piece.cached for piece in shortened.pieces)
 
 
-def test_the_first_paper_keeps_its_fixed_block_and_the_others_their_share():
+def test_the_first_paper_keeps_its_whole_abstract_and_the_others_their_share():
     papers = sources(4, 300)
     first = fit(FirstPaperModel(ScriptedLLM(), "scripted", "scripted", "test double", window=8192), papers)
     plain = fit(LanguageModel(ScriptedLLM(), "scripted", "scripted", "test double", window=8192), papers)
-    words = lambda t: len(t.split())  # noqa: E731
-    assert first.sources[0].abstract == first_paper_abstract(papers[0].abstract, first_paper_budget(200, 4), words)
-    assert all(len(s.abstract) < len(p.abstract) for s, p in zip(first.sources, papers, strict=True))
+    assert first.sources[0].abstract == papers[0].abstract
+    assert all(len(s.abstract) < len(p.abstract) for s, p in zip(first.sources[1:], papers[1:], strict=True))
     assert [s.abstract for s in first.sources[1:]] == [s.abstract for s in plain.sources[1:]]
     assert first.pieces.pieces[0].cached and first.pieces.text == chatml(first.messages)
-
-
-def test_the_first_block_is_the_same_for_every_question_and_keeps_figures_first():
-    method = " ".join(f"The binding model uses layer {name} for docking." for name in ("alpha", "beta", "gamma"))
-    abstract = f"{method} It improves accuracy by 12 points. Docking with layers is old. Results hold on 3 sets."
-    papers = [Source(rank=r, paper_id=f"p{r}", title=f"Binding paper {r}", score=1.0, abstract=abstract)
-              for r in (1, 2)]
-    model = FirstPaperModel(ScriptedLLM(), "scripted", "scripted", "test double", window=8192)
-    words = lambda t: len(t.split())  # noqa: E731
-    blocks = {fit_prompt(profile_question(question), papers, model=model, context_tokens=40, answer_tokens=320,
-                         count_sources=words, first_budget=13).sources[0].abstract
-              for question in ("Which layers does the binding model use?", "Is docking with layers old?")}
-    assert blocks == {"It improves accuracy by 12 points. Results hold on 3 sets."}
 
 
 def test_a_first_abstract_within_its_share_gives_the_prompt_read_without_the_cache():
@@ -130,10 +114,10 @@ def test_a_first_abstract_within_its_share_gives_the_prompt_read_without_the_cac
     assert first.pieces.pieces[0].cached and first.messages == plain.messages
 
 
-def test_a_first_block_too_long_for_the_window_is_fitted_and_read_live():
+def test_a_first_abstract_too_long_for_the_window_is_fitted_and_read_live():
     papers = sources(3, 3000)
     model = FirstPaperModel(ScriptedLLM(), "scripted", "scripted", "test double", window=2048)
-    fitted = fit(model, papers, context_tokens=5000)
+    fitted = fit(model, papers)
     assert len(fitted.sources[0].abstract) < len(papers[0].abstract)
     assert not any(piece.cached for piece in fitted.pieces.pieces)
     assert fitted.tokens <= fitted.limit
@@ -281,20 +265,3 @@ def test_a_question_asked_again_reads_its_first_paper_from_the_cache_and_gets_th
     assert cold.timings.papers_from_cache == 0 and warm.timings.papers_from_cache == 1
     assert warm.timings.prompt_tokens_read < cold.timings.prompt_tokens_read
     assert warm.raw_answer == cold.raw_answer and warm.answer == cold.answer
-
-
-@pytest.mark.llm
-@pytest.mark.slow
-def test_a_warmed_first_paper_is_read_from_the_cache_by_the_first_question(small_library, embedder):
-    """Warming saves each first paper's block as the answer prompt spells it, cut to its budget (300 context tokens
-    leave the first paper about 110)."""
-    settings, corpus = small_library
-    settings = settings.replace(prompt_cache="first", context_tokens=300,
-                                data_dir=settings.store.data_dir.parent / "first-warmed")
-    assistant = Assistant(settings, embedder=embedder, progress=False)
-    assistant.library.ingest([corpus], collection="three")
-    assert assistant.warm_cache() == 6
-    answer = assistant.ask(QUESTION)
-    assert answer.timings.papers_from_cache == 1
-    whole = answer.sources[0].abstract
-    assert first_paper_abstract(whole, assistant.first_paper_budget(), embedder.count_tokens) != whole  # it was cut

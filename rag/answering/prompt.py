@@ -135,7 +135,7 @@ def pieced(question: str, sources: list[Source], whole: set[int], instructions: 
     """The ChatML prompt of `build_messages` as pieces after a fixed prefix. ``all`` (``for_cache`` layout): the
     papers whose rank is in ``whole`` (abstracts as stored, not shortened) are cached pieces; their numbers, the
     question and the instructions are read live. ``first`` (the usual layout): only the first paper can be cached
-    (if its rank is in ``whole``: its abstract is `first_paper_abstract`); everything after it is read live."""
+    (if whole); everything after it is read live."""
     first = paper_cache == "first"
     text = chatml(build_messages(question, sources, instructions, for_cache=not first))
     if first and sources:
@@ -221,32 +221,11 @@ def fit_sources(sources: list[Source], profile: QuestionProfile, budget: int, co
     ]
 
 
-TITLE_TOKENS = 16  # a title's usual length in the embedder's tokens (seeds: median 15, mean 15.4)
-
-
-def first_paper_budget(context_tokens: int, papers: int) -> int:
-    """The tokens a cached first paper's abstract keeps: the first paper's share of ``context_tokens`` among
-    ``papers`` papers (`rank_weight`) with titles of the usual length, the same for every question."""
-    weights = [rank_weight(rank) for rank in range(1, max(1, papers) + 1)]
-    return max(MIN_SOURCE_BUDGET, int((context_tokens - TITLE_TOKENS * papers) * weights[0] / sum(weights)))
-
-
-def first_paper_abstract(abstract: str, budget: int, count: Callable[[str], int]) -> str:
-    """The first paper's abstract as the prompt cache holds it, the same whatever the question: whole if it fits
-    ``budget`` tokens, else its sentences holding figures first, then the earliest, in their original order."""
-    return compress_abstract(abstract, set(), budget, count, figures_first=True)
-
-
-def _fit(sources: list[Source], profile: QuestionProfile, budget: int, count: Counter, first_budget: int | None
+def _fit(sources: list[Source], profile: QuestionProfile, budget: int, count: Counter, first_whole: bool
          ) -> list[Source]:
-    """`fit_sources`; with ``first_budget`` the first source's abstract is `first_paper_abstract` instead (the
-    others as fitted)."""
+    """`fit_sources`; with ``first_whole`` the first source keeps its whole abstract (the others as fitted)."""
     fitted = fit_sources(sources, profile, budget, count)
-    if first_budget is None or not sources:
-        return fitted
-    first = sources[0]
-    return [first.model_copy(update={"abstract": first_paper_abstract(first.abstract, first_budget, count)}),
-            *fitted[1:]]
+    return [sources[0], *fitted[1:]] if first_whole and sources else fitted
 
 
 TEMPLATE_MARGIN = 32  # tokens for a chat template we cannot see (Ollama's) and BOS/EOS
@@ -272,16 +251,15 @@ class Prompt:
 
 def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: LanguageModel, context_tokens: int,
                answer_tokens: int, count_sources: Counter, instructions: str = INSTRUCTIONS,
-               question: str | None = None, first_budget: int | None = None) -> Prompt:
+               question: str | None = None) -> Prompt:
     """The prompt for the profiled question (or ``question``, a version of it) over ``sources`` that leaves
     ``answer_tokens`` of ``model``'s context window.
 
     The abstracts are fitted to ``context_tokens``, keeping the sentences most relevant to the retrieval query
     (the question joined to an earlier one for a follow-up), counted with ``count_sources`` (the embedder's
-    counter). The papers a model caches (`LanguageModel.paper_cache`) get a block that is the same in every prompt:
-    the first one (``first``) its `first_paper_abstract` within ``first_budget`` tokens (by default
-    `first_paper_budget` for these sources), the others the share they would have had; or all (``all``) their whole
-    abstract.
+    counter); the papers a model caches (`LanguageModel.paper_cache`) keep their whole abstract, so their block is
+    the same in every prompt: the first one (``first``; the others get the share of the budget they would have
+    had) or all (``all``).
     """
     question = question or profile.asked
     window = model.context_window
@@ -295,10 +273,8 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
 
     budget = WHOLE if every_paper_cached else context_tokens
     kept = list(sources)
-    first_fixed = None
-    if model.paper_cache == "first":
-        first_fixed = first_budget if first_budget is not None else first_paper_budget(context_tokens, len(sources))
-    fitted = _fit(kept, profile, budget, count_sources, first_fixed)
+    first_whole = model.paper_cache == "first"
+    fitted = _fit(kept, profile, budget, count_sources, first_whole)
     tokens = size(question, fitted)
     base = size(question, [])  # everything but the sources
     shortened = False
@@ -310,14 +286,14 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
         scaled = int(min(budget, used) * min(ratio * 0.9, SHRINK))
         if every_paper_cached and len(kept) > 1:  # whole abstracts stay whole: drop the lowest-ranked paper
             kept = kept[:-1]
-        elif first_fixed is not None:  # no room for the first paper's fixed block: fit it like the others
-            first_fixed = None
+        elif first_whole:  # the first abstract is too long to stay whole: fit it like the others
+            first_whole = False
         elif scaled > MIN_SOURCE_BUDGET * len(kept):
             budget = scaled
             shortened = True
         else:
             kept = kept[: min(len(kept) - 1, int(len(kept) * ratio))]
-        fitted = _fit(kept, profile, budget, count_sources, first_fixed)
+        fitted = _fit(kept, profile, budget, count_sources, first_whole)
         tokens = size(question, fitted)
     if len(kept) < len(sources):
         notices.append(
@@ -345,9 +321,6 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
     messages = build_messages(question, fitted, instructions, for_cache=every_paper_cached)
     pieces = None
     if model.reuses_pieces:
-        if every_paper_cached:
-            whole = {f.rank for f, s in zip(fitted, sources, strict=False) if f.abstract == s.abstract}
-        else:
-            whole = {fitted[0].rank} if fitted and first_fixed is not None else set()
+        whole = {f.rank for f, s in zip(fitted, sources, strict=False) if f.abstract == s.abstract}
         pieces = pieced(question, fitted, whole, instructions, model.paper_cache)
     return Prompt(messages, pieces, question, fitted, tokens, limit, model.counted_with, notices)
