@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from rag.answering.abstention import model_refused, retrieval_is_weak, without_refusals
 from rag.answering.answer import (
@@ -320,9 +321,17 @@ class Assistant:
 
     def checker(self, request: Request, sources: list[Source], weight: Callable[[str], float],
                 judge: PaperJudge | None = None) -> CitationChecker:
-        """The citation check over ``sources``; for a comparison, with each side's best source."""
-        sides = comparison_sides(request.profile, sources, weight, self.policy.side_coverage)
-        return CitationChecker(sources, request.profile, self.policy, weight=weight, judge=judge, sides=sides)
+        """The citation check over ``sources``."""
+        return CitationChecker(sources, request.profile, self.policy, weight=weight, judge=judge)
+
+    def sides(self, profile: QuestionProfile, sources: list[Source],
+              search: Callable[..., list[RetrievedPaper]]) -> list[Side]:
+        """A comparison's two sides, each with the source ``search`` (the question's retrieval, filters and all)
+        ranks first for the side's own text; none for other questions (`rag.answering.sides.comparison_sides`)."""
+        if not profile.is_(Kind.COMPARISON):
+            return []
+        depth = self.settings.retrieval.candidates
+        return comparison_sides(profile, sources, lambda side: [p.paper_id for p in search(side, top_k=depth)])
 
     def check(self, request: Request, sources: list[Source], reply: Reply, weight: Callable[[str], float],
               judge: PaperJudge | None = None) -> tuple[CitationChecker, CheckedAnswer | None]:
@@ -380,11 +389,11 @@ class Assistant:
         return verdict_outcome(claim, verdicts, self.checker(request, sources, weight))
 
     def reply_outcome(self, request: Request, sources: list[Source], read: list[Source], papers: list[RetrievedPaper],
-                      llm: LanguageModel, reply: Reply, weight: Callable[[str], float]
+                      sides: list[Side], llm: LanguageModel, reply: Reply, weight: Callable[[str], float]
                       ) -> Generator[StreamEvent, None, tuple[Outcome, PaperJudge | None]]:
         """The model's reply over the ``read`` sources (a second look when it refused over a paper that covers the
-        question), judged papers for a list, checked, a comparison's missing side read alone, and graded. Yields the
-        events; returns the outcome and the list judge (if any)."""
+        question), judged papers for a list, checked, a comparison's missing side (of ``sides``) read alone, and
+        graded. Yields the events; returns the outcome and the list judge (if any)."""
         read_k = request.top_k or self.settings.retrieval.top_k
         prompt = self.build_prompt(request, read, llm, share=context_share(len(papers), read_k))
         request.notices += prompt.notices
@@ -402,10 +411,7 @@ class Assistant:
                 if judge.score(item.rank) is None:
                     break
         checker, checked = self.check(request, sources, reply, weight, judge)
-        missing: list[str] = []
-        if request.profile.is_(Kind.COMPARISON):
-            checked, missing = yield from self.complete_sides(request, checker.sides, sources, checked, llm, reply,
-                                                              weight)
+        checked, missing = yield from self.complete_sides(request, sides, sources, checked, llm, reply, weight)
         if checked is not None:
             request.trail += checked.trail
         attempt = Attempt(request.profile, checker, checked, withheld=reply.withheld, missing_sides=missing)
@@ -445,8 +451,9 @@ class Assistant:
         bm25 = index.bm25()  # read once: retrieval and the term weights share it
         read_k = request.top_k or self.settings.retrieval.top_k
         depth = max(read_k, answering.list_candidates) if profile.lists_papers and answering.list_judge <= 1 else read_k
-        retrieved = self.retrieve(profile.query, top_k=depth, collection=collection, source=source, mode=mode,
-                                  bm25=bm25, year_from=year_from, year_to=year_to, author=author)
+        search = partial(self.retrieve, collection=collection, source=source, mode=mode, bm25=bm25,
+                         year_from=year_from, year_to=year_to, author=author)
+        retrieved = search(profile.query, top_k=depth)
         candidates = self.candidates(request, retrieved, index)
         papers = focused(candidates[:read_k], profile, answering.source_gap)
         shown = candidates if profile.lists_papers else papers
@@ -471,7 +478,9 @@ class Assistant:
             else:
                 outcome, claim_verdict = decided
         if outcome is None:
-            outcome, judge = yield from self.reply_outcome(request, sources, read, papers, llm, reply, bm25.idf)
+            sides = self.sides(profile, read, search)
+            outcome, judge = yield from self.reply_outcome(request, sources, read, papers, sides, llm, reply,
+                                                           bm25.idf)
         checking_ms = (time.perf_counter() - request.checking_started) * 1000
         judged = judge.verdict_scores() if judge is not None else {}
         if reply.second_look and outcome.grade in (Grade.ANSWERED, Grade.PARTIAL):

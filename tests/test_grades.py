@@ -136,6 +136,20 @@ def test_a_comparison_covering_one_side_reads_the_other_sides_paper_alone(data_d
     assert "16-bit precision" in answer.answer and "salient weights" in answer.answer
 
 
+def test_a_comparison_described_in_other_words_than_its_abstracts_finds_each_sides_paper(data_dir, embedder):
+    """The second side shares few words with its abstract ("set aside in a wider number format" for "stores them
+    sparsely in 16-bit precision"); the retriever still ranks its paper first for it. The first reply covers the
+    first side only (its citation re-cited to SaliencyQuant's number)."""
+    paraphrased = ("Two ways to quantize large language models to few bits: compare the method that rescales a few "
+                   "important weights per channel before rounding with the one that sets the rare error-causing "
+                   "weights aside in a wider number format. How does each treat them?")
+    helper = assistant(data_dir, embedder, SIDE_A, SIDE_B)
+    events = list(helper.stream(paraphrased))
+    completing = [e for e in events if isinstance(e, Completing)]
+    assert [[s.paper_id for s in e.sources] for e in completing] == [["outlier"]]
+    assert {c.paper_id for c in events[-1].answer.citations} == {"salient", "outlier"}
+
+
 def test_a_comparison_whose_other_side_is_not_given_is_partly_answered(data_dir, embedder):
     refusal = "The collection does not answer this question."
     answer = assistant(data_dir, embedder, SIDE_A, refusal).ask(COMPARISON)

@@ -80,6 +80,9 @@ def test_a_question_is_cut_into_the_parts_it_asks(question, parts):
      ("moves the coupling to 2D Fourier space", "makes OFT cheaper")),
     ("Which reports the bigger speed-up: the work that rescales UNet skips, or the work that penalises curvature?",
      ("rescales UNet skips", "penalises curvature")),
+    ("Compare the method that adds tokens to both the image and the text encoder with the one that swaps the head: "
+     "on how many datasets?", ("the method that adds tokens to both the image and the text encoder",
+                               "the one that swaps the head")),
     ("What do both papers say about hallucinations?", None),
 ])
 def test_the_two_sides_of_a_comparison(question, sides):

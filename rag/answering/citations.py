@@ -31,7 +31,6 @@ from rag.answering.markers import marker_numbers, parse_numbers
 from rag.answering.policy import AnswerPolicy
 from rag.answering.profile import QuestionProfile, profile_question
 from rag.answering.rules import MARKED_RULES, TAIL_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict
-from rag.answering.sides import Side
 from rag.answering.support import (
     MARKER_GROUP,
     Claim,
@@ -62,10 +61,8 @@ class CitationChecker:
     """Validates and repairs ``[n]`` markers against numbered sources (numbers are source ranks)."""
 
     def __init__(self, sources: list[Source], profile: QuestionProfile | str = "", policy: AnswerPolicy | None = None,
-                 *, weight: Callable[[str], float] | None = None, judge: Callable[[int], bool | None] | None = None,
-                 sides: list[Side] | None = None):
+                 *, weight: Callable[[str], float] | None = None, judge: Callable[[int], bool | None] | None = None):
         self.policy = policy or AnswerPolicy()
-        self.sides = sides or []  # a comparison's sides, each with its best source
         self.profile = profile if isinstance(profile, QuestionProfile) else profile_question(profile)
         self.sources = {s.rank: SourceText.of(s, self.policy) for s in sources}
         self.judge = judge

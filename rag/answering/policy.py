@@ -32,7 +32,6 @@ class AnswerPolicy:
     short_name_words: int = 5  # a title's head before its colon is its short name when this short
     part_coverage: float = 0.5  # quoted evidence holds this share of what each part of the question asks
     evidence_sentences: int = 2  # sentences quoted as evidence when the model's reply could not be checked
-    side_coverage: float = 0.5  # a comparison's side is matched to a source covering this share of its words
     extra_margin: float = 0.03  # a list candidate ranked below top_k comes within this of the best P(Yes)
     agreeing_rank: int = 2  # the model is asked when BM25 and the embedding both rank the best paper this high ...
     agreeing_similarity: float = 0.4  # ... and it is this close by embedding (agreement far off is chance)

@@ -81,8 +81,9 @@ LIST_NOUNS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|
                         re.IGNORECASE)
 # the two sides of a comparison
 SIDES = (
-    re.compile(r"\bcompare\s+(?P<a>.+?)\s+(?:with|to|and|against|versus|vs\.?)\s+(?P<b>.+?)(?:[:?;]|,\s*(?:what|which"
-               r"|how|in)\b|$)", re.IGNORECASE),
+    # "compare X with Y", then "X to Y", then "X and Y": X may hold a "to" or an "and" of its own
+    *(re.compile(rf"\bcompare\s+(?P<a>.+?)\s+(?:{joint})\s+(?P<b>.+?)(?:[:?;]|,\s*(?:what|which|how|in)\b|$)",
+                 re.IGNORECASE) for joint in (r"with|against|versus|vs\.?", "to", "and")),
     re.compile(r"^\W*(?:how|in\s+what\s+way)\s+(?:do|does|did)\s+(?P<a>.+?)\s+(?:and|differ\s+from)\s+(?P<b>.+?)"
                r"\s+(?:differ|compare|contrast)\b", re.IGNORECASE),
     re.compile(r"^\W*how\s+(?:do|does)\s+(?P<a>.+?)\s+differ\s+from\s+(?P<b>.+?)(?:[:?;]|,|\s+in\b|$)",
