@@ -24,6 +24,10 @@ L, F, P, PS, C, Y = Kind.LOOKUP, Kind.FIGURE, Kind.WHICH_PAPER, Kind.WHICH_PAPER
     ("List all papers about Mamba.", {PS}),
     ("Which parameter-efficient fine-tuning papers use random bases?", {PS}),
     ("Which parameter-efficient fine-tuning methods adapt the singular values of the weights?", {PS}),
+    ("Wich papers embed graph nodes without random walks?", {PS}),  # a misspelt "which"
+    ("Wich paper introduces FedPara?", {P}),
+    ("In which KD papers does the student beat its teacher?", {PS}),
+    ("In which paper is the Reversal Curse called a binding problem?", {P}),
     ("Which methods did it use as baselines?", {L}),  # about one paper (it), not a list
     ("How many papers were retrieved?", {L, F}),
     ("Compare the pre-training objectives of HuBERT and APC.", {C}),
@@ -111,3 +115,14 @@ def test_a_follow_up_is_retrieved_with_the_question_before_it_and_keeps_the_prev
 
 def test_asks_for_figure_reads_any_text():
     assert asks_for_figure("what accuracy on ImageNet") and not asks_for_figure("which dataset")
+
+
+@pytest.mark.parametrize(("question", "condition"), [
+    ("Which recent papers use LoRA?", "use LoRA"),
+    ("Wich papers embed graph nodes without random walks?", "embed graph nodes without random walks"),
+    ("In which KD papers does the student beat its teacher?", "in which the student beat its teacher"),
+    ("And which of them also quantize activations?", "also quantize activations"),
+])
+def test_what_a_listed_paper_must_do(question, condition):
+    profile = profile_question(question)
+    assert profile.condition == condition and "Wich" not in profile.asked

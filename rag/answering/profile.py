@@ -35,15 +35,21 @@ ASKS_FOR_FIGURE = re.compile(
     r"(?:scores?|accuracy|error|perplexity|speed|size|rates?|ranks?|values?|numbers?|percentage|fid|bleu|auroc|m?ap"
     r"|miou|mrr|latency|reduction|improvement|gains?)\b", re.IGNORECASE)
 # "Which paper ...?", "What recent works ...?": the answer names papers, whatever else the question mentions
-ASKS_FOR_PAPERS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what)\s+(?:[\w-]+\s+){0,3}?"
+ASKS_FOR_PAPERS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:in|among|from|across)\s+)?(?:which|what)\s+"
+                             r"(?:[\w-]+\s+){0,3}?"
                              r"(?:papers?|works?|stud(?:y|ies)|articles?|publications?)\b", re.IGNORECASE)
 # "Which papers ...?", "What recent works ...", "List the studies ...": a question whose answer is several papers
 ASKS_FOR_SEVERAL = re.compile(
-    r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
+    r"^\W*(?:(?:and|so|then|also)\s+)?(?:(?P<preposition>in|among|from|across)\s+(?=which|what))?"
+    r"(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
     r"(?P<kind>(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "recent ...", not "paper ..."
     r"(?:papers|works|studies|articles|publications))\b",
     re.IGNORECASE,
 )
+# "Wich papers ...?": a misspelt "which", read as one
+MISSPELT_WHICH = re.compile(r"\b(?:wich|whcih|whihc|wihch|whic|whch)\b", re.IGNORECASE)
+# "In which papers does X ...?" -> "in which X ...": the auxiliary a question puts before its subject
+AUXILIARY = re.compile(r"^(?:does|do|did|is|are|was|were)\s+", re.IGNORECASE)
 # "Which of them ...?", "And which of these also ...?": a follow-up that narrows the previous list
 NARROWS = re.compile(r"^\W*(?:(?:and|so|then|also|now)\s+)?(?:which|what)\s+(?:ones?\s+)?of\s+(?:them|these|those"
                      r"|the(?:se|m)?\s+(?:papers|works|studies))\b", re.IGNORECASE)
@@ -175,7 +181,10 @@ class QuestionProfile:
         asked = ASKS_FOR_SEVERAL.search(self.asked) or LIST_NOUNS.search(self.asked) or NARROWS.search(self.asked)
         if not asked:
             return None
-        return self.asked[asked.end():].strip(" ,;:?.!") or None
+        rest = self.asked[asked.end():].strip(" ,;:?.!")
+        if rest and (preposition := asked.groupdict().get("preposition")):  # "In which papers does X ...?"
+            rest = f"{preposition.lower()} which {AUXILIARY.sub('', rest)}"
+        return rest or None
 
     @property
     def list_noun(self) -> str:
@@ -247,7 +256,9 @@ def as_turns(history: Sequence[Turn | dict] | None) -> list[Turn]:
 def profile_question(question: str, history: Sequence[Turn | dict] | None = None,
                      max_chars: int | None = None) -> QuestionProfile:
     """The profile of a cleaned question; a follow-up's retrieval query is joined to the question before it (cut to
-    ``max_chars``), and it keeps the previous answer's papers."""
+    ``max_chars``), and it keeps the previous answer's papers. A misspelt "which" ("Wich papers ...") is read as one,
+    in the asked question too."""
+    question = MISSPELT_WHICH.sub(lambda typo: "Which" if typo.group()[0].isupper() else "which", question)
     turns = as_turns(history)
     follow_up = is_follow_up(question, turns)
     query = question
