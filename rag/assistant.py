@@ -365,6 +365,11 @@ class Assistant:
             _, side_checked = self.check(request, [source], side_reply, weight)
             if side_checked is None or not side_checked.citations:
                 missing.append(side.text)
+                failed = RuleHit(rule="side read alone", action="missing", claim=side_reply.text, cited=[side.rank],
+                                 reason=f"the model's reply about [{side.rank}] alone "
+                                        + ("was not supported by it" if side_checked else "said it does not answer"))
+                side_trail = side_checked.trail if side_checked else []
+                checked = replace(checked, trail=[*checked.trail, *side_trail, failed])
                 continue
             checked = CheckedAnswer(f"{checked.text} {side_checked.text}".strip(),
                                     [*checked.citations, *side_checked.citations],

@@ -155,6 +155,8 @@ def test_a_comparison_whose_other_side_is_not_given_is_partly_answered(data_dir,
     answer = assistant(data_dir, embedder, SIDE_A, refusal).ask(COMPARISON)
     assert answer.grade == "partial" and answer.missing == ["OutlierQuant"]
     assert [c.paper_id for c in answer.citations] == ["salient"]
+    side = next(hit for hit in answer.trail if hit.rule == "side read alone")  # why the side is missing
+    assert side.action == "missing" and side.claim == refusal and "said it does not answer" in side.reason
 
 
 def test_a_yes_to_a_claim_its_paper_contradicts_is_never_shown(data_dir, embedder):
