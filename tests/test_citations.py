@@ -318,3 +318,21 @@ def test_a_short_name_is_the_title_before_its_colon_or_dash():
     assert short_name("CompeteSMoE -- Effective Training of Sparse Mixture of Experts") == "CompeteSMoE"
     assert short_name("Parameter Competition Balancing for Model Merging") == (
         "Parameter Competition Balancing for Model Merging")
+
+
+def test_a_comparison_sentence_turning_to_the_other_side_is_checked_one_side_at_a_time():
+    """One marker after a sentence about both papers: each side's clause is checked alone, and re-cited to the
+    paper that states it (outside a comparison the sentence is one claim, credited to one paper as a whole)."""
+    compared = make_checker(SOURCES, threshold=0.5, question="How do the cats paper and the dogs paper differ?")
+    both = ("Cats prefer warm woollen mats over cold tiles, while the second paper measures the tunnelling rate of "
+            "dogs at low temperature [2].")
+    result = compared.check(both)
+    assert result.text == ("Cats prefer warm woollen mats over cold tiles [1]. The second paper (Quantum Dogs) "
+                           "measures the tunnelling rate of dogs at low temperature [2].")
+    assert [c.paper_id for c in result.citations] == ["cats", "dogs"]
+    assert [c.paper_id for c in check(both).citations] == ["cats"]
+    unmarked = compared.check("Cats prefer warm woollen mats over cold tiles; the dogs paper measures the "
+                              "tunnelling rate of dogs at low temperature.")
+    assert [c.paper_id for c in unmarked.citations] == ["cats", "dogs"]
+    listed = compared.check("They study cats, mats, and Dogs [1].")  # a list's last item is no other side
+    assert listed.text == "They study cats, mats, and Dogs [1]."

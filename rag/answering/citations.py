@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from rag.answering.answer import Citation, RuleHit, Source
 from rag.answering.markers import marker_numbers, parse_numbers
 from rag.answering.policy import AnswerPolicy
-from rag.answering.profile import QuestionProfile, profile_question
+from rag.answering.profile import Kind, QuestionProfile, profile_question
 from rag.answering.rules import MARKED_RULES, TAIL_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict
 from rag.answering.support import (
     MARKER_GROUP,
@@ -47,6 +47,11 @@ POINTER_TERMS = frozenset(content_terms(
 # "The first paper ...", "The VLM paper that ...", "This method ...": a sentence about a paper it describes
 DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
                              r"(?:paper|method|work|study|approach|model|framework|technique)\b", re.IGNORECASE)
+# where a comparison's sentence turns to the other side: ", while the second ...", "; the theory paper ...",
+# ", whereas ZeroI2V ..." (the connective goes; what follows names or describes a paper)
+SIDE_TURN = re.compile(r"(?:,?\s+(?:and|while|whereas|but)|;)\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w-]+\s+){0,3}?"
+                       r"(?:second|other|latter|former|first|paper|method|work|study|approach|model|one|review)\b"
+                       r"|[A-Z]))")
 
 
 @dataclass
@@ -214,7 +219,25 @@ class CitationChecker:
                 out[-1] = attach_marker(out[-1], " ".join(f"[{n}]" for n in markers))
             else:
                 orphans.extend(markers)
+        if self.profile.is_(Kind.COMPARISON):
+            out = [clause for sentence in out for clause in self.side_clauses(sentence)]
         return out or self.listing(orphans)
+
+    def side_clauses(self, sentence: str) -> list[str]:
+        """A comparison's sentence that turns from one side to the other ("A uses X, while the second uses Y [2].")
+        as one sentence per side, a clause without markers of its own given the sentence's last ones: each is
+        checked against the paper it cites (and re-cited to the other side's paper if that one states it)."""
+        turn = SIDE_TURN.search(sentence)
+        if turn is None:
+            return [sentence]
+        first, second = sentence[: turn.start()].rstrip(" ,;"), sentence[turn.end() :]
+        if min(len(content_terms(MARKER_GROUP.sub(" ", t))) for t in (first, second)) < self.policy.min_claim_terms:
+            return [sentence]
+        markers = marker_numbers(second)
+        if not marker_numbers(first) and markers:
+            first = attach_marker(first, f"[{markers[-1]}]")
+        first = first if first[-1:] in ".!?" else f"{first}."
+        return [first, *self.side_clauses(second[0].upper() + second[1:])]
 
     def marker_first_items(self, answer: str) -> list[str]:
         """A reply written as ``[1] Claim or title. [2] ...``: each marker belongs to the text after it.
