@@ -13,7 +13,9 @@ Small models also write markers apart from their claims: a leading ``[1] Claim.`
 after a claim that only points at a source ("[2]", "This score is from [2].") belongs to that claim, and a reply made
 only of markers (the answer to "which papers ...?") becomes one sentence per paper, each checked against the
 question. In an answer citing several papers, a sentence that describes its one cited paper without naming it ("The
-first paper ...", "The VLM paper that ...") gets the paper's short name after the description.
+first paper ...", "The VLM paper that ...") gets the paper's short name after the description. In an answer to a
+comparison, a sentence that turns from one side to the other ("A uses X, while the second uses Y [2].") is checked
+one side at a time.
 
 Given a judge (`rag.answering.judge.PaperJudge`, for a question asking which papers), the judge decides which
 papers fit the question: a citation of a paper it rejects is dropped (with its sentence, if it had no other),
