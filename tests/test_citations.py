@@ -336,3 +336,11 @@ def test_a_comparison_sentence_turning_to_the_other_side_is_checked_one_side_at_
     assert [c.paper_id for c in unmarked.citations] == ["cats", "dogs"]
     listed = compared.check("They study cats, mats, and Dogs [1].")  # a list's last item is no other side
     assert listed.text == "They study cats, mats, and Dogs [1]."
+
+
+def test_a_comparison_sentence_turns_at_its_contrast_whatever_the_marker_layout():
+    compared = make_checker(SOURCES, threshold=0.5, question="Cats versus Dogs: what does each study?")
+    assert compared.sentences("Cats sit on Mats and Tiles, while Dogs tunnel through barriers. [1], [2]") == [
+        "Cats sit on Mats and Tiles [1] [2].", "Dogs tunnel through barriers [1] [2]."]  # the contrast, not "and"
+    assert compared.sentences("[2] Cats prefer warm mats, and the second paper's dogs tunnel through barriers.") == [
+        "Cats prefer warm mats [2].", "The second paper's dogs tunnel through barriers [2]."]

@@ -50,10 +50,11 @@ POINTER_TERMS = frozenset(content_terms(
 DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
                              r"(?:paper|method|work|study|approach|model|framework|technique)\b", re.IGNORECASE)
 # where a comparison's sentence turns to the other side: ", while the second ...", "; the theory paper ...",
-# ", whereas ZeroI2V ..." (the connective goes; what follows names or describes a paper)
-SIDE_TURN = re.compile(r"(?:,?\s+(?:and|while|whereas|but)|;)\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w-]+\s+){0,3}?"
-                       r"(?:second|other|latter|former|first|paper|method|work|study|approach|model|one|review)\b"
-                       r"|[A-Z]))")
+# ", whereas ZeroI2V ...", ", and the encoder's second stage ..." (the connective goes; what follows names or
+# describes a paper); a contrast before a plain "and"
+TURNS_TO = (r"\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w'’-]+\s+){0,3}?"
+            r"(?:second|other|latter|former|first|paper|method|work|study|approach|model|one|review)\b|[A-Z]))")
+SIDE_TURNS = (re.compile(r"(?:,?\s+(?:while|whereas|but)|;)" + TURNS_TO), re.compile(r",?\s+and" + TURNS_TO))
 
 
 @dataclass
@@ -205,7 +206,7 @@ class CitationChecker:
     def sentences(self, answer: str) -> list[str]:
         """The reply's sentences with markers next to their claims (see the module docstring)."""
         if MARKER_GROUP.match(answer.strip()):
-            return self.marker_first_items(answer.strip())
+            return self.side_clauses_of(self.marker_first_items(answer.strip()))
         out: list[str] = []
         orphans: list[int] = []
         for sentence in split_sentences(answer) or [answer.strip()]:
@@ -221,23 +222,29 @@ class CitationChecker:
                 out[-1] = attach_marker(out[-1], " ".join(f"[{n}]" for n in markers))
             else:
                 orphans.extend(markers)
-        if self.profile.is_(Kind.COMPARISON):
-            out = [clause for sentence in out for clause in self.side_clauses(sentence)]
-        return out or self.listing(orphans)
+        return self.side_clauses_of(out) or self.listing(orphans)
+
+    def side_clauses_of(self, sentences: list[str]) -> list[str]:
+        """For a comparison, each sentence cut where it turns to the other side (`side_clauses`)."""
+        if not self.profile.is_(Kind.COMPARISON):
+            return sentences
+        return [clause for sentence in sentences for clause in self.side_clauses(sentence)]
 
     def side_clauses(self, sentence: str) -> list[str]:
         """A comparison's sentence that turns from one side to the other ("A uses X, while the second uses Y [2].")
         as one sentence per side, a clause without markers of its own given the sentence's last ones: each is
-        checked against the paper it cites (and re-cited to the other side's paper if that one states it)."""
-        turn = SIDE_TURN.search(sentence)
+        checked against the papers it cites (and re-cited to the other side's paper if that one states it)."""
+        def claim_sized(text: str) -> bool:
+            return len(content_terms(MARKER_GROUP.sub(" ", text))) >= self.policy.min_claim_terms
+
+        turn = next((match for turns in SIDE_TURNS for match in turns.finditer(sentence)
+                     if claim_sized(sentence[: match.start()]) and claim_sized(sentence[match.end() :])), None)
         if turn is None:
             return [sentence]
         first, second = sentence[: turn.start()].rstrip(" ,;"), sentence[turn.end() :]
-        if min(len(content_terms(MARKER_GROUP.sub(" ", t))) for t in (first, second)) < self.policy.min_claim_terms:
-            return [sentence]
         markers = marker_numbers(second)
         if not marker_numbers(first) and markers:
-            first = attach_marker(first, f"[{markers[-1]}]")
+            first = attach_marker(first, " ".join(f"[{n}]" for n in markers))
         first = first if first[-1:] in ".!?" else f"{first}."
         return [first, *self.side_clauses(second[0].upper() + second[1:])]
 
