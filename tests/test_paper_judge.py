@@ -76,9 +76,15 @@ def test_a_judge_that_cannot_say_leaves_the_words_to_decide():
     assert [c.number for c in checker({}).check(reply).citations] == [1]
 
 
-def test_nothing_is_listed_when_the_reply_keeps_no_citation():
-    result = checker({1: True, 3: True}).check("The weather was pleasant in spring.")
-    assert result.citations == []
+def test_a_reply_keeping_no_citation_still_lists_the_papers_the_judge_accepts():
+    """The model cited a paper the judge rejects, or said the question back: the judge's own verdicts, paper by paper,
+    are the list (a refusal is never judged, see the stream test below)."""
+    for reply in ("[2] Trains models across many clients.", "The weather was pleasant in spring."):
+        result = checker({1: True, 2: False, 3: True, 4: False}).check(reply)
+        assert [c.number for c in result.citations] == [1, 3]
+        assert result.text.endswith("Communication-Efficient Federated Averaging [1]. FedPara: Low-Rank Client "
+                                    "Updates [3].") and "[2]" not in result.text
+    assert checker({1: False, 2: False, 3: False, 4: False}).check("[2] Trains models.").citations == []
 
 
 def test_the_judge_prompt_is_the_fixed_rules_then_the_cached_paper_then_the_question():

@@ -356,7 +356,7 @@ class CitationChecker:
             # empty when a listed title was dropped; no marker but those kept, even one spliced from the
             # reply's stray brackets where a marker was removed ("[1[0]1]" -> "[11]")
             sentences_out.append(only_cited_markers(tidy("".join(pieces)), set(quotes)))
-        if quotes and self.judge is not None:  # a list: every paper the judge accepts, named or not
+        if self.judge is not None:  # a list: every paper the judge accepts, named or not (even if no claim stood)
             for n in self.sources:
                 if n not in quotes and self.judged(n):
                     quotes[n] = self.sources[n].quote(self.question_terms)
