@@ -342,14 +342,17 @@ class Assistant:
             return checker, None
         return checker, checker.check(without_refusals(reply.text))
 
-    def complete_sides(self, request: Request, sides: list[Side], sources: list[Source],
+    def complete_sides(self, request: Request, search: Callable[..., list[RetrievedPaper]], sources: list[Source],
                        checked: CheckedAnswer | None, llm: LanguageModel, reply: Reply, weight: Callable[[str], float],
                        ) -> Generator[StreamEvent, None, tuple[CheckedAnswer | None, list[str]]]:
         """For a comparison whose checked answer covers one side only: the model reads the other side's best
-        source alone and its checked reply is added. Yields its events; returns the checked answer and the sides
-        still missing."""
-        cited = {c.number for c in checked.citations} if checked is not None else set()
-        if not sides or checked is None or not cited & {s.rank for s in sides}:
+        source (`sides`, found with ``search`` once the answer cites something) alone and its checked reply is
+        added. Yields its events; returns the checked answer and the sides still missing."""
+        if checked is None or not checked.citations:
+            return checked, []
+        cited = {c.number for c in checked.citations}
+        sides = self.sides(request.profile, sources, search)
+        if not cited & {s.rank for s in sides}:
             return checked, []
         missing: list[str] = []
         for side in sides:
@@ -394,11 +397,12 @@ class Assistant:
         return verdict_outcome(claim, verdicts, self.checker(request, sources, weight))
 
     def reply_outcome(self, request: Request, sources: list[Source], read: list[Source], papers: list[RetrievedPaper],
-                      sides: list[Side], llm: LanguageModel, reply: Reply, weight: Callable[[str], float]
+                      search: Callable[..., list[RetrievedPaper]], llm: LanguageModel, reply: Reply,
+                      weight: Callable[[str], float]
                       ) -> Generator[StreamEvent, None, tuple[Outcome, PaperJudge | None]]:
         """The model's reply over the ``read`` sources (a second look when it refused over a paper that covers the
-        question), judged papers for a list, checked, a comparison's missing side (of ``sides``) read alone, and
-        graded. Yields the events; returns the outcome and the list judge (if any)."""
+        question), judged papers for a list, checked, a comparison's missing side read alone (its paper found with
+        ``search``), and graded. Yields the events; returns the outcome and the list judge (if any)."""
         read_k = request.top_k or self.settings.retrieval.top_k
         prompt = self.build_prompt(request, read, llm, share=context_share(len(papers), read_k))
         request.notices += prompt.notices
@@ -416,7 +420,7 @@ class Assistant:
                 if judge.score(item.rank) is None:
                     break
         checker, checked = self.check(request, sources, reply, weight, judge)
-        checked, missing = yield from self.complete_sides(request, sides, sources, checked, llm, reply, weight)
+        checked, missing = yield from self.complete_sides(request, search, sources, checked, llm, reply, weight)
         if checked is not None:
             request.trail += checked.trail
         attempt = Attempt(request.profile, checker, checked, withheld=reply.withheld, missing_sides=missing)
@@ -483,8 +487,7 @@ class Assistant:
             else:
                 outcome, claim_verdict = decided
         if outcome is None:
-            sides = self.sides(profile, read, search)
-            outcome, judge = yield from self.reply_outcome(request, sources, read, papers, sides, llm, reply,
+            outcome, judge = yield from self.reply_outcome(request, sources, read, papers, search, llm, reply,
                                                            bm25.idf)
         checking_ms = (time.perf_counter() - request.checking_started) * 1000
         judged = judge.verdict_scores() if judge is not None else {}

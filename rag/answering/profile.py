@@ -34,13 +34,15 @@ ASKS_FOR_FIGURE = re.compile(
     r"\bhow\s+(?:much|many|fast|large|big|long|often)\b|\bby\s+how\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?"
     r"(?:scores?|accuracy|error|perplexity|speed|size|rates?|ranks?|values?|numbers?|percentage|fid|bleu|auroc|m?ap"
     r"|miou|mrr|latency|reduction|improvement|gains?)\b", re.IGNORECASE)
+# "In which papers ...?": a preposition before the question word
+AMONG = r"in|among|from|across"
 # "Which paper ...?", "What recent works ...?": the answer names papers, whatever else the question mentions
-ASKS_FOR_PAPERS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:in|among|from|across)\s+)?(?:which|what)\s+"
+ASKS_FOR_PAPERS = re.compile(rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:{AMONG})\s+)?(?:which|what)\s+"
                              r"(?:[\w-]+\s+){0,3}?"
                              r"(?:papers?|works?|stud(?:y|ies)|articles?|publications?)\b", re.IGNORECASE)
 # "Which papers ...?", "What recent works ...", "List the studies ...": a question whose answer is several papers
 ASKS_FOR_SEVERAL = re.compile(
-    r"^\W*(?:(?:and|so|then|also)\s+)?(?:(?P<preposition>in|among|from|across)\s+(?=which|what))?"
+    rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?P<preposition>{AMONG})\s+(?=which|what))?"
     r"(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
     r"(?P<kind>(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "recent ...", not "paper ..."
     r"(?:papers|works|studies|articles|publications))\b",
