@@ -13,6 +13,8 @@ SOURCES = [
     Source(rank=2, paper_id="dogs", title="Quantum Dogs", score=0.9,
            abstract="Dogs tunnel through quantum barriers. We measure the tunnelling rate of dogs at low temperature."),
 ]
+# a paper named in answer to "which papers": its title, and why it is listed, quoted from its own work
+DOGS_LISTED = "Quantum Dogs — “We measure the tunnelling rate of dogs at low temperature” [2]."
 
 
 def check(answer: str):
@@ -131,7 +133,7 @@ def test_marker_only_sentence_belongs_to_the_previous_claim():
 def test_marker_only_reply_lists_the_papers_that_match_the_question():
     checker = make_checker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
     result = checker.check("[1] [2]")
-    assert result.text == "Quantum Dogs [2]."
+    assert result.text == DOGS_LISTED
     assert [c.paper_id for c in result.citations] == ["dogs"]
 
 
@@ -235,7 +237,7 @@ def test_punctuation_is_tidied_around_markers():
 def test_listed_titles_are_kept_only_when_their_paper_answers_the_question():
     checker = make_checker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
     result = checker.check("[1] Cats on Mats [2] Quantum Dogs")
-    assert result.text == "Quantum Dogs [2]."
+    assert result.text == DOGS_LISTED
     assert [c.paper_id for c in result.citations] == ["dogs"]
 
 
@@ -254,14 +256,14 @@ def test_the_asked_verb_as_subject_counts_without_its_s():
 def test_an_item_that_says_back_the_question_becomes_its_papers_title():
     checker = make_checker(SOURCES, threshold=0.5, question="Which paper lets dogs tunnel through quantum barriers?")
     result = checker.check("[2] Dogs tunnel through quantum barriers.")
-    assert result.text == "Quantum Dogs [2]." and [c.paper_id for c in result.citations] == ["dogs"]
+    assert result.text == DOGS_LISTED and [c.paper_id for c in result.citations] == ["dogs"]
     other = make_checker(SOURCES, threshold=0.5, question="How do dogs get through quantum barriers?")
     assert other.check("[2] Dogs tunnel through quantum barriers.").text == "Dogs tunnel through quantum barriers [2]."
 
 
 def test_a_listed_title_under_the_wrong_number_cites_its_own_paper():
     checker = make_checker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
-    assert checker.check("[1] Quantum Dogs").text == "Quantum Dogs [2]."
+    assert checker.check("[1] Quantum Dogs").text == DOGS_LISTED
 
 
 def test_marker_as_subject_of_an_unfitting_paper_is_dropped():
@@ -344,3 +346,16 @@ def test_a_comparison_sentence_turns_at_its_contrast_whatever_the_marker_layout(
         "Cats sit on Mats and Tiles [1] [2].", "Dogs tunnel through barriers [1] [2]."]  # the contrast, not "and"
     assert compared.sentences("[2] Cats prefer warm mats, and the second paper's dogs tunnel through barriers.") == [
         "Cats prefer warm mats [2].", "The second paper's dogs tunnel through barriers [2]."]
+
+
+def test_a_listed_paper_is_quoted_from_its_own_work_rather_than_its_fields_background():
+    background = "Pruning graph neural networks at initialization saves memory on large graphs."
+    own = "We prune graph neural networks by their weights' gradients."
+    sources = [Source(rank=1, paper_id="prune", title="Gradient Pruning", score=1.0, abstract=f"{background} {own}")]
+    question = "Which papers prune graph neural networks at initialization to save memory?"
+    checker = make_checker(sources, threshold=0.5, question=question)
+    result = checker.check("[1] Gradient Pruning")
+    assert result.text == f"Gradient Pruning — “{own[:-1]}” [1]." and result.citations[0].quote == own
+    only_background = make_checker([sources[0].model_copy(update={"abstract": f"{background} We use it."})],
+                                   threshold=0.5, question=question)
+    assert only_background.check("[1] Gradient Pruning").text == f"Gradient Pruning — “{background[:-1]}” [1]."

@@ -35,6 +35,8 @@ SOURCES = [
     Source(rank=4, paper_id="curricula", title="When Do Curricula Work in Decentralized Training?", score=0.7,
            abstract="We order each client's data from easy to hard during collaborative training."),
 ]
+FEDPARA_LISTED = ("FedPara: Low-Rank Client Updates — “Clients send low-rank updates of their weights to a server that "
+                  "aggregates them privately” [3].")
 
 
 def checker(verdicts: dict[int, bool] | None) -> CitationChecker:
@@ -47,8 +49,8 @@ def test_a_list_where_the_model_names_one_of_three_matching_papers_lists_all_thr
         "Communication-Efficient Federated Averaging trains models with federated learning across many clients [1].")
     assert [c.number for c in result.citations] == [1, 3, 4]
     assert result.text.startswith("Communication-Efficient Federated Averaging trains models")  # its wording kept
-    assert "FedPara: Low-Rank Client Updates [3]." in result.text
-    assert "When Do Curricula Work in Decentralized Training [4]?" in result.text
+    assert FEDPARA_LISTED in result.text  # listed by title, with why
+    assert "When Do Curricula Work in Decentralized Training? — “We order each client's data" in result.text
     assert result.citations[1].quote == SOURCES[2].abstract  # the sentence that best matches the question
 
 
@@ -82,8 +84,8 @@ def test_a_reply_keeping_no_citation_still_lists_the_papers_the_judge_accepts():
     for reply in ("[2] Trains models across many clients.", "The weather was pleasant in spring."):
         result = checker({1: True, 2: False, 3: True, 4: False}).check(reply)
         assert [c.number for c in result.citations] == [1, 3]
-        assert result.text.endswith("Communication-Efficient Federated Averaging [1]. FedPara: Low-Rank Client "
-                                    "Updates [3].") and "[2]" not in result.text
+        assert result.text.endswith("Communication-Efficient Federated Averaging — “We train models with federated "
+                                    f"learning across many clients” [1]. {FEDPARA_LISTED}") and "[2]" not in result.text
     assert checker({1: False, 2: False, 3: False, 4: False}).check("[2] Trains models.").citations == []
 
 

@@ -49,6 +49,9 @@ POINTER_TERMS = frozenset(content_terms(
 # "The first paper ...", "The VLM paper that ...", "This method ...": a sentence about a paper it describes
 DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
                              r"(?:paper|method|work|study|approach|model|framework|technique)\b", re.IGNORECASE)
+# a sentence about the paper's own work, not its field's background
+OWN_VOICE = re.compile(r"\b(?:we|our|us|here(?:in)?|this (?:paper|work|study|article|thesis)|the proposed)\b",
+                       re.IGNORECASE)
 # where a comparison's sentence turns to the other side: ", while the second ...", "; the theory paper ...",
 # ", whereas ZeroI2V ...", ", and the encoder's second stage ..." (the connective goes; what follows names or
 # describes a paper); a contrast before a plain "and"
@@ -198,10 +201,32 @@ class CitationChecker:
         """A reply of bare markers answers "which papers": one sentence per source that fits the question."""
         return [self.title_line(n) for n in dict.fromkeys(numbers) if self.answers_question(n)]
 
+    def source_title(self, number: int) -> str:
+        return self.sources[number].source.title.strip()
+
     def title_line(self, number: int) -> str:
         """Paper ``number`` named by its title: ``"FedPara: Low-Rank Updates [3]."``."""
-        title = self.sources[number].source.title.strip()
+        title = self.source_title(number)
         return attach_marker(title if title[-1:] in ".!?" else f"{title}.", f"[{number}]")
+
+    def why_listed(self, number: int) -> str:
+        """The evidence that paper ``number`` is one of the papers asked for: of its abstract's sentences holding
+        at least ``own_voice_share`` of the best one's (IDF-weighted) share of the question's words, the best that
+        speaks of the paper's own work ("we propose ...", "this paper ...") rather than its background; else the
+        best."""
+        scored = [(sum(self.weight(t) for t in terms & self.question_terms), text)
+                  for text, terms in self.sources[number].sentences]
+        best = max((score for score, _ in scored), default=0.0)
+        own = [(score, text) for score, text in scored
+               if OWN_VOICE.search(text) and score >= self.policy.own_voice_share * best]
+        return max(own or scored, key=lambda item: item[0], default=(0.0, ""))[1]
+
+    def with_reason(self, title: str, number: int) -> str:
+        """For a question whose answer is papers, a listed paper's title (the reply's words for it) followed by
+        `why_listed`, quoted: ``FedPara: Low-Rank Updates — “We propose a low-rank ...”`` (a title alone says
+        nothing of why). To a question asking for facts, a title stays a title: it is no answer."""
+        reason = self.why_listed(number).removesuffix(".") if self.profile.names_a_paper else ""
+        return f"{title.strip().removesuffix('.')} — “{reason}”" if reason else title
 
     def sentences(self, answer: str) -> list[str]:
         """The reply's sentences with markers next to their claims (see the module docstring)."""
@@ -319,8 +344,8 @@ class CitationChecker:
                 case = ClaimCase(text, numbers, self.claim(text), sentence_claim, sentence in self.subject_items, self)
                 verdict = self.decide(case, MARKED_RULES)
                 kept = list(verdict.numbers)
-                if verdict.rule == "listed title" and not kept:
-                    text = ""  # a listed title that does not fit goes, words and all
+                if verdict.rule == "listed title":  # a title that fits is listed with why; one that does not goes
+                    text = self.with_reason(text, kept[0]) if kept else ""
                 elif verdict.rule == "list item":
                     text = f"{self.sources[kept[0]].source.title} {text[0].lower()}{text[1:]}" if kept else ""
                 if content_terms(text) or verdict.rule == "listed title":
@@ -329,10 +354,10 @@ class CitationChecker:
                 if not content_terms(text):
                     kept = [n for n in kept if n not in in_sentence]  # "[1] [1]": once is enough
                 in_sentence.update(kept)
-                quoted = (self.question_terms if verdict.rule == "listed title" else
-                          case.claim.terms if verdict.rule == "list item" else self.judged_claim(case).terms)
                 for n in kept:
-                    quotes.setdefault(n, self.sources[n].quote(quoted))
+                    quotes.setdefault(n, self.why_listed(n) if verdict.rule == "listed title" else
+                                      self.sources[n].quote(case.claim.terms if verdict.rule == "list item" else
+                                                            self.judged_claim(case).terms))
                 pieces.append(text + "".join(f" [{n}]" for n in kept))
                 position = match.end()
             tail = sentence[position:]
@@ -359,8 +384,8 @@ class CitationChecker:
         if self.judge is not None:  # a list: every paper the judge accepts, named or not (even if no claim stood)
             for n in self.sources:
                 if n not in quotes and self.judged(n):
-                    quotes[n] = self.sources[n].quote(self.question_terms)
-                    sentences_out.append(self.title_line(n))
+                    quotes[n] = self.why_listed(n)
+                    sentences_out.append(attach_marker(f"{self.with_reason(self.source_title(n), n)}.", f"[{n}]"))
                     trail.append(RuleHit(rule="judged in", action="add", claim=self.title_line(n), cited=[], kept=[n],
                                          reason="the model judged it one of the papers asked for"))
         citations = [
