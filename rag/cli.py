@@ -101,7 +101,8 @@ def print_answer(answer: Answer, streamed: bool) -> None:
             out.print(f"[{c.number}] [bold]{escape(c.title)}[/]  ({escape(c.paper_id)})", highlight=False)
             if about := paper_line(c.paper):
                 out.print(f"    {about}", highlight=False, markup=False)
-            out.print(f"    “{c.quote}”", style="dim", highlight=False, markup=False)
+            if not answer.quotes_already(c):
+                out.print(f"    “{c.quote}”", style="dim", highlight=False, markup=False)
     elif answer.sources:
         out.print("\n[bold]Closest sources[/]")
         for s in answer.sources:

@@ -109,16 +109,16 @@ def completing_message(raw: str, turn: int, ranks: Iterable[int], part: str) -> 
     return link_markers(raw.rstrip(), turn, ranks) + f"\n\n*Reading about {escape(part)} alone…*{CURSOR}"
 
 
-def citation_list(citations: Sequence[Citation], turn: int) -> str:
+def citation_list(answer: Answer, turn: int) -> str:
     """The checked citations under an answer: marker link, title, authors, year, venue, link and the
-    supporting sentence."""
+    supporting sentence (unless the answer already quotes it)."""
     items = "".join(
         f'<li><a class="cite" href="#{card_id(turn, c.number)}">[{c.number}]</a> '
         f'<span class="cite-title">{escape(c.title)}</span>'
         + (f"<br>{meta}" if (meta := paper_meta(c.paper, "cite-meta")) else "")
-        + (f'<br><q class="cite-quote">{escape(c.quote)}</q>' if c.quote else "")
+        + (f'<br><q class="cite-quote">{escape(c.quote)}</q>' if c.quote and not answer.quotes_already(c) else "")
         + "</li>"
-        for c in citations
+        for c in answer.citations
     )
     return f'<div class="citations"><p class="citations-head">Checked citations</p><ul>{items}</ul></div>'
 
@@ -180,7 +180,7 @@ def answer_message(answer: Answer, turn: int) -> str:
     popovers = {c.number: popover(c) for c in answer.citations}
     text = link_markers(answer.answer, turn, ranks, popovers)
     body = f'<div class="answer-{answer.grade}">{text}</div>' if answer.grade_label else text
-    return (grade_label(answer) + body + "\n\n" + citation_list(answer.citations, turn) + removed_claims(answer)
+    return (grade_label(answer) + body + "\n\n" + citation_list(answer, turn) + removed_claims(answer)
             + "\n\n" + answer_tools(answer, turn))
 
 

@@ -189,6 +189,12 @@ class Answer(BaseModel):
         answer"; empty otherwise."""
         return GRADE_LABELS.get(self.grade, "")
 
+    def quotes_already(self, citation: Citation) -> bool:
+        """Whether the answer's text already quotes the citation's sentence (a listed paper's reason, quoted
+        evidence): a list of the citations need not repeat it."""
+        quote = citation.quote.strip().removesuffix(".")
+        return bool(quote) and quote in self.answer
+
     def removed(self) -> list[RuleHit]:
         """The rules that removed a claim (or its citations), with their reasons."""
         return [hit for hit in self.trail if hit.action == "drop"]

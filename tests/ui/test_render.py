@@ -64,6 +64,13 @@ def test_final_answer_lists_checked_citations_and_abstention_is_marked():
     assert 'class="abstain"' in abstain and "does not answer" in abstain and "closest sources" in abstain
 
 
+def test_the_citation_list_does_not_repeat_a_sentence_the_answer_already_quotes():
+    cited = Citation(number=2, paper_id="p-2", title="Paper 2", quote="The cited sentence is here.")
+    listed = render.answer_message(answer("Paper 2 — “The cited sentence is here” [2].", [cited]), turn=1)
+    assert 'class="citations"' in listed and 'class="cite-quote"' not in listed
+    assert 'class="cite-quote"' in render.answer_message(answer("It works [2].", [cited]), turn=1)
+
+
 def test_sources_panel_keeps_earlier_questions_folded():
     turns = [render.TurnSources(1, "first?", [source(1)]), render.TurnSources(2, f"second {EVIL}?", [source(1)])]
     html = render.sources_panel(turns)
