@@ -395,8 +395,9 @@ class CitationChecker:
         ]
         if len(quotes) > 1:  # "the first paper" says which only with its name
             sentences_out = [self.named(sentence) for sentence in sentences_out]
-        # a small model may loop on one sentence: say it once
-        text = " ".join(dict.fromkeys(s for s in sentences_out if re.search(r"\w", s)))
+        # a small model may loop on one sentence: say it once; a list has a line per sentence (mostly per paper)
+        separator = "\n" if self.profile.lists_papers else " "
+        text = separator.join(dict.fromkeys(s for s in sentences_out if re.search(r"\w", s)))
         return CheckedAnswer(text, citations, trail, dropped)
 
     def named(self, sentence: str) -> str:

@@ -68,3 +68,14 @@ def test_the_claims_the_check_removed_are_listed_with_their_reasons(page, replie
     assert "does not state 7" in removed.locator(".removed-why").inner_text()
     assert "Martian" not in answer.locator(".citations").inner_text()
     page.screenshot(path=str(artifacts / "claims-removed.png"))
+
+
+def test_a_list_answer_shows_each_paper_on_its_own_line_with_why(page, replies, artifacts):
+    replies.reply = "[1] [2]"
+    ask(page, "Which papers study diagonal state space models?")
+    wait_for_answers(page, 1)
+    lines = [line for line in page.locator(BOT).last.inner_text().splitlines() if "“" in line]
+    assert len(lines) == 2, lines
+    assert all("Diagonal" in line or "Diagonalization" in line for line in lines), lines
+    assert all(" — “" in line and line.endswith("].") for line in lines), lines
+    page.screenshot(path=str(artifacts / "list-answer.png"))
