@@ -202,6 +202,7 @@ class CitationChecker:
         return [self.title_line(n) for n in dict.fromkeys(numbers) if self.answers_question(n)]
 
     def source_title(self, number: int) -> str:
+        """Paper ``number``'s title."""
         return self.sources[number].source.title.strip()
 
     def title_line(self, number: int) -> str:
@@ -347,7 +348,7 @@ class CitationChecker:
                 if verdict.rule == "listed title":  # a title that fits is listed with why; one that does not goes
                     text = self.with_reason(text, kept[0]) if kept else ""
                 elif verdict.rule == "list item":
-                    text = f"{self.sources[kept[0]].source.title} {text[0].lower()}{text[1:]}" if kept else ""
+                    text = f"{self.source_title(kept[0])} {text[0].lower()}{text[1:]}" if kept else ""
                 if content_terms(text) or verdict.rule == "listed title":
                     record(verdict, sentence if verdict.action == Action.DROP else text, numbers)
                 refuted |= not kept and bool(content_terms(text))

@@ -30,8 +30,8 @@ class AnswerPolicy:
     acronym_letters: int = 5  # an acronym of at most this many letters may be spelt out ...
     acronym_slack: int = 4  # ... over this many more words than it has letters
     short_name_words: int = 5  # a title's head before its colon is its short name when this short
-    own_voice_share: float = 0.5  # a listed paper's quoted reason speaks of its own work if one such sentence
-    # holds this share of the best sentence's share of the question's words
+    own_voice_share: float = 0.5  # a listed paper's quoted reason is about its own work if such a sentence has this
+    # share of the best sentence's (IDF-weighted) question words
     part_coverage: float = 0.5  # quoted evidence holds this share of what each part of the question asks
     evidence_sentences: int = 2  # sentences quoted as evidence when the model's reply could not be checked
     extra_margin: float = 0.03  # a list candidate ranked below top_k comes within this of the best P(Yes)
