@@ -48,11 +48,18 @@ def split_sentences(text: str) -> list[str]:
     pieces = SENTENCE_END.split(text.strip())
     sentences: list[str] = []
     for piece in pieces:
-        if sentences and sentences[-1].casefold().endswith(ABBREVIATIONS):
+        if sentences and ends_with_abbreviation(sentences[-1]):
             sentences[-1] = f"{sentences[-1]} {piece}"
         else:
             sentences.append(piece)
     return [s.strip() for s in sentences if s.strip()]
+
+
+def ends_with_abbreviation(text: str) -> bool:
+    """Whether the text's last word is an abbreviation ("e.g.", "(cf.", "et al."), not a word that merely ends
+    like one ("problems." is not "ms.", "general." is not "al.")."""
+    words = text.casefold().split()
+    return bool(words) and words[-1].lstrip("([{\"'") in ABBREVIATIONS
 
 
 @lru_cache(maxsize=1)

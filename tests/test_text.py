@@ -1,8 +1,8 @@
-"""Text utilities (rag.text): the evidence sentence a source card shows before the answer."""
+"""Text utilities (rag.text): sentences, and the evidence sentence a source card shows before the answer."""
 
 from __future__ import annotations
 
-from rag.text import most_relevant_sentence
+from rag.text import most_relevant_sentence, split_sentences
 
 ABSTRACT = ("We study graphs. Our method prunes graph neural networks at initialization. "
             "Pruning keeps accuracy on graphs and citation networks.")
@@ -24,3 +24,16 @@ def test_rare_terms_outweigh_common_ones_and_ties_go_to_the_earlier_sentence():
 def test_no_shared_term_means_no_evidence():
     assert most_relevant_sentence(ABSTRACT, "protein folding") == ""
     assert most_relevant_sentence("", "graphs") == ""
+
+
+def test_abbreviations_do_not_end_a_sentence_but_words_ending_like_them_do():
+    text = ("Posteriors serve likelihood-based and simulation-based problems. However, checking them is hard "
+            "(e.g. for ODEs). It works in general. Smith et al. agree, cf. Fig. 2. The best. Ok.")
+    assert split_sentences(text) == [
+        "Posteriors serve likelihood-based and simulation-based problems.",
+        "However, checking them is hard (e.g. for ODEs).",
+        "It works in general.",
+        "Smith et al. agree, cf. Fig. 2.",
+        "The best.",
+        "Ok.",
+    ]
