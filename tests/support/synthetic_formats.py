@@ -22,8 +22,9 @@ def arxiv_id(i: int) -> str:
 
 def bibtex_entry(i: int, r: dict) -> str:
     authors = " and ".join(f"{last}, {first}" for first, last in AUTHORS[: 1 + i % 4]).replace("\u00f6", '{\\"o}')
+    title = r["title"].replace("%", "\\%")  # "%" starts a LaTeX comment
     abstract = textwrap.fill(r["abstract"].replace("%", "\\%"), 90, subsequent_indent="    ")
-    return (f"@article{{syn{i},\n  title = {{{r['title']}}},\n  author = {{{authors}}},\n"
+    return (f"@article{{syn{i},\n  title = {{{title}}},\n  author = {{{authors}}},\n"
             f"  journal = {{Journal of Examples}},\n  year = {{{r['published'][:4]}}},\n  doi = {{10.5555/syn.{i}}},\n"
             f"  abstract = {{{abstract}}}\n}}\n\n")
 
