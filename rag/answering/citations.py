@@ -222,11 +222,11 @@ class CitationChecker:
                if OWN_VOICE.search(text) and score >= self.policy.own_voice_share * best]
         return max(own or scored, key=lambda item: item[0], default=(0.0, ""))[1]
 
-    def with_reason(self, title: str, number: int) -> str:
+    def with_reason(self, title: str, reason: str) -> str:
         """For a question whose answer is papers, a listed paper's title (the reply's words for it) followed by
-        `why_listed`, quoted: ``FedPara: Low-Rank Updates — “We propose a low-rank ...”`` (a title alone says
-        nothing of why). To a question asking for facts, a title stays a title: it is no answer."""
-        reason = self.why_listed(number).removesuffix(".") if self.profile.names_a_paper else ""
+        its `why_listed` ``reason``, quoted: ``FedPara: Low-Rank Updates — “We propose a low-rank ...”`` (a title
+        alone says nothing of why). To a question asking for facts, a title stays a title: it is no answer."""
+        reason = reason.removesuffix(".") if self.profile.names_a_paper else ""
         return f"{title.strip().removesuffix('.')} — “{reason}”" if reason else title
 
     def sentences(self, answer: str) -> list[str]:
@@ -345,8 +345,9 @@ class CitationChecker:
                 case = ClaimCase(text, numbers, self.claim(text), sentence_claim, sentence in self.subject_items, self)
                 verdict = self.decide(case, MARKED_RULES)
                 kept = list(verdict.numbers)
+                reason = self.why_listed(kept[0]) if verdict.rule == "listed title" and kept else ""
                 if verdict.rule == "listed title":  # a title that fits is listed with why; one that does not goes
-                    text = self.with_reason(text, kept[0]) if kept else ""
+                    text = self.with_reason(text, reason) if kept else ""
                 elif verdict.rule == "list item":
                     text = f"{self.source_title(kept[0])} {text[0].lower()}{text[1:]}" if kept else ""
                 if content_terms(text) or verdict.rule == "listed title":
@@ -356,7 +357,7 @@ class CitationChecker:
                     kept = [n for n in kept if n not in in_sentence]  # "[1] [1]": once is enough
                 in_sentence.update(kept)
                 for n in kept:
-                    quotes.setdefault(n, self.why_listed(n) if verdict.rule == "listed title" else
+                    quotes.setdefault(n, reason if verdict.rule == "listed title" else
                                       self.sources[n].quote(case.claim.terms if verdict.rule == "list item" else
                                                             self.judged_claim(case).terms))
                 pieces.append(text + "".join(f" [{n}]" for n in kept))
@@ -386,7 +387,8 @@ class CitationChecker:
             for n in self.sources:
                 if n not in quotes and self.judged(n):
                     quotes[n] = self.why_listed(n)
-                    sentences_out.append(attach_marker(f"{self.with_reason(self.source_title(n), n)}.", f"[{n}]"))
+                    sentences_out.append(attach_marker(f"{self.with_reason(self.source_title(n), quotes[n])}.",
+                                                       f"[{n}]"))
                     trail.append(RuleHit(rule="judged in", action="add", claim=self.title_line(n), cited=[], kept=[n],
                                          reason="the model judged it one of the papers asked for"))
         citations = [
