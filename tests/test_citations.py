@@ -99,6 +99,26 @@ def test_figures_after_a_sentences_last_marker_are_checked_too():
     assert kept.text == "According to [1], the approach fits Gaussian process regressors after POD." and not kept.trail
 
 
+def test_a_claim_restating_a_paraphrased_question_is_judged_on_what_it_adds():
+    """A small model opens its answer by saying the (paraphrased) question back; the claim stands if the paper
+    states what it adds, and falls if the paper does not."""
+    sources = [Source(rank=1, paper_id="pasta", title="Parameter-Efficient Tuning with Special Token Adaptation",
+                      score=1.0, abstract="We only modify the special token representations (e.g., [SEP] and [CLS] "
+                      "in BERT) before the self-attention module at each layer. It trains 0.029% of the parameters.")]
+    question = ("Which approach for BERT-like encoders freezes every pretrained weight and only alters the hidden "
+                "vectors of a couple of particular tokens right before attention, and which tokens does it name?")
+    checker = make_checker(sources, 0.5, question=question, on_topic=0.4)
+    restated = ("The approach for BERT-like encoders that freezes every pretrained weight and only alters the hidden "
+                "vectors of a couple of particular tokens right before attention modifies the special token "
+                "representations (e.g., [SEP] and [CLS] in BERT) before the self-attention module at each layer.")
+    kept = checker.check(restated)
+    assert kept.text == restated.removesuffix(".") + " [1]." and [c.paper_id for c in kept.citations] == ["pasta"]
+    invented = restated.replace("modifies the special token representations (e.g., [SEP] and [CLS] in BERT) before "
+                                "the self-attention module at each layer", "prunes redundant convolution channels "
+                                "with gradient saliency scores")
+    assert checker.check(invented.replace(".", " [1].")).text == ""
+
+
 def test_claims_split_at_markers_and_multi_source_groups():
     result = check("Cats prefer woollen mats [2], while dogs tunnel through quantum barriers [1].")
     assert result.text == "Cats prefer woollen mats [1], while dogs tunnel through quantum barriers [2]."

@@ -99,13 +99,24 @@ class CitationChecker:
         return case.claim if len(case.claim.terms) >= self.policy.min_claim_terms else case.sentence_claim
 
     def support(self, number: int, claim: Claim) -> float:
-        """IDF-weighted share of the claim's terms found in source ``number``; 0 if it lacks a stated number
-        or name."""
+        """IDF-weighted share of the claim's terms found in source ``number``, or of its own words (those the
+        question lacks; numbers are checked as numbers) when there are at least ``min_claim_terms`` of them and that
+        is more: a reply that restates
+        a paraphrased question before answering it ("The PEFT approach that ... modifies the special token
+        representations") is judged on what it adds, not on the question's words. 0 if the source lacks a stated
+        number or name."""
         source = self.sources[number]
         if not claim.terms or not source.states(claim):
             return 0.0
-        total = sum(self.weight(t) for t in claim.terms)
-        return sum(self.weight(t) for t in claim.terms & source.terms) / total if total else 0.0
+        own = {t for t in claim.terms - self.question_terms if not any(c.isdigit() for c in t)}
+        if len(own) >= self.policy.min_claim_terms:
+            return max(self.share(claim.terms, source), self.share(own, source))
+        return self.share(claim.terms, source)
+
+    def share(self, terms: set[str], source: SourceText) -> float:
+        """IDF-weighted share of ``terms`` found in the source."""
+        total = sum(self.weight(t) for t in terms)
+        return sum(self.weight(t) for t in terms & source.terms) / total if total else 0.0
 
     def why_unsupported(self, number: int, claim: Claim) -> str:
         """Why source ``number`` does not stand for the claim, for the trail."""
