@@ -65,6 +65,13 @@ def test_which_questions_need_a_figure_in_their_answer(question, needs):
     ("For the method that derives differential equations from the Mellin-Barnes form: in which computer algebra "
      "system is it implemented?", [("in which computer algebra system is it implemented?", False)]),
     ("What does the MaF-GAN baseline regularize?", [("What does the MaF-GAN baseline regularize?", False)]),
+    # a first part whose question word follows a description or a preposition is a part too
+    ("A model stores each input as sparse cell assemblies. Besides MNIST, on which benchmark are results reported, "
+     "and how long does learning take?",
+     [("A model stores each input as sparse cell assemblies. Besides MNIST, on which benchmark are results reported",
+       False), ("how long does learning take?", True)]),
+    ("On how many NLP tasks was it tested, and with how many PLMs?",
+     [("On how many NLP tasks was it tested", True), ("with how many PLMs?", True)]),
 ])
 def test_a_question_is_cut_into_the_parts_it_asks(question, parts):
     assert [(p.text, p.needs_figure) for p in profile_question(question).parts] == parts

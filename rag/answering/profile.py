@@ -74,12 +74,16 @@ FOLLOW_UP_WORDS = re.compile(
     re.IGNORECASE,
 )
 # where a two-part question's second part starts: ", and which ...", "; what ...", " and how many ..."
-PART_BREAK = re.compile(r"(?:[.;:?]|,?\s+and|,?\s+but)\s+(?=(?:(?:in|on|for|from|by|with|at|to|of|under)\s+)?"
+# "on which ...", "with how many ...": a question word may follow a preposition
+PREPOSITION = r"(?:(?:in|on|for|from|by|with|at|to|of|under)\s+)?"
+PART_BREAK = re.compile(rf"(?:[.;:?]|,?\s+and|,?\s+but)\s+(?={PREPOSITION}"
                         r"(?:what|which|how|who|where|when|why|does|do|is|are|did|can)\b)", re.IGNORECASE)
-# a piece of a question that asks something: it opens with a question word or a request, or ends with "?"
-ASKS = re.compile(r"^\W*(?:(?:and|but|so|also|then)\s+)?(?:what|which|how|who|whom|whose|where|when|why|whether|is|are"
-                  r"|was|were|does|do|did|can|could|has|have|name|list|compare|describe|explain|give)\b|\?\s*$",
-                  re.IGNORECASE)
+# a piece of a question that asks something: it opens with a question word or a request, a sentence or clause of it
+# does ("... experiences. Besides MNIST, on which benchmark ...", "In the model that ..., how many ..."), or it ends
+# with "?"
+ASKS = re.compile(rf"^\W*(?:(?:and|but|so|also|then)\s+)?{PREPOSITION}(?:what|which|how|who|whom|whose|where|when|why"
+                  r"|whether|is|are|was|were|does|do|did|can|could|has|have|name|list|compare|describe|explain|give)\b"
+                  rf"|\?\s*$|(?:[.;:?]|,)\s+{PREPOSITION}(?:what|which|how|who|where|when|why)\b", re.IGNORECASE)
 # where what a part asks begins: a question word at its start, after punctuation, or after "and" / "but"
 QUESTION_WORD = re.compile(r"(?:^\W*|(?<=[.,;:?)\-–—]\s)|(?<=\s(?:and|but)\s))"
                            r"(?:what|which|how|who|where|when|why)\b", re.IGNORECASE)
