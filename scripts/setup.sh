@@ -13,7 +13,15 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON}"
+# Intel AMX (Sapphire Rapids and later Xeons) is left out of native x86 builds: llama.cpp's AMX matrix code
+# crashes (segmentation fault) on the first inference on such machines (seen here on a virtualised Xeon with
+# Q4_K_M; ggml-org/llama.cpp#20824); AVX-512 and VNNI do that work instead.
+NATIVE="-DGGML_NATIVE=ON"
+if [ "$(uname -m)" = x86_64 ]; then
+  NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+  NATIVE="$NATIVE -DCMAKE_C_FLAGS='$NO_AMX' -DCMAKE_CXX_FLAGS='$NO_AMX'"
+fi
+export CMAKE_ARGS="${CMAKE_ARGS:-$NATIVE}"
 LLAMA_VERSION=$(.venv/bin/python -c 'import tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["llamacpp"]; print(next(d.split("==")[1] for d in deps if d.startswith("llama-cpp-python==")))')
 BUILD_KEY=$( { echo "llama-cpp-python $LLAMA_VERSION"; echo "$CMAKE_ARGS"; grep -m1 '^flags' /proc/cpuinfo || uname -m; cc --version 2>/dev/null | head -1; } | sha256sum | cut -c1-16)
 WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/rag-llama-cpp/$BUILD_KEY"
