@@ -164,6 +164,18 @@ def test_numbers_the_source_does_not_state_are_unsupported():
     assert result.trail[0].reason == "[2] does not state 42"
 
 
+def test_a_number_the_source_spells_out_is_stated():
+    """"4 datasets" is what "four datasets" says; "fourfold" states 4 as a multiplier only."""
+    grid = [Source(rank=1, paper_id="hpo", title="Tabular Benchmarks for HPO", score=1.0,
+                   abstract="We precompute a grid of configurations on four regression datasets. Lookups give a "
+                   "fivefold cheaper comparison.")]
+    checker = make_checker(grid, 0.5, question="How many datasets does the HPO grid cover?")
+    covers = "The grid covers 4 regression datasets [1]."
+    assert checker.check(covers).text == covers
+    assert checker.check("Lookups make the comparison 5x cheaper [1].").citations
+    assert checker.check("The grid has 5 configurations [1].").citations == []  # "fivefold" is no count
+
+
 def test_names_the_source_does_not_state_are_unsupported():
     """A venue, model or dataset name (a capital after the first letter) must be in the cited paper or the
     question: the model cannot add "NeurIPS" to a paper that never says where it appeared."""
@@ -279,6 +291,19 @@ def test_an_item_that_says_back_the_question_becomes_its_papers_title():
     assert result.text == DOGS_LISTED and [c.paper_id for c in result.citations] == ["dogs"]
     other = make_checker(SOURCES, threshold=0.5, question="How do dogs get through quantum barriers?")
     assert other.check("[2] Dogs tunnel through quantum barriers.").text == "Dogs tunnel through quantum barriers [2]."
+
+
+def test_a_named_paper_whose_sentence_says_the_question_back_says_why_in_its_abstracts_words():
+    """"<title> <the question said back> [n]" names the paper but not why: it is listed as a title is, with its
+    reason quoted, unless the sentence already says it; an answer that says something of its own stays as it is."""
+    checker = make_checker(SOURCES, threshold=0.5, question="Which paper lets dogs tunnel through quantum barriers?")
+    result = checker.check("The paper lets dogs tunnel through quantum barriers [2].")
+    assert result.text == DOGS_LISTED
+    assert [c.quote for c in result.citations] == ["We measure the tunnelling rate of dogs at low temperature."]
+    said = "Quantum Dogs measures the tunnelling rate of dogs at low temperature [2]."
+    assert checker.check(said).text == said
+    facts = make_checker(SOURCES, threshold=0.5, question="How do dogs get through quantum barriers?")
+    assert facts.check("Dogs tunnel through quantum barriers [2].").text == "Dogs tunnel through quantum barriers [2]."
 
 
 def test_a_listed_title_under_the_wrong_number_cites_its_own_paper():

@@ -123,6 +123,15 @@ def test_a_reply_restating_the_question_and_naming_a_title_is_not_an_answer(data
     assert answer.abstained and answer.trail[-1].rule == "only says back"
 
 
+def test_a_papers_own_name_answers_a_question_asking_what_it_is_called(data_dir, embedder):
+    """The title's name is no answer to "what does it use?", but it is to "what is it called?"."""
+    question = ("A method quantizes LLM weights by protecting the salient ones found from activations. What is it "
+                "called?")
+    answer = assistant(data_dir, embedder, "SaliencyQuant is the method that quantizes LLM weights by protecting the "
+                                           "salient ones found from activations [1].").ask(question)
+    assert answer.grade == "answered" and answer.answer.startswith("SaliencyQuant is the method")
+
+
 def test_a_comparison_covering_one_side_reads_the_other_sides_paper_alone(data_dir, embedder):
     helper = assistant(data_dir, embedder, SIDE_A, SIDE_B)
     events = list(helper.stream(COMPARISON))

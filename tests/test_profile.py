@@ -7,7 +7,8 @@ import pytest
 from rag.answering.profile import Kind, asks_for_figure, comparison_sides, profile_question
 from rag.answering.question import Turn
 
-L, F, P, PS, C, Y = Kind.LOOKUP, Kind.FIGURE, Kind.WHICH_PAPER, Kind.WHICH_PAPERS, Kind.COMPARISON, Kind.YES_NO
+L, F, N, P, PS = Kind.LOOKUP, Kind.FIGURE, Kind.NAME, Kind.WHICH_PAPER, Kind.WHICH_PAPERS
+C, Y = Kind.COMPARISON, Kind.YES_NO
 
 
 @pytest.mark.parametrize(("question", "kinds"), [
@@ -28,6 +29,11 @@ L, F, P, PS, C, Y = Kind.LOOKUP, Kind.FIGURE, Kind.WHICH_PAPER, Kind.WHICH_PAPER
     ("Wich paper introduces FedPara?", {P}),
     ("In which KD papers does the student beat its teacher?", {PS}),
     ("In which paper is the Reversal Curse called a binding problem?", {P}),
+    ("Which survey follows inference-time compute from System-1 to System-2 models?", {P}),
+    ("What's the work that offers an interactive tool built on ImageJ?", {P}),
+    ("What is the paper's main result?", {L}),  # about a paper, not asking for one
+    ("A method maps frozen image features into a language model. What is it called?", {L, N}),
+    ("Which earlier sharing technique does it repair, under what name?", {L, N}),
     ("Which methods did it use as baselines?", {L}),  # about one paper (it), not a list
     ("How many papers were retrieved?", {L, F}),
     ("Compare the pre-training objectives of HuBERT and APC.", {C}),

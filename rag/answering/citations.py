@@ -25,7 +25,7 @@ and every paper it accepts that the reply left out is listed by title.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from rag.answering.answer import Citation, RuleHit, Source
@@ -38,6 +38,7 @@ from rag.answering.support import (
     Claim,
     SourceText,
     letters_and_digits,
+    names_in,
     numbers_in,
 )
 from rag.text import content_terms, split_sentences
@@ -186,14 +187,27 @@ class CitationChecker:
         coverage = self.coverage()
         return coverage[number] >= self.policy.on_topic * max(coverage.values())
 
-    def says_back(self, terms: set[str]) -> bool:
-        """Whether at least ``restated_share`` of these terms are the question's."""
-        return len(terms & self.question_terms) >= self.policy.restated_share * len(terms)
+    def says_back(self, terms: set[str], known: set[str] | None = None) -> bool:
+        """Whether at least ``restated_share`` of these terms are the question's (or ``known``)."""
+        known = self.question_terms if known is None else known
+        return len(terms & known) >= self.policy.restated_share * len(terms)
 
     def tells_more(self, text: str) -> bool:
         """Whether ``text`` says more than the question: a number or name it lacks, or enough other words."""
         claim = self.claim(text)
         return bool(claim.numbers or claim.names) or not self.says_back(claim.terms - POINTER_TERMS)
+
+    def adds_to_question(self, text: str, numbers: Iterable[int] | None = None) -> bool:
+        """Whether the text says more than the question and the titles of the papers (``numbers``; all when None):
+        a number or name neither holds, or enough words of its own (a restated question followed by a title adds
+        nothing)."""
+        titles = " ".join(self.sources[n].source.title for n in (self.sources if numbers is None else numbers))
+        claim = self.claim(text)
+        if claim.numbers or claim.names - names_in(titles):
+            return True
+        terms = claim.terms - POINTER_TERMS
+        known = self.question_terms | set(content_terms(titles))
+        return bool(terms) and len(terms & known) < self.policy.restated_share * len(terms)
 
     def titled_source(self, text: str, numbers: list[int]) -> int | None:
         """The source whose title ``text`` is (most of), preferring the cited ones: then the claim is only
@@ -361,6 +375,15 @@ class CitationChecker:
                     text = self.with_reason(text, reason) if kept else ""
                 elif verdict.rule == "list item":
                     text = f"{self.source_title(kept[0])} {text[0].lower()}{text[1:]}" if kept else ""
+                if (verdict.rule != "listed title" and len(kept) == 1 and self.profile.names_a_paper
+                        and content_terms(text) and not self.adds_to_question(text, kept)):
+                    # "<title> <the question said back> [1]" names the paper but not why: listed as a title is,
+                    # with why, quoted (unless the sentence already says what that quote does)
+                    reason = self.why_listed(kept[0])
+                    if self.says_back(set(content_terms(reason)), set(content_terms(text))):
+                        reason = ""
+                    else:
+                        text = self.with_reason(self.source_title(kept[0]), reason)
                 if content_terms(text) or verdict.rule == "listed title":
                     record(verdict, sentence if verdict.action == Action.DROP else text, numbers)
                 refuted |= not kept and bool(content_terms(text))
@@ -368,7 +391,7 @@ class CitationChecker:
                     kept = [n for n in kept if n not in in_sentence]  # "[1] [1]": once is enough
                 in_sentence.update(kept)
                 for n in kept:
-                    quotes.setdefault(n, reason if verdict.rule == "listed title" else
+                    quotes.setdefault(n, reason if reason else
                                       self.sources[n].quote(case.claim.terms if verdict.rule == "list item" else
                                                             self.judged_claim(case).terms))
                 pieces.append(text + "".join(f" [{n}]" for n in kept))

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.answering.answer import Citation, Grade
-from rag.answering.citations import POINTER_TERMS, CheckedAnswer, CitationChecker
+from rag.answering.citations import CheckedAnswer, CitationChecker
 from rag.answering.profile import Kind, QuestionProfile
 from rag.answering.prompt import ABSTAIN_TEXT
-from rag.answering.support import MARKER_GROUP, names_in, numbers_in, states_figure
+from rag.answering.support import MARKER_GROUP, numbers_in, states_figure
 from rag.text import content_terms, split_sentences
 
 UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
@@ -121,27 +121,17 @@ def unsupported(attempt: Attempt) -> Outcome | None:
 
 def only_says_back(attempt: Attempt) -> Outcome | None:
     """For a question asking for facts (not which paper, not yes/no), a reply whose every sentence only says back
-    the question or names a paper is no answer: "What architecture, which sizes?" is not answered by a title."""
+    the question or names a paper is no answer: "What architecture, which sizes?" is not answered by a title (but
+    "What is it called?" is)."""
     profile, checker, checked = attempt.profile, attempt.checker, attempt.checked
     if checked is None or profile.names_a_paper or profile.about_several or profile.is_(Kind.YES_NO):
         return None
+    titled = [] if profile.is_(Kind.NAME) else None  # to "what is it called?", a paper's name is an answer
     for sentence in split_sentences(checked.text):
-        if adds_to_question(checker, MARKER_GROUP.sub(" ", sentence)):
+        if checker.adds_to_question(MARKER_GROUP.sub(" ", sentence), titled):
             return None  # a sentence that says something
     return fallback("only says back", "the reply only said back the question or a paper's title", RESTATED_NOTE,
                     attempt)
-
-
-def adds_to_question(checker: CitationChecker, text: str) -> bool:
-    """Whether the text says more than the question and the titles of the papers: a number or name neither holds,
-    or enough words of its own (a restated question followed by a title adds nothing)."""
-    claim = checker.claim(text)
-    titles = " ".join(s.source.title for s in checker.sources.values())
-    known = checker.question_terms | set(content_terms(titles))
-    if claim.numbers or claim.names - names_in(titles):
-        return True
-    terms = claim.terms - POINTER_TERMS
-    return bool(terms) and len(terms & known) < checker.policy.restated_share * len(terms)
 
 
 def says_more(attempt: Attempt) -> bool:

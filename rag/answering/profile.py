@@ -23,6 +23,7 @@ class Kind(StrEnum):
 
     LOOKUP = "lookup"  # facts from one paper
     FIGURE = "figure"  # a number: how much, how many, what accuracy ...
+    NAME = "name"  # a name: what is it called, under what name ...
     WHICH_PAPER = "which-paper"  # one paper, named
     WHICH_PAPERS = "which-papers"  # every matching paper
     COMPARISON = "comparison"  # two things set side by side
@@ -34,18 +35,23 @@ ASKS_FOR_FIGURE = re.compile(
     r"\bhow\s+(?:much|many|fast|large|big|long|often)\b|\bby\s+how\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?"
     r"(?:scores?|accuracy|error|perplexity|speed|size|rates?|ranks?|values?|numbers?|percentage|fid|bleu|auroc|m?ap"
     r"|miou|mrr|latency|reduction|improvement|gains?)\b", re.IGNORECASE)
+# "What is it called?", "under what name?", "what is its name?": the answer is a name (a paper's own, often)
+ASKS_FOR_NAME = re.compile(r"\b(?:called|named)\s*(?:[?,;]|$)|\bwhat\s+name\b|\bwhat\s+(?:is|was|are|were)\s+"
+                           r"(?:its|their|the)\s+names?\b", re.IGNORECASE)
 # "In which papers ...?": a preposition before the question word
 AMONG = r"in|among|from|across"
-# "Which paper ...?", "What recent works ...?": the answer names papers, whatever else the question mentions
-ASKS_FOR_PAPERS = re.compile(rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:{AMONG})\s+)?(?:which|what)\s+"
-                             r"(?:[\w-]+\s+){0,3}?"
-                             r"(?:papers?|works?|stud(?:y|ies)|articles?|publications?)\b", re.IGNORECASE)
+PAPER_NOUNS = r"(?:papers?|works?|stud(?:y|ies)|articles?|publications?|surveys?|reviews?|preprints?)"
+# "Which paper ...?", "What recent works ...?", "Which survey ...?", "What's the work that ...?": the answer names
+# papers, whatever else the question mentions
+ASKS_FOR_PAPERS = re.compile(rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:{AMONG})\s+)?(?:(?:which|what)\s+"
+                             rf"(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\b(?!['’])|(?:which|what)(?:['’]s|\s+is|\s+was)\s+"
+                             rf"(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\s+(?:that|which|where|whose)\b)", re.IGNORECASE)
 # "Which papers ...?", "What recent works ...", "List the studies ...": a question whose answer is several papers
 ASKS_FOR_SEVERAL = re.compile(
     rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?P<preposition>{AMONG})\s+(?=which|what))?"
     r"(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
     r"(?P<kind>(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "recent ...", not "paper ..."
-    r"(?:papers|works|studies|articles|publications))\b",
+    r"(?:papers|works|studies|articles|publications|surveys|reviews))\b",
     re.IGNORECASE,
 )
 # "Wich papers ...?": a misspelt "which", read as one
@@ -287,6 +293,8 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
         kinds.add(Kind.WHICH_PAPER)
     if asks_for_figure(question):
         kinds.add(Kind.FIGURE)
+    if ASKS_FOR_NAME.search(question):
+        kinds.add(Kind.NAME)
     sides = comparison_sides(question) if not kinds & {Kind.WHICH_PAPER, Kind.WHICH_PAPERS} else None
     if COMPARES.search(question) or sides:
         kinds.add(Kind.COMPARISON)

@@ -26,6 +26,20 @@ NUMBER_WORDS = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|el
                           r"|triple|quadruple)\b", re.IGNORECASE)
 
 
+SPELLED = {word: str(value) for value, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty".split())} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
+                                           "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100"}
+SPELLED_NUMBER = re.compile(rf"\b({'|'.join(SPELLED)})(-?fold)?\b", re.IGNORECASE)
+
+
+def spelled_numbers(text: str) -> tuple[set[str], set[str]]:
+    """Numbers written in words, as digits: all of them, and those not written as a multiplier ("fourfold"):
+    ``"four datasets, a fivefold speed-up"`` -> ``({"4", "5"}, {"4"})``."""
+    found = [(SPELLED[word.casefold()], bool(fold)) for word, fold in SPELLED_NUMBER.findall(text)]
+    return {n for n, _ in found}, {n for n, fold in found if not fold}
+
+
 def multipliers_in(text: str) -> set[str]:
     """Numbers written as a multiplier: ``"1.37times faster, 3x, 2.5-fold"`` -> ``{"1.37", "3", "2.5"}``."""
     return set(MULTIPLIER.findall(text))
@@ -124,12 +138,15 @@ class SourceText:
 
     @classmethod
     def of(cls, source: Source, policy: AnswerPolicy) -> SourceText:
+        """The paper's numbers include those it spells out ("four datasets" states 4)."""
         sentences = [(s, set(content_terms(s))) for s in split_sentences(source.abstract)]
         terms = set(content_terms(source.title)).union(*(t for _, t in sentences))
         text = f"{source.title} {source.abstract}"
-        statements = [(t, numbers_in(t), letters_and_digits(t)) for t in [source.title, *(s for s, _ in sentences)]]
-        return cls(source, terms, numbers_in(text), sentences, letters_and_digits(text), statements,
-                   numbers_in(MULTIPLIER.sub(" ", text)), policy)
+        statements = [(t, numbers_in(t) | spelled_numbers(t)[0], letters_and_digits(t))
+                      for t in [source.title, *(s for s, _ in sentences)]]
+        spelled, spelled_plain = spelled_numbers(text)
+        return cls(source, terms, numbers_in(text) | spelled, sentences, letters_and_digits(text), statements,
+                   numbers_in(MULTIPLIER.sub(" ", text)) | spelled_plain, policy)
 
     def problem(self, claim: Claim) -> str | None:
         """What of the claim this paper does not state, or None: every number and name the claim adds to the
