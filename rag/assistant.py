@@ -219,14 +219,21 @@ class Assistant:
         among their first `agreeing_rank` and it is at least `agreeing_similarity` close by embedding (a paraphrased
         or misspelt question's words miss the abstract, yet the two retrievers agree on it); if not, abstain
         without the LLM."""
-        answering, agree = self.settings.answering, self.policy.agreeing_rank
+        answering = self.settings.answering
         if profile.previous_papers and profile.narrows:
             return True
-        if papers and (papers[0].bm25_rank or agree + 1) <= agree and (papers[0].dense_rank or agree + 1) <= agree \
-                and (papers[0].dense_similarity or 0.0) >= self.policy.agreeing_similarity:
+        if self.retrievers_agree(papers):
             return True
         return not retrieval_is_weak(profile.query, papers, answering.abstain_threshold, weight,
                                      answering.abstain_similarity)
+
+    def retrievers_agree(self, papers: list[RetrievedPaper]) -> bool:
+        """Whether BM25 and the embedding both rank the best paper among their first `agreeing_rank`, and it is at
+        least `agreeing_similarity` close by embedding: the question is about that paper, however it is worded."""
+        agree = self.policy.agreeing_rank
+        return bool(papers) and (papers[0].bm25_rank or agree + 1) <= agree \
+            and (papers[0].dense_rank or agree + 1) <= agree \
+            and (papers[0].dense_similarity or 0.0) >= self.policy.agreeing_similarity
 
     def build_prompt(self, request: Request, sources: list[Source], llm: LanguageModel,
                      instructions: str = INSTRUCTIONS, share: float = 1.0) -> Prompt:
@@ -239,13 +246,17 @@ class Assistant:
     def second_look_papers(self, request: Request, papers: list[RetrievedPaper], reply: Reply,
                            weight: Callable[[str], float]) -> int:
         """How many of the best papers to read again when the model refused although one of them covers the
-        question well (`AnsweringSettings.second_look_threshold`); 0 when no second look is due."""
+        question well (`AnsweringSettings.second_look_threshold`), or, for a question asking no figure, both
+        retrievers agree on the best one (`retrievers_agree`: a paraphrase that shares few of its words; to a figure
+        question a refusal is often right, and a forced reply grabs a figure near the words); 0 when no second look
+        is due or it is off (a threshold above 1)."""
         answering = self.settings.answering
         count = min(answering.second_look_papers, len(papers))
-        if reply.withheld or reply.second_look or not model_refused(reply.text):
+        if reply.withheld or reply.second_look or answering.second_look_threshold > 1 or not model_refused(reply.text):
             return 0
         best = max((p.term_coverage(request.query, weight) for p in papers[:count]), default=0.0)
-        return count if best >= answering.second_look_threshold else 0
+        agree = not request.profile.needs_figure and self.retrievers_agree(papers)
+        return count if best >= answering.second_look_threshold or agree else 0
 
     def generate(self, prompt: Prompt, llm: LanguageModel, request: Request, reply: Reply,
                  opening: str = "") -> Iterator[Token]:

@@ -296,7 +296,8 @@ class AnsweringSettings(Section):
     second_look_threshold: float = Field(
         0.7, ge=0.0, le=1.1,
         description="When the model says the collection does not answer but the best source covers at least this "
-        "much of the question (IDF-weighted), ask again over the best sources alone, with the reply opened as "
+        "much of the question (IDF-weighted), or (for a question asking no figure) BM25 and the embedding both rank "
+        "it among their first two, ask again over the best sources alone, with the reply opened as "
         "\"According to [1],\" (the citation check decides); a reply that still cannot be checked is answered with "
         "that source's sentences, quoted as evidence, when they give what each part asks. Above 1 = never.",
     )

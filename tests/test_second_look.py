@@ -71,6 +71,21 @@ def test_a_second_look_that_still_refuses_or_is_unsupported_quotes_the_evidence_
     assert answer.abstained and answer.answer == ABSTAIN_TEXT  # no sentence gives what is asked: nothing quoted
 
 
+# a paraphrase sharing few words with the abstract (coverage 0.27), on which BM25 and MiniLM both rank the paper first
+PARAPHRASE = "What old puzzle of the mind sciences is said to lie behind models' failure to reverse learned facts?"
+
+
+def test_a_refused_paraphrase_both_retrievers_agree_on_gets_a_second_look_unless_it_asks_a_figure(data_dir, embedder):
+    helper = assistant(data_dir, embedder, REFUSAL, CONTINUED)
+    answer = helper.ask(PARAPHRASE)
+    assert not answer.abstained and len(helper.llm.llm.prompts) == 2
+    assert answer.raw_answer == SECOND_LOOK_OPENING + CONTINUED
+    figure = assistant(data_dir, embedder, REFUSAL, CONTINUED)
+    answer = figure.ask("How many old puzzles of the mind sciences are said to lie behind models' failure to reverse "
+                        "learned facts?")
+    assert len(figure.llm.llm.prompts) == 1  # to a figure question a refusal stands: no forced reply
+
+
 def test_no_second_look_when_it_is_off_or_the_model_answered(data_dir, embedder):
     off = assistant(data_dir, embedder, REFUSAL, REVERSAL_REPLY, second_look_threshold=1.1)
     assert off.ask(REVERSAL_QUESTION).abstained and len(off.llm.llm.prompts) == 1
