@@ -102,10 +102,9 @@ class CitationChecker:
     def support(self, number: int, claim: Claim) -> float:
         """IDF-weighted share of the claim's terms found in source ``number``, or of its own words (those the
         question lacks; numbers are checked as numbers) when there are at least ``min_claim_terms`` of them and that
-        is more: a reply that restates
-        a paraphrased question before answering it ("The PEFT approach that ... modifies the special token
-        representations") is judged on what it adds, not on the question's words. 0 if the source lacks a stated
-        number or name."""
+        is more: a reply that restates a paraphrased question before answering it ("The PEFT approach that ...
+        modifies the special token representations") is judged on what it adds, not on the question's words. 0 if
+        the source lacks a stated number or name."""
         source = self.sources[number]
         if not claim.terms or not source.states(claim):
             return 0.0
