@@ -193,8 +193,7 @@ class CitationChecker:
 
     def tells_more(self, text: str) -> bool:
         """Whether ``text`` says more than the question: a number or name it lacks, or enough other words."""
-        claim = self.claim(text)
-        return bool(claim.numbers or claim.names) or not self.says_back(claim.terms - POINTER_TERMS)
+        return self.adds_to_question(text, ())
 
     def adds_to_question(self, text: str, numbers: Iterable[int] | None = None) -> bool:
         """Whether the text says more than the question and the titles of the papers (``numbers``; all when None):
@@ -204,9 +203,7 @@ class CitationChecker:
         claim = self.claim(text)
         if claim.numbers or claim.names - names_in(titles):
             return True
-        terms = claim.terms - POINTER_TERMS
-        known = self.question_terms | set(content_terms(titles))
-        return bool(terms) and len(terms & known) < self.policy.restated_share * len(terms)
+        return not self.says_back(claim.terms - POINTER_TERMS, self.question_terms | set(content_terms(titles)))
 
     def titled_source(self, text: str, numbers: list[int]) -> int | None:
         """The source whose title ``text`` is (most of), preferring the cited ones: then the claim is only
