@@ -5,6 +5,7 @@ from __future__ import annotations
 from rag.answering.answer import Source
 from rag.answering.citations import short_name
 from rag.answering.markers import parse_numbers
+from rag.answering.support import introduced_names
 from tests.support.checking import make_checker
 
 SOURCES = [
@@ -404,3 +405,32 @@ def test_a_listed_paper_is_quoted_from_its_own_work_rather_than_its_fields_backg
     only_background = make_checker([sources[0].model_copy(update={"abstract": f"{background} We use it."})],
                                    threshold=0.5, question=question)
     assert only_background.check("[1] Gradient Pruning").text == f"Gradient Pruning — “{background[:-1]}” [1]."
+
+
+INTRODUCED = [  # (abstract sentences, what the question or title already says, the name the paper introduces)
+    (["In this paper, we propose a novel method named OptFS to address these problems."], "", "OptFS"),
+    (["We introduce a Higher-order Graph Convolutional Network (HiGCN) grounded in FP Laplacians."], "", "HiGCN"),
+    (["This method, namely parallel scaling (ParScale), is proposed here."], "", "ParScale"),
+    (["We present FastRP, a scalable algorithm for node representations."], "", "FastRP"),
+    (["We describe a new method, DeFINE, for learning deep token representations."], "", "DeFINE"),
+    (["Deep neural networks (DNNs) are large.", "We propose to prune deep neural networks (DNNs)."], "", ""),
+    (["Mixture of experts is popular.", "Prior work called MoE-X scales it."], "", ""),  # not the paper's own work
+    (["We propose Practical Plug-And-Play (PPAP), a guidance framework."], "Which papers use PPAP?", ""),
+    (["We propose to maximise the collected coins (reward)."], "", ""),  # a word, not a name
+]
+
+
+def test_the_name_a_paper_gives_its_own_method_is_found():
+    for sentences, known, name in INTRODUCED:
+        assert next(introduced_names(sentences, known), "") == name, sentences
+
+
+def test_a_listed_paper_is_named_by_what_it_introduces_when_neither_title_nor_quote_says_it():
+    reason = "Click-through rate models transform features into latent vectors and enumerate interactions."
+    named = "In this paper, we propose a novel method named OptFS to select the feature set."
+    sources = [Source(rank=1, paper_id="optfs", title="Optimizing Feature Set for CTR Prediction", score=1.0,
+                      abstract=f"{reason} {named}")]
+    checker = make_checker(sources, threshold=0.5, question="Which papers choose the feature interactions a "
+                                                            "click-through rate model enumerates?")
+    assert checker.check("[1] Optimizing Feature Set for CTR Prediction").text == (
+        f"Optimizing Feature Set for CTR Prediction (OptFS) — “{reason[:-1]}” [1].")

@@ -35,8 +35,10 @@ from rag.answering.profile import Kind, QuestionProfile, profile_question
 from rag.answering.rules import MARKED_RULES, TAIL_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict
 from rag.answering.support import (
     MARKER_GROUP,
+    OWN_VOICE,
     Claim,
     SourceText,
+    introduced_names,
     letters_and_digits,
     names_in,
     numbers_in,
@@ -50,9 +52,6 @@ POINTER_TERMS = frozenset(content_terms(
 # "The first paper ...", "The VLM paper that ...", "This method ...": a sentence about a paper it describes
 DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
                              r"(?:paper|method|work|study|approach|model|framework|technique)\b", re.IGNORECASE)
-# a sentence about the paper's own work, not its field's background
-OWN_VOICE = re.compile(r"\b(?:we|our|us|here(?:in)?|this (?:paper|work|study|article|thesis)|the proposed)\b",
-                       re.IGNORECASE)
 # where a comparison's sentence turns to the other side: ", while the second ...", "; the theory paper ...",
 # ", whereas ZeroI2V ...", ", and the encoder's second stage ..." (the connective goes; what follows names or
 # describes a paper); a contrast before a plain "and"
@@ -243,12 +242,27 @@ class CitationChecker:
                if OWN_VOICE.search(text) and score >= self.policy.own_voice_share * best]
         return max(own or scored, key=lambda item: item[0], default=(0.0, ""))[1]
 
-    def with_reason(self, title: str, reason: str) -> str:
-        """For a question whose answer is papers, a listed paper's title (the reply's words for it) followed by
-        its `why_listed` ``reason``, quoted: ``FedPara: Low-Rank Updates — “We propose a low-rank ...”`` (a title
-        alone says nothing of why). To a question asking for facts, a title stays a title: it is no answer."""
+    def with_reason(self, number: int, title: str, reason: str) -> str:
+        """For a question whose answer is papers, paper ``number``'s title (the reply's words for it), the name it
+        gives what it introduces when neither says it (`introduced_name`), and its `why_listed` ``reason``, quoted:
+        ``Optimizing Feature Set for CTR Prediction (OptFS) — “Feature interactions ...”`` (a title alone says
+        nothing of why). To a question asking for facts, a title stays a title: it is no answer."""
         reason = reason.removesuffix(".") if self.profile.names_a_paper else ""
-        return f"{title.strip().removesuffix('.')} — “{reason}”" if reason else title
+        if not reason:
+            return title
+        title = title.strip().removesuffix(".")
+        name = self.introduced_name(number, f"{self.profile.query} {title} {reason}")
+        return f"{title} ({name}) — “{reason}”" if name else f"{title} — “{reason}”"
+
+    def introduced_name(self, number: int, known: str) -> str:
+        """The name paper ``number`` gives what it introduces (`introduced_names`, not in ``known``), if that name
+        is nearly the paper's own: one of its words is about as rare in the collection (IDF) as the paper's rarest
+        (``name_rarity``), so "KL" or "MoE", which many papers use, is not taken for it."""
+        source = self.sources[number]
+        rarest = max(map(self.weight, source.terms), default=0.0)
+        return next((name for name in introduced_names([s for s, _ in source.sentences], known)
+                     if max(map(self.weight, content_terms(name)), default=0.0) >= self.policy.name_rarity * rarest),
+                    "")
 
     def sentences(self, answer: str) -> list[str]:
         """The reply's sentences with markers next to their claims (see the module docstring)."""
@@ -368,7 +382,7 @@ class CitationChecker:
                 kept = list(verdict.numbers)
                 reason = self.why_listed(kept[0]) if verdict.rule == "listed title" and kept else ""
                 if verdict.rule == "listed title":  # a title that fits is listed with why; one that does not goes
-                    text = self.with_reason(text, reason) if kept else ""
+                    text = self.with_reason(kept[0], text, reason) if kept else ""
                 elif verdict.rule == "list item":
                     text = f"{self.source_title(kept[0])} {text[0].lower()}{text[1:]}" if kept else ""
                 if (verdict.rule != "listed title" and len(kept) == 1 and self.profile.names_a_paper
@@ -379,7 +393,7 @@ class CitationChecker:
                     if self.says_back(set(content_terms(reason)), set(content_terms(text))):
                         reason = ""
                     else:
-                        text = self.with_reason(self.source_title(kept[0]), reason)
+                        text = self.with_reason(kept[0], self.source_title(kept[0]), reason)
                 if content_terms(text) or verdict.rule == "listed title":
                     record(verdict, sentence if verdict.action == Action.DROP else text, numbers)
                 refuted |= not kept and bool(content_terms(text))
@@ -417,7 +431,7 @@ class CitationChecker:
             for n in self.sources:
                 if n not in quotes and self.judged(n):
                     quotes[n] = self.why_listed(n)
-                    sentences_out.append(attach_marker(f"{self.with_reason(self.source_title(n), quotes[n])}.",
+                    sentences_out.append(attach_marker(f"{self.with_reason(n, self.source_title(n), quotes[n])}.",
                                                        f"[{n}]"))
                     trail.append(RuleHit(rule="judged in", action="add", claim=self.title_line(n), cited=[], kept=[n],
                                          reason="the model judged it one of the papers asked for"))

@@ -29,6 +29,7 @@ class AnswerPolicy:
     measure_window: int = 4  # names this many words either side of a figure say what it measures
     acronym_letters: int = 5  # an acronym of at most this many letters may be spelt out ...
     acronym_slack: int = 4  # ... over this many more words than it has letters
+    name_rarity: float = 0.85  # a name a paper introduces is its own when this rare (IDF) against its rarest word
     short_name_words: int = 5  # a title's head before its colon is its short name when this short
     own_voice_share: float = 0.5  # a listed paper's quoted reason is about its own work if such a sentence has this
     # share of the best sentence's (IDF-weighted) question words

@@ -9,6 +9,7 @@ what of a claim the paper does not state, or None when it states all of it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rag.answering.answer import Source
@@ -84,6 +85,43 @@ def measures_in(text: str, known: set[str], window: int) -> tuple[set[str], set[
             after = frozenset(names_in(" ".join(words[i + 1 : i + window + 1])))
             following |= {(figure, after) for figure in figures if after}
     return beside, following
+
+
+# a sentence about the paper's own work, not its field's background
+OWN_VOICE = re.compile(r"\b(?:we|our|us|here(?:in)?|this (?:paper|work|study|article|thesis)|the proposed)\b",
+                       re.IGNORECASE)
+INTRODUCES = re.compile(r"\b(?:propos|introduc|present|develop|describ|term|call|nam|dub|coin)\w*", re.IGNORECASE)
+# how an abstract names what it introduces, within a few words of the verb: "... Graph Convolutional Network
+# (HiGCN)", "a method named OptFS", "We present FastRP, a ..."
+DEFINED = re.compile(r"(\S+)\s+\(([^\W_][\w-]*)\)")
+NAMED = re.compile(r"\b(?:named|called|termed|dubbed|coined)\s+(?:it\s+)?(?:as\s+)?[\"“']?([^\W_][\w-]*)",
+                   re.IGNORECASE)
+APPOSITION = re.compile(r"\b(?:[Pp]ropose|[Ii]ntroduce|[Pp]resent|[Dd]evelop|[Dd]escribe)s?\s+"
+                        r"(?:(?:a|an)\s+(?:new\s+|novel\s+)?[\w-]+,\s+)?([A-Z][\w-]*)(?=[,:(]|\s+(?:is|as)\b)")
+NAME_REACH = 80  # characters after the verb within which the name starts
+
+
+def introduced_names(sentences: list[str], known: str = "") -> Iterator[str]:
+    """The names a paper gives what it introduces, in order, from its sentences about its own work that introduce
+    something: an acronym defined after a capitalised phrase or in mixed case ("Practical Plug-And-Play (PPAP)",
+    "parallel scaling (ParScale)", not "deep neural networks (DNNs)"), a word with a capital after its first letter
+    after "named", "called", ..., or a capitalised word set off by a comma after the verb ("We present FastRP,").
+    Words of ``known`` are left out: ``"In this paper, we propose a novel method named OptFS."`` -> ``OptFS``."""
+    said = {letters_and_digits(w) for w in WORD_WITH_HYPHENS.findall(known)}
+    for sentence in sentences:
+        if not OWN_VOICE.search(sentence):
+            continue
+        for verb in INTRODUCES.finditer(sentence):
+            after = sentence[verb.start():]
+            near = [m for pattern in (DEFINED, NAMED, APPOSITION) for m in pattern.finditer(after)
+                    if m.start(m.lastindex or 0) <= NAME_REACH]
+            found = [m.group(2) for m in near if m.re is DEFINED and any(c.isupper() for c in m.group(2)) and (
+                m.group(1)[:1].isupper() or any(c.islower() for c in m.group(2).removesuffix("s")[1:]))]
+            found += [m.group(1) for m in near if m.re is NAMED and names_in(m.group(1))]
+            found += [m.group(1) for m in near if m.re is APPOSITION]
+            for name in found:
+                if letters_and_digits(name) not in said:
+                    yield name.rstrip("-")
 
 
 def spells_out(acronym: str, sentence: str, policy: AnswerPolicy) -> bool:
