@@ -231,6 +231,19 @@ def test_a_figure_the_paper_gives_only_as_a_multiplier_is_not_a_plain_value():
     checker = make_checker(faster, 0.5, question="What bits-per-character does the model reach on EnWik8?")
     assert checker.check("The model reaches a bits-per-character of 1.37 on EnWik8 [1].").citations == []
     assert checker.check("The model's forward pass on EnWik8 is 1.37 times faster [1].").citations
+    thousands = [Source(rank=1, paper_id="rp", title="Sparse Random Projection", score=1.0,
+                        abstract="FastRP is over 4,000 times faster than DeepWalk and node2vec.")]
+    faster = make_checker(thousands, 0.5, question="How much faster than DeepWalk is FastRP?")
+    assert faster.check("FastRP is over 4,000 times faster than DeepWalk and node2vec [1].").citations
+
+
+def test_a_magnitude_in_words_names_the_same_size_as_its_letter():
+    """"85M" beside a figure is what "85 million parameters" says."""
+    mlp = [Source(rank=1, paper_id="mlp", title="Mixing and Shifting MLPs", score=1.0,
+                  abstract="An MS-MLP with 85 million parameters achieves 83.8% top-1 accuracy on ImageNet-1K.")]
+    checker = make_checker(mlp, 0.5, question="What top-1 accuracy does the 85M-parameter MS-MLP reach?")
+    assert checker.check("The 85M-parameter MS-MLP achieves 83.8% top-1 accuracy on ImageNet-1K [1].").citations
+    assert not checker.check("The 85B-parameter MS-MLP achieves 83.8% top-1 accuracy on ImageNet-1K [1].").citations
 
 
 def test_an_acronym_beside_a_figure_may_be_spelt_out_in_the_source():
@@ -392,6 +405,22 @@ def test_a_comparison_sentence_turns_at_its_contrast_whatever_the_marker_layout(
         "Cats sit on Mats and Tiles [1] [2].", "Dogs tunnel through barriers [1] [2]."]  # the contrast, not "and"
     assert compared.sentences("[2] Cats prefer warm mats, and the second paper's dogs tunnel through barriers.") == [
         "Cats prefer warm mats [2].", "The second paper's dogs tunnel through barriers [2]."]
+
+
+def test_a_comparison_sentence_contrasting_two_figures_is_checked_side_by_side():
+    """"A reaches 84.1%, while <the other described> reaches 83.8%": each figure against its own paper, though
+    the second side is described, not named as "the second paper"."""
+    sources = [Source(rank=1, paper_id="aim", title="Semantic Autoregressive Image Modeling", score=1.0,
+                      abstract="Semantic autoregressive image modeling predicts patches from the most to the least "
+                               "semantic ones and reaches 84.1% top-1 accuracy with ViT-B on ImageNet."),
+               Source(rank=2, paper_id="mlp", title="Mixing and Shifting MLPs", score=0.9,
+                      abstract="The token-mixing MLP grows its receptive field with spatial shifting and achieves "
+                               "83.8% top-1 accuracy on ImageNet.")]
+    checker = make_checker(sources, 0.5, question="Which is more accurate on ImageNet: the autoregressive "
+                                                  "patch model or the shifting MLP? Give both numbers.")
+    result = checker.check("Semantic autoregressive image modeling reaches 84.1% top-1 accuracy with ViT-B on "
+                           "ImageNet, while the token-mixing shifting MLP achieves 83.8% top-1 accuracy on ImageNet.")
+    assert [c.paper_id for c in result.citations] == ["aim", "mlp"] and "83.8%" in result.text
 
 
 def test_a_listed_paper_is_quoted_from_its_own_work_rather_than_its_fields_background():

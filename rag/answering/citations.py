@@ -58,6 +58,9 @@ DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
 TURNS_TO = (r"\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w'’-]+\s+){0,3}?"
             r"(?:second|other|latter|former|first|paper|method|work|study|approach|model|one|review)\b|[A-Z]))")
 SIDE_TURNS = (re.compile(r"(?:,?\s+(?:while|whereas|but)|;)" + TURNS_TO), re.compile(r",?\s+and" + TURNS_TO))
+# a contrast between two figures turns too, whatever follows it: "A reaches 84.1%, while the token-mixing MLP
+# reaches 83.8%"
+FIGURE_TURN = re.compile(r"(?:,\s+(?:while|whereas)|;)\s+")
 
 
 @dataclass
@@ -298,7 +301,13 @@ class CitationChecker:
         def claim_sized(text: str) -> bool:
             return len(content_terms(MARKER_GROUP.sub(" ", text))) >= self.policy.min_claim_terms
 
-        turn = next((match for turns in SIDE_TURNS for match in turns.finditer(sentence)
+        def figured(text: str) -> bool:
+            return bool(numbers_in(MARKER_GROUP.sub(" ", text)) - self.question_numbers)
+
+        turns = [match for turns in SIDE_TURNS for match in turns.finditer(sentence)]
+        turns += [match for match in FIGURE_TURN.finditer(sentence)
+                  if figured(sentence[: match.start()]) and figured(sentence[match.end() :])]
+        turn = next((match for match in turns
                      if claim_sized(sentence[: match.start()]) and claim_sized(sentence[match.end() :])), None)
         if turn is None:
             return [sentence]

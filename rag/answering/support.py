@@ -41,14 +41,20 @@ def spelled_numbers(text: str) -> tuple[set[str], set[str]]:
     return {n for n, _ in found}, {n for n, fold in found if not fold}
 
 
+def without_separators(text: str) -> str:
+    """``"4,000 times"`` -> ``"4000 times"``."""
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+
+
 def multipliers_in(text: str) -> set[str]:
-    """Numbers written as a multiplier: ``"1.37times faster, 3x, 2.5-fold"`` -> ``{"1.37", "3", "2.5"}``."""
-    return set(MULTIPLIER.findall(text))
+    """Numbers written as a multiplier: ``"1.37times faster, 3x, 2.5-fold, 4,000 times"`` ->
+    ``{"1.37", "3", "2.5", "4000"}``."""
+    return set(MULTIPLIER.findall(without_separators(text)))
 
 
 def numbers_in(text: str) -> set[str]:
     """Numbers as written, thousands separators dropped: ``"1,024 and 3.5"`` -> ``{"1024", "3.5"}``."""
-    return set(NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)))
+    return set(NUMBER.findall(without_separators(text)))
 
 
 def states_figure(answer: str, question: str) -> bool:
@@ -59,9 +65,14 @@ def states_figure(answer: str, question: str) -> bool:
     return bool(numbers_in(text) - numbers_in(question) or words)
 
 
+MAGNITUDE = re.compile(r"(?<=\d)\s*(thousand|million|billion|trillion)\b")
+
+
 def letters_and_digits(text: str) -> str:
-    """``"GPT-4o, CIFAR 10"`` -> ``"gpt4ocifar10"``: the form in which names are compared."""
-    return re.sub(r"[\W_]", "", text.casefold())
+    """``"GPT-4o, CIFAR 10"`` -> ``"gpt4ocifar10"``: the form in which names are compared; a magnitude in words is
+    its letter, as in "85M" (``"85 million"`` -> ``"85m"``)."""
+    text = MAGNITUDE.sub(lambda m: m.group(1)[0], text.casefold())
+    return re.sub(r"[\W_]", "", text)
 
 
 def names_in(text: str) -> set[str]:
@@ -184,7 +195,7 @@ class SourceText:
                       for t in [source.title, *(s for s, _ in sentences)]]
         spelled, spelled_plain = spelled_numbers(text)
         return cls(source, terms, numbers_in(text) | spelled, sentences, letters_and_digits(text), statements,
-                   numbers_in(MULTIPLIER.sub(" ", text)) | spelled_plain, policy)
+                   numbers_in(MULTIPLIER.sub(" ", without_separators(text))) | spelled_plain, policy)
 
     def problem(self, claim: Claim) -> str | None:
         """What of the claim this paper does not state, or None: every number and name the claim adds to the
