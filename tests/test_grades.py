@@ -11,10 +11,12 @@ from __future__ import annotations
 import pytest
 
 from rag import Assistant, Completing, Done, Judging
-from rag.answering.grading import NO_FIGURE_NOTE
+from rag.answering.answer import Source
+from rag.answering.grading import NO_FIGURE_NOTE, Attempt, grade
 from rag.answering.support import states_figure
 from rag.models.llm import LanguageModel
 from tests.reliability.papers import fill_collection, paper, seed_papers, small_settings
+from tests.support.checking import make_checker
 from tests.support.fakes import ScriptedLLM
 
 COLLECTION = "grades"
@@ -191,3 +193,16 @@ def test_a_claim_the_model_supports_only_as_much_as_its_negation_is_quoted_not_a
     sure = {"Tazimab Promotes": ([0.98, 0.01, 0.01], [0.3, 0.6, 0.1])}
     answer = assistant(data_dir, embedder, "No [1].", stances=sure).ask(CLAIM)
     assert answer.verdict.stance == "supports" and answer.answer.startswith("Yes: [1] supports the claim: “")
+
+
+def test_a_reply_using_words_of_a_paper_it_does_not_cite_still_says_something():
+    """Only the titles of the papers a sentence cites are words it could be saying back: another retrieved paper's
+    title sharing the answer's words does not make the answer a restatement."""
+    sources = [Source(rank=1, paper_id="salient", title=SALIENT[0], abstract=SALIENT[1], score=1.0),
+               Source(rank=2, paper_id="other", title="Protecting Salient Weights by Scaling Channels", score=0.9,
+                      abstract="We survey how quantizers protect salient weights by scaling channels.")]
+    question = "How does the activation-aware 4-bit method treat the weights that matter most?"
+    checker = make_checker(sources, 0.5, question=question)
+    checked = checker.check("It protects salient weights by scaling them per channel before rounding [1].")
+    outcome = grade(Attempt(checker.profile, checker, checked))
+    assert outcome.grade.value == "answered" and outcome.citations[0].paper_id == "salient"

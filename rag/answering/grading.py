@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from rag.answering.answer import Citation, Grade
 from rag.answering.citations import CheckedAnswer, CitationChecker
+from rag.answering.markers import marker_numbers
 from rag.answering.profile import Kind, QuestionProfile
 from rag.answering.prompt import ABSTAIN_TEXT
 from rag.answering.support import MARKER_GROUP, numbers_in, states_figure
@@ -126,8 +127,9 @@ def only_says_back(attempt: Attempt) -> Outcome | None:
     profile, checker, checked = attempt.profile, attempt.checker, attempt.checked
     if checked is None or profile.names_a_paper or profile.about_several or profile.is_(Kind.YES_NO):
         return None
-    titled = [] if profile.is_(Kind.NAME) else None  # to "what is it called?", a paper's name is an answer
     for sentence in split_sentences(checked.text):
+        # the titles of the papers it cites are known words, except to "what is it called?" (a name answers it)
+        titled = [] if profile.is_(Kind.NAME) else marker_numbers(sentence)
         if checker.adds_to_question(MARKER_GROUP.sub(" ", sentence), titled):
             return None  # a sentence that says something
     return fallback("only says back", "the reply only said back the question or a paper's title", RESTATED_NOTE,
