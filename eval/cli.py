@@ -17,7 +17,7 @@ from rich.console import Console
 from eval.metrics import aggregate_by_type
 from eval.questions import QuestionSetError, load_questions
 from eval.report import write_report
-from eval.runner import ResumeMismatch, run
+from eval.runner import RESULTS_FILE, ResumeMismatch, read_results, run
 from rag import Assistant, RagError, Settings, describe_invalid
 
 err = Console(stderr=True, soft_wrap=True)
@@ -62,12 +62,22 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json on stdout.")] = False,
     compare: Annotated[list[str] | None, typer.Option(help="Also evaluate this configuration: a .toml file or "
                                                            "key=value[,key=value]; repeat for several.")] = None,
+    recheck: Annotated[list[Path] | None, typer.Option(
+        help="Re-check the replies saved in this earlier run (its folder or results.jsonl) with today's rules "
+             "instead of asking the model; repeat for several (a later run's row wins). Questions it did not "
+             "answer are left out.")] = None,
 ) -> None:
     """Evaluate retrieval and answers over a question set: results.jsonl, metrics.json, report.md, plots."""
     configs = [Config("default", {}), *(parse_config(spec) for spec in compare or [])]
     started = time.perf_counter()
     try:
         items = load_questions(questions, split=split)
+        saved = None
+        if recheck:
+            saved = saved_rows(recheck)
+            items = [q for q in items if q.id in saved]
+            if not items:
+                raise QuestionSetError("the runs to re-check answered none of these questions")
         base = Assistant(Settings(), progress=not as_json)
         collection = collection or base.settings.store.collection
         if corpus is not None:
@@ -80,7 +90,7 @@ def eval_command(
             assistant = base.variant(Settings(**config.overrides))
             folder = out if len(configs) == 1 else out / config.name
             rows = run(assistant, items, folder, collection=collection, retrieval_only=retrieval_only,
-                       progress=not as_json, label_text=config.name)
+                       progress=not as_json, label_text=config.name, saved=saved)
             results[config.name] = (rows, aggregate_by_type(rows))
     except ValidationError as error:
         err.print(f"[bold red]error:[/] invalid settings:\n{describe_invalid(error)}", highlight=False)
@@ -88,7 +98,7 @@ def eval_command(
     except (QuestionSetError, RagError, ResumeMismatch) as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(1) from None
-    kind = "retrieval-only" if retrieval_only else "full"
+    kind = "retrieval-only" if retrieval_only else "saved replies re-checked" if recheck else "full"
     names = ", ".join(path.name for path in questions) + (f" ({split} split)" if split else "")
     metrics = write_report(out, results, title=f"Evaluation of {names} on `{collection}` ({kind})",
                            seconds=time.perf_counter() - started)
@@ -96,6 +106,17 @@ def eval_command(
         print(json.dumps(metrics, indent=2))
     else:
         err.print(f"wrote {out}/report.md, metrics.json and results.jsonl", highlight=False)
+
+
+def saved_rows(runs: list[Path]) -> dict[str, dict]:
+    """The answered rows of earlier runs by question id, a later run's winning."""
+    rows: dict[str, dict] = {}
+    for run_path in runs:
+        path = run_path / RESULTS_FILE if run_path.is_dir() else run_path
+        if not path.is_file():
+            raise QuestionSetError(f"{run_path}: no {RESULTS_FILE} to re-check")
+        rows.update({qid: row for qid, row in read_results(path).items() if "raw_answer" in row})
+    return rows
 
 
 def main(args: list[str]) -> None:

@@ -56,7 +56,7 @@ def latency_chart(rows_by_config: dict[str, list[dict]], path: Path) -> bool:
     series = {}
     for config, rows in rows_by_config.items():
         for name in ("retrieval_ms", "first_token_ms", "total_ms"):
-            values = [r["timings"][name] / 1000 for r in rows if r["timings"].get(name) is not None]
+            values = [r["timings"][name] / 1000 for r in rows if r.get("timings", {}).get(name) is not None]
             if values:
                 series[f"{config}\n{name.removesuffix('_ms')}"] = values
     if not series:

@@ -25,8 +25,15 @@ RUN_FILE = "run.json"
 RESULTS_FILE = "results.jsonl"
 
 
+SECOND_LOOK_OPENING = "According to [1],"  # how a second look's reply opens (rows saved without `second_look`)
+
+
 class ResumeMismatch(ValueError):
     """The output folder holds results of a different run."""
+
+
+class RecheckMismatch(RuntimeError):
+    """A saved reply cannot be re-checked: retrieval now yields other sources than the run's."""
 
 
 def gold_labels(question: Question) -> list[set[str]]:
@@ -71,6 +78,33 @@ EVAL_SETTINGS = {
 }
 
 
+def recheck_question(assistant: Assistant, question: Question, collection: str, saved: dict) -> dict:
+    """One results.jsonl row from a saved one: its retrieval as saved, and the answer today's rules give to its
+    saved reply and list judgements (`Assistant.recheck`); `ReplayExhausted` when the answer needs a generation
+    the run did not save, `RecheckMismatch` when retrieval no longer yields the saved sources."""
+    gold = gold_labels(question)
+    titles = [source["title"] for source in saved["sources"]]
+    judged = {titles[int(rank) - 1]: p for rank, p in saved.get("judged", {}).items() if int(rank) <= len(titles)}
+    ranking = [source["paper_id"] for source in saved["sources"]] + [p["paper_id"] for p in saved["retrieved"]]
+    answer = assistant.recheck(question.question, saved["raw_answer"], second_look=saved_second_look(saved),
+                               judged=judged, ranking=list(dict.fromkeys(ranking)), collection=collection)
+    if [s.paper_id for s in answer.sources] != [source["paper_id"] for source in saved["sources"]]:
+        raise RecheckMismatch("retrieval no longer yields the saved run's sources")
+    row = {key: saved[key] for key in ("id", "question", "type", "gold", "retrieved")}
+    row.update(answer_fields(answer, question, gold, {f"gold:{n}" for n in range(len(gold))}))
+    row["timings"] = saved["timings"]  # the run's: a re-check takes no time worth reporting
+    return row
+
+
+def saved_second_look(saved: dict) -> bool:
+    """Whether a saved reply is a second look's (rows written before `Answer.second_look` existed: it opens as a
+    second look does and the answer said so, or abstained)."""
+    if "second_look" in saved:
+        return saved["second_look"]
+    return saved["raw_answer"].startswith(SECOND_LOOK_OPENING) and (
+        saved["abstained"] or any("second look" in notice for notice in saved.get("notices", [])))
+
+
 def evaluate_question(assistant: Assistant, question: Question, collection: str, retrieval_only: bool) -> dict:
     """One results.jsonl row: the retrieval ranking, and unless retrieval-only, the checked answer."""
     gold = gold_labels(question)
@@ -107,6 +141,7 @@ def answer_fields(answer: Answer, question: Question, gold: list[set[str]], gold
     return {
         "answer": answer.answer,
         "raw_answer": answer.raw_answer,
+        "second_look": answer.second_look,
         "judged": answer.judged,
         "abstained": answer.abstained,
         "grade": answer.grade,
@@ -146,10 +181,14 @@ def run(
     retrieval_only: bool,
     progress: bool = True,
     label_text: str = "eval",
+    saved: dict[str, dict] | None = None,
 ) -> list[dict]:
-    """Evaluate every question not already in ``out_dir/results.jsonl``; return all rows in question order."""
+    """Evaluate every question not already in ``out_dir/results.jsonl``; return all rows in question order. With
+    ``saved`` (rows of earlier runs by question id), re-check their replies instead of asking the model."""
     out_dir.mkdir(parents=True, exist_ok=True)
     signature = run_signature(assistant, questions, collection, retrieval_only)
+    if saved is not None:
+        signature["recheck"] = hashlib.sha256(json.dumps(saved, sort_keys=True).encode()).hexdigest()
     run_file = out_dir / RUN_FILE
     if run_file.is_file() and json.loads(run_file.read_text()) != signature:
         raise ResumeMismatch(f"{out_dir} holds results of a different run (other questions or settings); "
@@ -164,7 +203,8 @@ def run(
     ) as bar:
         for question in todo:
             try:
-                row = evaluate_question(assistant, question, collection, retrieval_only)
+                row = (evaluate_question(assistant, question, collection, retrieval_only) if saved is None
+                       else recheck_question(assistant, question, collection, saved[question.id]))
             except Exception as error:  # recorded as an error row (retried by the next run into this folder)
                 message = f"{type(error).__name__}: {error}"
                 row = {"id": question.id, "question": question.question, "type": question.type,

@@ -50,6 +50,7 @@ from rag.errors import (
     ModelUnavailable,
     QuestionError,
     RagError,
+    ReplayExhausted,
     StoreBusy,
     StoreError,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "PaperInfo",
     "QuestionError",
     "RagError",
+    "ReplayExhausted",
     "RetrievedPaper",
     "RuleHit",
     "SecondLook",

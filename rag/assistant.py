@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -54,6 +54,7 @@ from rag.errors import LLMError, QuestionError
 from rag.index import Bm25Index, IngestReport, PaperIndex
 from rag.library import CollectionInfo, Library
 from rag.models.llm import LanguageModel, PromptRead, choose_llm
+from rag.models.replay import ReplayedModel
 from rag.retrieval import HybridRetriever, RetrievedPaper
 from rag.settings import TOP_K_MAX, Settings, get_settings
 from rag.text import most_relevant_sentence
@@ -520,6 +521,7 @@ class Assistant:
             embed_model=self.embed_model,
             retrieval_query=profile.query,
             raw_answer="" if reply.withheld else reply.text,
+            second_look=reply.second_look,
             judged=judged,
             notices=request.notices,
             missing=outcome.missing,
@@ -532,6 +534,17 @@ class Assistant:
         *_, done = self.stream(question, **options)
         assert isinstance(done, Done), "the answer stream ends with Done"
         return done.answer
+
+    def recheck(self, question: str, reply: str, *, second_look: bool = False,
+                judged: Mapping[str, float] | None = None, ranking: Sequence[str] = (),
+                collection: str | None = None) -> Answer:
+        """The answer today's rules give to a reply the model wrote before, without running the model: ``reply`` is
+        the saved reply (``second_look``: the second look's, after a refusal), ``judged`` the list judge's P(Yes)
+        by paper title, ``ranking`` the paper ids in the order retrieval gave them then, so that the reply's ``[n]``
+        name the same papers (another process may order near-ties otherwise). Raises `ReplayExhausted` when the
+        answer needs model output the run did not save."""
+        replies = [ABSTAIN_TEXT, reply] if second_look else [reply]
+        return Rechecking(self, ReplayedModel(replies, judged), ranking).ask(question, collection=collection)
 
     def warm_cache(self, collection: str | None = None, *, should_stop: Callable[[], bool] = lambda: False,
                    on_progress: Callable[[int, int], None] | None = None) -> int:
@@ -560,6 +573,28 @@ class Assistant:
         from rag.query_engine import PaperQueryEngine
 
         return PaperQueryEngine(assistant=self, streaming=streaming, options=options)
+
+
+RECHECK_DEPTH = 3  # a re-check retrieves this many times the saved papers, to find each again despite near-ties
+
+
+class Rechecking(Assistant):
+    """An assistant answering with saved output (`Assistant.recheck`): its first retrieval puts the saved ranking's
+    papers first, in that order."""
+
+    def __init__(self, base: Assistant, model: LanguageModel, ranking: Sequence[str]):
+        super().__init__(base.settings, llm=model, library=base.library, progress=False)
+        self.ranking = list(ranking)
+
+    def retrieve(self, question: str, *, top_k: int | None = None, **options) -> list[RetrievedPaper]:
+        if not self.ranking:
+            return super().retrieve(question, top_k=top_k, **options)
+        ranking, self.ranking = self.ranking, []
+        depth = max(top_k or self.settings.retrieval.top_k, RECHECK_DEPTH * len(ranking))
+        papers = super().retrieve(question, top_k=depth, **options)
+        place = {paper_id: i for i, paper_id in enumerate(ranking)}
+        ordered = sorted(papers, key=lambda p: place.get(p.paper_id, len(place)))
+        return [replace(p, rank=rank) for rank, p in enumerate(ordered, 1)][: top_k or self.settings.retrieval.top_k]
 
 
 def timings(retrieval_ms: float, reply: Reply, total_ms: float, papers_judged: int = 0,

@@ -63,3 +63,8 @@ class LLMError(RagError, RuntimeError):
     def __init__(self, message: str, kind: str = "failed"):
         super().__init__(message)
         self.kind = kind
+
+
+class ReplayExhausted(RagError, RuntimeError):
+    """A re-check of saved model output needed output the run did not save (a comparison side read alone, a
+    yes/no verdict, a judgement of a paper it did not judge): only the model can answer it."""

@@ -188,3 +188,37 @@ def test_any_failure_in_a_question_is_an_error_row_and_the_run_goes_on(tmp_path,
                progress=False)
     assert rows[0]["error"] == "IndexError: string index out of range"
     assert "error" not in rows[1] and rows[1]["citations"]
+
+
+class NoModel(LanguageModel):
+    """A language model that must not be asked: a re-check replays what the run saved."""
+
+    def __init__(self):
+        super().__init__(None, "none", "none", "test double", window=4096)
+
+    def stream(self, messages, pieces=None, opening=""):
+        raise AssertionError("the model was asked during a re-check")
+
+
+def test_a_recheck_answers_saved_replies_with_todays_rules_without_the_model(tmp_path, settings, embedder):
+    """The deterministic scripted LLM answers a run; re-checking that run gives the same rows with no model, and
+    a saved reply citing the wrong paper is re-cited by the check as it stands today."""
+    questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS[:2])
+    papers = write_jsonl(tmp_path / "papers.jsonl", PAPERS)
+    reply = "Kernel ridge regression reaches 91.2% accuracy on Cora [1]."
+    assistant = Assistant(settings, llm=scripted(reply), embedder=embedder, progress=False)
+    assistant.index("tiny").ingest(load_corpus([papers]).papers, progress=False)
+    items = load_questions(questions)
+    rows = run(assistant, items, tmp_path / "run", collection="tiny", retrieval_only=False, progress=False)
+    saved = {row["id"]: row for row in rows}
+    rechecker = Assistant(settings, llm=NoModel(), embedder=embedder, progress=False)
+    again = run(rechecker, items, tmp_path / "recheck", collection="tiny", retrieval_only=False, progress=False,
+                saved=saved)
+    assert [(r["answer"], r["grade"], r["metrics"]) for r in again] == [
+        (r["answer"], r["grade"], r["metrics"]) for r in rows]
+    krr = next(n for n, s in enumerate(saved["q1"]["sources"], 1) if s["paper_id"] == "krr")
+    wrong = next(n for n, s in enumerate(saved["q1"]["sources"], 1) if s["paper_id"] != "krr")
+    edited = {"q1": {**saved["q1"], "raw_answer": f"Kernel ridge regression reaches 91.2% accuracy on Cora [{wrong}]."}}
+    (row,) = run(rechecker, items[:1], tmp_path / "edited", collection="tiny", retrieval_only=False, progress=False,
+                 saved=edited)
+    assert [c["paper_id"] for c in row["citations"]] == ["krr"] and f"[{krr}]" in row["answer"]

@@ -158,6 +158,8 @@ class Answer(BaseModel):
     embed_model: str
     retrieval_query: str
     raw_answer: str = Field("", description="The model's reply before citation checking.")
+    second_look: bool = Field(False, description="The reply is the model's second, over the best sources alone: it "
+                              "first replied that the collection does not answer.")
     judged: dict[int, float] = Field(
         default_factory=dict,
         description="For a question asking which papers: P(Yes) the model gave each source (by rank) when asked "
