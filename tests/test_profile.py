@@ -31,6 +31,8 @@ C, Y = Kind.COMPARISON, Kind.YES_NO
     ("In which paper is the Reversal Curse called a binding problem?", {P}),
     ("Which survey follows inference-time compute from System-1 to System-2 models?", {P}),
     ("What's the work that offers an interactive tool built on ImageJ?", {P}),
+    ("Is there a paper that scores the objects a multimodal model invents?", {P}),  # not a yes/no claim
+    ("Are there any studies that prune CNN filters without retraining?", {PS}),
     ("What is the paper's main result?", {L}),  # about a paper, not asking for one
     ("A method maps frozen image features into a language model. What is it called?", {L, N}),
     ("Which earlier sharing technique does it repair, under what name?", {L, N}),

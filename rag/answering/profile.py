@@ -41,15 +41,16 @@ ASKS_FOR_NAME = re.compile(r"\b(?:called|named)\s*(?:[?,;]|$)|\bwhat\s+name\b|\b
 # "In which papers ...?": a preposition before the question word
 AMONG = r"in|among|from|across"
 PAPER_NOUNS = r"(?:papers?|works?|stud(?:y|ies)|articles?|publications?|surveys?|reviews?|preprints?)"
-# "Which paper ...?", "What recent works ...?", "Which survey ...?", "What's the work that ...?": the answer names
-# papers, whatever else the question mentions
+# "Which paper ...?", "What recent works ...?", "Which survey ...?", "What's the work that ...?", "Is there a paper
+# that ...?": the answer names papers, whatever else the question mentions
 ASKS_FOR_PAPERS = re.compile(rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:{AMONG})\s+)?(?:(?:which|what)\s+"
-                             rf"(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\b(?!['’])|(?:which|what)(?:['’]s|\s+is|\s+was)\s+"
-                             rf"(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\s+(?:that|which|where|whose)\b)", re.IGNORECASE)
+                             rf"(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\b(?!['’])|(?:(?:which|what)(?:['’]s|\s+is|\s+was)"
+                             rf"|is\s+there)\s+(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\s+(?:that|which|where|whose)\b)",
+                             re.IGNORECASE)
 # "Which papers ...?", "What recent works ...", "List the studies ...": a question whose answer is several papers
 ASKS_FOR_SEVERAL = re.compile(
     rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?P<preposition>{AMONG})\s+(?=which|what))?"
-    r"(?:which|what|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
+    r"(?:which|what|are\s+there|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
     r"(?P<kind>(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "recent ...", not "paper ..."
     r"(?:papers|works|studies|articles|publications|surveys|reviews))\b",
     re.IGNORECASE,
