@@ -235,6 +235,11 @@ def test_a_figure_the_paper_gives_only_as_a_multiplier_is_not_a_plain_value():
                         abstract="FastRP is over 4,000 times faster than DeepWalk and node2vec.")]
     faster = make_checker(thousands, 0.5, question="How much faster than DeepWalk is FastRP?")
     assert faster.check("FastRP is over 4,000 times faster than DeepWalk and node2vec [1].").citations
+    fourfold = [Source(rank=1, paper_id="s2a", title="Memory Efficient Transfer Learning", score=1.0,
+                       abstract="It quantizes activations to 4-bit and gives a fourfold reduction in GPU memory.")]
+    memory = make_checker(fourfold, 0.5, question="By what factor does it cut GPU memory?")
+    assert memory.check("It cuts GPU memory by a factor of 4.0 with 4-bit activations [1].").citations
+    assert not memory.check("It cuts GPU memory by a factor of 4.5 with 4-bit activations [1].").citations
 
 
 def test_a_magnitude_in_words_names_the_same_size_as_its_letter():

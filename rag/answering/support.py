@@ -19,7 +19,8 @@ from rag.text import content_terms, split_sentences
 
 MARKER_GROUP = re.compile(r"\s*" + MARKER.pattern, re.IGNORECASE)  # a marker with the space before it
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
-MULTIPLIER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*-?\s*(?:times\b|x\b|×|fold\b)", re.IGNORECASE)
+MULTIPLIER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*-?\s*(?:times\b|x\b|×|fold\b)"
+                        r"|\bfactor\s+of\s+(\d+(?:\.\d+)?)", re.IGNORECASE)
 WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
 # numbers in words ("one" is left out: "the largest one")
 NUMBER_WORDS = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
@@ -47,14 +48,20 @@ def without_separators(text: str) -> str:
 
 
 def multipliers_in(text: str) -> set[str]:
-    """Numbers written as a multiplier: ``"1.37times faster, 3x, 2.5-fold, 4,000 times"`` ->
-    ``{"1.37", "3", "2.5", "4000"}``."""
-    return set(MULTIPLIER.findall(without_separators(text)))
+    """Numbers written as a multiplier: ``"1.37times faster, 3x, 2.5-fold, 4,000 times, a factor of 4.0"`` ->
+    ``{"1.37", "3", "2.5", "4000", "4"}``."""
+    return {plain_number(a or b) for a, b in MULTIPLIER.findall(without_separators(text))}
+
+
+def plain_number(number: str) -> str:
+    """A number without a decimal part of zeros: ``"4.0"`` -> ``"4"``, ``"2.50"`` -> ``"2.5"``."""
+    return (number.rstrip("0").rstrip(".") or "0") if "." in number else number
 
 
 def numbers_in(text: str) -> set[str]:
-    """Numbers as written, thousands separators dropped: ``"1,024 and 3.5"`` -> ``{"1024", "3.5"}``."""
-    return set(NUMBER.findall(without_separators(text)))
+    """Numbers as written, thousands separators and trailing decimal zeros dropped: ``"1,024 and 3.50"`` ->
+    ``{"1024", "3.5"}``."""
+    return {plain_number(n) for n in NUMBER.findall(without_separators(text))}
 
 
 def states_figure(answer: str, question: str) -> bool:
