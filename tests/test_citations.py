@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.answering.answer import Source
 from rag.answering.citations import short_name
 from rag.answering.markers import parse_numbers
@@ -224,31 +226,34 @@ def test_a_figure_must_come_with_its_unit_and_benchmark_in_one_sentence():
     assert make_checker(titled, 0.5).check("Slim needs 0.1% data of SAM [1].").citations  # the title's figure
 
 
-def test_a_figure_the_paper_gives_only_as_a_multiplier_is_not_a_plain_value():
-    """"1.37times faster" does not give a bits-per-character of 1.37."""
-    faster = [Source(rank=1, paper_id="tcn", title="Temporal Convolutions", score=1.0,
-                     abstract="On EnWik8, our model reaches a lower loss with a 1.37times faster forward pass.")]
-    checker = make_checker(faster, 0.5, question="What bits-per-character does the model reach on EnWik8?")
-    assert checker.check("The model reaches a bits-per-character of 1.37 on EnWik8 [1].").citations == []
-    assert checker.check("The model's forward pass on EnWik8 is 1.37 times faster [1].").citations
-    thousands = [Source(rank=1, paper_id="rp", title="Sparse Random Projection", score=1.0,
-                        abstract="FastRP is over 4,000 times faster than DeepWalk and node2vec.")]
-    faster = make_checker(thousands, 0.5, question="How much faster than DeepWalk is FastRP?")
-    assert faster.check("FastRP is over 4,000 times faster than DeepWalk and node2vec [1].").citations
-    fourfold = [Source(rank=1, paper_id="s2a", title="Memory Efficient Transfer Learning", score=1.0,
-                       abstract="It quantizes activations to 4-bit and gives a fourfold reduction in GPU memory.")]
-    memory = make_checker(fourfold, 0.5, question="By what factor does it cut GPU memory?")
-    assert memory.check("It cuts GPU memory by a factor of 4.0 with 4-bit activations [1].").citations
-    assert not memory.check("It cuts GPU memory by a factor of 4.5 with 4-bit activations [1].").citations
+ENWIK = "On EnWik8, our model reaches a lower loss with a 1.37times faster forward pass."
+FASTRP = "FastRP is over 4,000 times faster than DeepWalk and node2vec."
+FOURFOLD = "It quantizes activations to 4-bit and gives a fourfold reduction in GPU memory."
+MS_MLP = "An MS-MLP with 85 million parameters achieves 83.8% top-1 accuracy on ImageNet-1K."
 
 
-def test_a_magnitude_in_words_names_the_same_size_as_its_letter():
-    """"85M" beside a figure is what "85 million parameters" says."""
-    mlp = [Source(rank=1, paper_id="mlp", title="Mixing and Shifting MLPs", score=1.0,
-                  abstract="An MS-MLP with 85 million parameters achieves 83.8% top-1 accuracy on ImageNet-1K.")]
-    checker = make_checker(mlp, 0.5, question="What top-1 accuracy does the 85M-parameter MS-MLP reach?")
-    assert checker.check("The 85M-parameter MS-MLP achieves 83.8% top-1 accuracy on ImageNet-1K [1].").citations
-    assert not checker.check("The 85B-parameter MS-MLP achieves 83.8% top-1 accuracy on ImageNet-1K [1].").citations
+@pytest.mark.parametrize(("abstract", "question", "claim", "stands"), [
+    # "1.37times faster" does not give a bits-per-character of 1.37
+    (ENWIK, "What bits-per-character does the model reach on EnWik8?",
+     "The model reaches a bits-per-character of 1.37 on EnWik8 [1].", False),
+    (ENWIK, "What bits-per-character does the model reach on EnWik8?",
+     "The model's forward pass on EnWik8 is 1.37 times faster [1].", True),
+    (FASTRP, "How much faster than DeepWalk is FastRP?",
+     "FastRP is over 4,000 times faster than DeepWalk and node2vec [1].", True),  # a thousands separator
+    (FOURFOLD, "By what factor does it cut GPU memory?",
+     "It cuts GPU memory by a factor of 4.0 with 4-bit activations [1].", True),  # 4.0 is 4, "fourfold" a factor
+    (FOURFOLD, "By what factor does it cut GPU memory?",
+     "It cuts GPU memory by a factor of 4.5 with 4-bit activations [1].", False),
+    # "85M" beside a figure is what "85 million parameters" says
+    (MS_MLP, "What top-1 accuracy does the 85M-parameter MS-MLP reach?",
+     "The 85M-parameter MS-MLP achieves 83.8% top-1 accuracy on ImageNet-1K [1].", True),
+    (MS_MLP, "What top-1 accuracy does the 85M-parameter MS-MLP reach?",
+     "The 85B-parameter MS-MLP achieves 83.8% top-1 accuracy on ImageNet-1K [1].", False),
+])
+def test_a_figure_stands_only_as_the_paper_writes_it(abstract, question, claim, stands):
+    """Multipliers, thousands separators, trailing zeros and magnitudes in words are read as the paper means them."""
+    paper = [Source(rank=1, paper_id="paper", title="The Paper", score=1.0, abstract=abstract)]
+    assert bool(make_checker(paper, 0.5, question=question).check(claim).citations) is stands
 
 
 def test_an_acronym_beside_a_figure_may_be_spelt_out_in_the_source():
