@@ -51,6 +51,7 @@ from rag.answering.question import Turn, clean_question
 from rag.answering.sides import Side, comparison_sides
 from rag.answering.verdict import STANCE_WORDS, judge_claim, verdict_outcome
 from rag.errors import LLMError, QuestionError
+from rag.in_flight import QuestionsInFlight, counted
 from rag.index import Bm25Index, IngestReport, PaperIndex
 from rag.library import CollectionInfo, Library
 from rag.models.llm import LanguageModel, PromptRead, choose_llm
@@ -113,6 +114,7 @@ class Assistant:
     """Holds the models and the collections; answers questions with checked citations."""
 
     generation_lock = threading.Lock()  # one generation at a time: CPU inference collapses when shared
+    questions = QuestionsInFlight()  # background warming waits while any assistant answers
 
     def __init__(self, settings: Settings | None = None, *, llm: LanguageModel | None = None, embedder=None,
                  library: Library | None = None, progress: bool = True):
@@ -439,6 +441,7 @@ class Assistant:
         return grade(attempt), judge
 
     # --- the whole path ----------------------------------------------------------------------
+    @counted
     def stream(
         self,
         question: str,
@@ -550,20 +553,26 @@ class Assistant:
                    on_progress: Callable[[int, int], None] | None = None) -> int:
         """Read the collection's papers into the embedded model's prompt cache, those not there yet, so the
         first question about them is answered as fast as later ones: each paper as an answer reads it (as the first
-        paper, or anywhere with ``RAG_PROMPT_CACHE=all``), then as the list judge reads it. A question asked
-        meanwhile goes first; warming stops when ``should_stop()`` or when the cache is nearly full. Returns how
-        many were read; ``on_progress(done, total)`` counts both readings of every paper."""
+        paper, or anywhere with ``RAG_PROMPT_CACHE=all``; not at all with ``off``), then as the list judge reads
+        it (when the judge is on). A question being answered goes first: the reading in progress stops and warming
+        waits until no question is in flight. Warming stops when ``should_stop()`` or when the cache is nearly
+        full. Returns how many were read; ``on_progress(done, total)`` counts the readings."""
         llm = self.llm
-        if not llm.reuses_pieces:
-            return 0
         papers = list(self.index(collection).store.papers().values())
-        readings = [cached_reading(llm.paper_cache, paper.title, paper.abstract) for paper in papers]
-        readings += [judge_prompt("", paper.title, paper.abstract, line="").pieces.cached_piece for paper in papers]
+        readings = []
+        if llm.reuses_pieces:
+            readings += [cached_reading(llm.paper_cache, paper.title, paper.abstract) for paper in papers]
+        if llm.caches_judged_papers and self.settings.answering.list_judge <= 1:
+            readings += [judge_prompt("", p.title, p.abstract, line="").pieces.cached_piece for p in papers]
         read = 0
+        questions = self.questions
         for done, (prefix, block) in enumerate(readings, start=1):
             if should_stop() or (done % WARM_CHECK_EVERY == 1 and llm.cache_full()):
                 break
-            read += llm.warm(prefix, [block], should_stop)
+            while questions.wait_until_idle(should_stop):
+                read += llm.warm(prefix, [block], lambda: should_stop() or questions.busy())
+                if not questions.busy():  # read, or there already: else a question cut it short
+                    break
             if on_progress is not None:
                 on_progress(done, len(readings))
         return read

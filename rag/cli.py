@@ -349,8 +349,8 @@ def ui(
 
 def warm_in_background(assistant: Assistant) -> None:
     """Read the default collection's papers into the prompt cache while the UI waits for questions (a
-    question always goes first). Nothing to do when the prompt cache is off."""
-    if assistant.settings.llm.prompt_cache == "off":
+    question always goes first), unless ``RAG_WARM_WHEN_IDLE`` is false."""
+    if not assistant.settings.llm.warm_when_idle:
         return
 
     def warm() -> None:
@@ -371,16 +371,18 @@ app.add_typer(cache, name="cache")
 @cache.command("warm")
 def cache_warm(collection: Annotated[str | None, typer.Option(help="Collection to warm (default: settings).")]
                = None) -> None:
-    """Read every paper of a collection into the prompt cache now (those not there yet), as an answer and as the
-    list judge read it."""
+    """Read every paper of a collection into the prompt cache now (those not there yet), as the list judge reads it
+    and, with RAG_PROMPT_CACHE first or all, as an answer does."""
     settings = load_settings(collection=collection)
     try:
         assistant = Assistant(settings)
         assistant.seed()
         llm = assistant.llm
-        if not llm.reuses_pieces:
-            fail(f"nothing to warm: the prompt cache is off (RAG_PROMPT_CACHE=off) or the LLM in use "
-                 f"({llm.provider}:{llm.model}) is not the embedded model")
+        if not llm.caches_judged_papers:
+            fail(f"nothing to warm: the LLM in use ({llm.provider}:{llm.model}) is not the embedded model")
+        if not llm.reuses_pieces and settings.answering.list_judge > 1:
+            fail("nothing to warm: the prompt cache is off (RAG_PROMPT_CACHE=off) and so is the list judge "
+                 "(RAG_LIST_JUDGE above 1)")
         with tqdm(unit="reading", desc=f"warm {settings.store.collection}") as bar:
             def show(done: int, total: int) -> None:
                 bar.total = total

@@ -207,6 +207,11 @@ class LlmSettings(Section):
     )
     prompt_cache_gb: float = Field(8.0, ge=0.1, le=10000, description="Largest size of the prompt cache on disk (GB); "
                                    "the least recently used papers go first.")
+    warm_when_idle: bool = Field(
+        True, description="Embedded model: while no question is being answered, `rag ui` reads the collection's "
+        "papers into the prompt cache (as the list judge reads them; with RAG_PROMPT_CACHE first or all, as answers "
+        "do too), so a 'which papers' question judges them from the cache. A question always goes first.",
+    )
     prompt_cache_live_head: int = Field(
         0, ge=0, le=4096, description="Prompt cache: read this many of each cached paper's first tokens (its title) "
         "live, after the papers and the number before it, instead of restoring their saved state (32: fewer answers "

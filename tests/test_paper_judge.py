@@ -16,6 +16,7 @@ from rag.answering.citations import CitationChecker
 from rag.answering.judge import PaperJudge, judge_line, judge_prompt
 from rag.answering.profile import profile_question
 from rag.answering.prompt import paper_block
+from rag.in_flight import QuestionsInFlight
 from rag.models.llm import YES_NO_WORDS, LanguageModel
 from rag.models.pieces import Piece
 from tests.reliability.papers import fill_collection, paper, small_settings
@@ -237,6 +238,65 @@ def test_a_follow_up_narrowing_a_list_is_judged_on_its_own_condition_over_the_pr
     assert set(model.lines) == {"Is this paper one of the papers that also send low-rank updates? Answer Yes or No."}
     assert [s.paper_id for s in answer.sources[:2]] == [SOURCES[0].paper_id, SOURCES[2].paper_id]  # theirs first
     assert [c.paper_id for c in answer.citations] == [SOURCES[2].paper_id]
+
+
+class WarmingModel(JudgingModel):
+    """The scripted judge with a cache for its readings: ``warm`` records each paper read ahead; a question comes
+    in while the first paper is being read, and that reading is cut short."""
+
+    caches_judged_papers = True
+
+    def __init__(self, questions: QuestionsInFlight):
+        super().__init__("", {})
+        self.questions = questions
+        self.question = None  # the question that comes in while warming
+        self.cut_short = False
+        self.read: list[str] = []
+        self.busy_at_start: list[bool] = []
+
+    def warm(self, prefix, blocks, should_stop=lambda: False):
+        self.busy_at_start.append(self.questions.busy())
+        if self.question is None:
+            self.question = self.questions.asked()
+            self.question.__enter__()
+            assert should_stop()  # the reading in progress sees the question and stops
+            self.cut_short = True
+            return 0
+        self.read += [block.splitlines()[1] for block in blocks]
+        return len(blocks)
+
+    def cache_full(self) -> bool:
+        return False
+
+
+def test_warming_reads_each_paper_as_the_judge_does_and_waits_while_a_question_is_answered(data_dir, embedder):
+    questions = QuestionsInFlight()
+    model = WarmingModel(questions)
+    helper = Assistant(judging_settings(data_dir), llm=model, embedder=embedder, progress=False)
+    helper.questions = questions
+
+    def should_stop() -> bool:  # asked while warming waits: the question is answered then
+        if model.cut_short and questions.busy():
+            model.question.__exit__(None, None, None)
+        return False
+
+    assert helper.warm_cache(should_stop=should_stop) == len(SOURCES)
+    assert sorted(model.read) == sorted(s.title for s in SOURCES)  # the paper cut short is read again
+    assert model.busy_at_start == [False] * (len(SOURCES) + 1)  # no reading starts while a question is answered
+    assert Assistant(judging_settings(data_dir, list_judge=1.1), llm=WarmingModel(questions), embedder=embedder,
+                     progress=False).warm_cache() == 0  # no list judge: nothing to warm
+
+
+def test_a_question_is_in_flight_from_its_first_event_until_its_stream_ends_or_is_closed(data_dir, embedder):
+    helper = Assistant(judging_settings(data_dir), llm=JudgingModel("", {}), embedder=embedder, progress=False)
+    helper.questions = QuestionsInFlight()
+    events = helper.stream(QUESTION)
+    assert helper.questions.count == 0
+    next(events)
+    assert helper.questions.count == 1
+    events.close()
+    assert helper.questions.count == 0
+    assert isinstance(list(helper.stream(QUESTION))[-1], Done) and helper.questions.count == 0
 
 
 # --- the real embedded model ------------------------------------------------------------------------------

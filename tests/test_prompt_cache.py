@@ -173,11 +173,12 @@ def test_warmed_papers_are_not_read_again_and_the_cli_reports_the_cache(small_li
 
 @pytest.mark.llm
 @pytest.mark.slow
-def test_without_the_prompt_cache_the_whole_prompt_is_read(small_library, embedder):
+def test_without_the_prompt_cache_the_whole_prompt_is_read_and_only_the_judge_warms(small_library, embedder):
     settings, corpus = small_library
     settings = settings.replace(prompt_cache="off")
     assistant = Assistant(settings, embedder=embedder, progress=False)
     assistant.library.ingest([corpus], collection="three")
+    assert assistant.warm_cache() == 3  # each paper as the list judge reads it, and no more
     assert assistant.warm_cache() == 0
     answer = assistant.ask(QUESTION)
     assert answer.timings.prompt_tokens_read == answer.timings.prompt_tokens

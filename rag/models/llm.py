@@ -119,6 +119,7 @@ class LanguageModel:
 
     counted_with = "estimate"
     paper_cache = "off"
+    caches_judged_papers = False  # the list judge's reading of each paper is kept and reused
 
     @property
     def reuses_pieces(self) -> bool:
@@ -203,7 +204,8 @@ class LlamaCppModel(LanguageModel):
     With a prompt cache folder and ``RAG_PROMPT_CACHE`` first or all, prompts given as pieces are read by a
     `BlockEngine`: each cached piece (a paper) is read once, saved on disk, and its state restored into later
     prompts (first: the first paper, where it was read; all: every paper, stitched), so a question costs only
-    the tokens not cached. With ``off``, every prompt is read whole.
+    the tokens not cached. With ``off``, every answer's prompt is read whole; the list judge still keeps each
+    paper's reading (its paper comes right after fixed rules, so restoring it is exact).
     """
 
     counted_with = "llama.cpp tokenizer"
@@ -213,6 +215,7 @@ class LlamaCppModel(LanguageModel):
         super().__init__(llm, "llamacpp", model, reason, settings, window=int(self._llama.n_ctx()))
         self.engine = self._engine(cache_dir) if cache_dir is not None and settings.prompt_cache != "off" else None
         self.paper_cache = settings.prompt_cache if self.engine is not None else "off"
+        self.caches_judged_papers = cache_dir is not None
         self._cache_dir = cache_dir
         self._judging_engine = self.engine  # made on first use when answers do not use the prompt cache
 
@@ -264,25 +267,34 @@ class LlamaCppModel(LanguageModel):
                              options: Sequence[Sequence[str]] = YES_NO_WORDS) -> list[float] | None:
         """Read the prompt's pieces with the prompt cache (a cached piece once ever) and compare the next-token
         probabilities of each option's first tokens; None without pieces or a cache folder."""
-        if pieces is None or (self._judging_engine is None and self._cache_dir is None):
+        engine = self._judging() if pieces is not None else None
+        if engine is None:
             return None
-        if self._judging_engine is None:
-            self._judging_engine = self._engine(self._cache_dir)
         try:
-            logits = self._judging_engine.prompt_logits(pieces.prefix, pieces.pieces).astype(np.float64)
+            logits = engine.prompt_logits(pieces.prefix, pieces.pieces).astype(np.float64)
         except Exception as error:
             raise llm_failure(error, self.provider, self.model, self.settings) from error
         weights = np.exp(logits - logits.max())
         return shares([weights[self.first_tokens(words)].sum() for words in options])
 
+    def _judging(self):
+        """The engine that reads the list judge's prompts (the answers' own, or one made on first use); None
+        without a cache folder."""
+        if self._judging_engine is None and self._cache_dir is not None:
+            self._judging_engine = self._engine(self._cache_dir)
+        return self._judging_engine
+
     def warm(self, prefix: str, blocks: Iterable[str], should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Read and save the cached pieces not saved yet (a question goes first); how many were read."""
-        return self.engine.warm(prefix, blocks, should_stop) if self.engine is not None else 0
+        """Read and save the cached pieces not saved yet (a question goes first); how many were read. With the
+        prompt cache off only the list judge's pieces are worth warming: its engine reads them."""
+        engine = self._judging()
+        return engine.warm(prefix, blocks, should_stop) if engine is not None else 0
 
     def cache_full(self) -> bool:
-        if self.engine is None:
+        engine = self._judging()
+        if engine is None:
             return True
-        stats = self.engine.cache.stats()
+        stats = engine.cache.stats()
         return stats.bytes >= WARM_FILL * stats.max_bytes
 
 
