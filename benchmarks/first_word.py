@@ -4,18 +4,22 @@ paper's cached state, cold (papers never met) and warm (met once), from `rag eva
 ``runs``: each `rag eval` output folder given as ``--run LABEL=FOLDER`` (default: the committed dev-set runs in
 ``eval/results/seeds_first_paper/``: today's path, the first paper cached with six papers (its whole abstract, or
 cut once without the question: the reverted variant) and with ``RAG_SOURCE_GAP=0.05``, each cold and warm)
-summarised per question type: first word and whole answer p50 / p95, prompt tokens and tokens read p50, papers
-restored from the cache, the load average, and the run's quality figures.
+summarised per question type: first word (of a written reply), first text shown (the first word, or the answer
+when no reply is written: a list from the judge alone, a refusal before the model) and whole answer p50 / p95,
+prompt tokens and tokens read p50, papers restored from the cache, the load average, and the run's quality figures.
 
-``--warm N`` also reads N seed papers (spread over the seeds) into an empty prompt cache with
-``RAG_PROMPT_CACHE=first``, as `rag cache warm` does (each paper as an answer's first paper and as the list judge
-reads it), and reports seconds and bytes per reading and the whole seeds' warm time and size at those rates.
+``--warm N`` also reads N seed papers (spread over the seeds) into an empty prompt cache, as `rag cache warm` does
+with ``RAG_PROMPT_CACHE=--warm-mode`` (first: each paper as an answer's first paper and as the list judge reads it;
+off, the default setting: as the list judge reads it), and reports seconds and bytes per reading and the whole
+seeds' warm time and size at those rates.
 
-Writes ``benchmarks/results/first_word.json`` and ``first_word.png``.
+Writes ``benchmarks/results/NAME.json`` and ``NAME.png`` (``--name``, default ``first_word``).
 
     .venv/bin/python -m benchmarks.first_word           # a few seconds: it reads the runs' results
     .venv/bin/python -m benchmarks.first_word --warm 24 # ~3 min more on an idle 2-core machine
     .venv/bin/python -m benchmarks.first_word --plot    # only redraw the PNG
+    .venv/bin/python -m benchmarks.first_word --name judge_warm --warm-mode off --warm 24 \
+        --run "lists, judge cold=eval/results/judge_warm/cold" --run "lists, judge warmed=eval/results/judge_warm/warm"
 """
 
 from __future__ import annotations
@@ -33,8 +37,6 @@ import numpy as np
 from benchmarks.common import RESULTS, machine, package_versions, write_json
 from rag.settings import REPO_ROOT
 
-OUT = RESULTS / "first_word.json"
-PLOT = RESULTS / "first_word.png"
 RUNS = REPO_ROOT / "eval" / "results" / "seeds_first_paper"
 DEFAULT_RUNS = {"today": RUNS / "today", "first paper, cold": RUNS / "first" / "cold",
                 "first paper, warm": RUNS / "first" / "warm",
@@ -42,6 +44,7 @@ DEFAULT_RUNS = {"today": RUNS / "today", "first paper, cold": RUNS / "first" / "
                 "first paper cut once, warm (reverted)": RUNS / "first_cut" / "warm",
                 "first paper + gap 0.05, cold (number line layout)": RUNS / "source_gap_0.05" / "cold",
                 "first paper + gap 0.05, warm (number line layout)": RUNS / "source_gap_0.05" / "warm"}
+TITLE = "dev questions: today's answer path against the first paper restored from the cache"
 QUALITY = ("must_mention", "citation_precision", "citation_recall", "abstention_accuracy", "false_abstention_rate")
 TYPES = ("lookup", "which-paper", "comparison", "multi", "unanswerable", "overall")
 
@@ -54,9 +57,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Timing percentiles (seconds) and token counts of a set of eval rows."""
     timings = [r["timings"] for r in rows]
     first = [t["first_token_ms"] / 1000 for t in timings if t.get("first_token_ms") is not None]
+    shown = [(t["first_token_ms"] if t.get("first_token_ms") is not None else t["total_ms"]) / 1000 for t in timings]
     total = [t["total_ms"] / 1000 for t in timings]
     return {"questions": len(rows), "asked_the_model": len(first),
             "first_word_s_p50": p(first, 50), "first_word_s_p95": p(first, 95),
+            "first_text_s_p50": p(shown, 50), "first_text_s_p95": p(shown, 95),
             "answer_s_p50": p(total, 50), "answer_s_p95": p(total, 95),
             "prompt_tokens_p50": p([t["prompt_tokens"] for t in timings if t.get("prompt_tokens")], 50),
             "tokens_read_p50": p([t["prompt_tokens_read"] for t in timings if t.get("prompt_tokens")], 50),
@@ -83,9 +88,9 @@ def cache_entries(folder: Path) -> list[tuple[str, int]]:
             if (header := read_header(path)) is not None]
 
 
-def warm_cost(count: int) -> dict[str, Any]:
-    """Seconds and bytes per paper read into an empty prompt cache (``first``), over ``count`` seed papers, and the
-    whole seeds' warm time and size at those rates."""
+def warm_cost(count: int, mode: str = "first") -> dict[str, Any]:
+    """Seconds and bytes per paper read into an empty prompt cache (``RAG_PROMPT_CACHE=mode``), over ``count`` seed
+    papers, and the whole seeds' warm time and size at those rates."""
     import rag
     from rag.corpus import load_corpus
 
@@ -97,7 +102,7 @@ def warm_cost(count: int) -> dict[str, Any]:
         (data / "models").symlink_to(settings.store.models_dir.resolve())
         corpus = data / "papers.jsonl"
         corpus.write_text("".join(json.dumps({"title": p.title, "abstract": p.abstract}) + "\n" for p in chosen))
-        assistant = rag.Assistant(settings.replace(data_dir=data, prompt_cache="first", collection="warm"),
+        assistant = rag.Assistant(settings.replace(data_dir=data, prompt_cache=mode, collection="warm"),
                                   progress=False)
         assistant.library.ingest([corpus], collection="warm")
         laps: list[float] = []
@@ -113,20 +118,21 @@ def warm_cost(count: int) -> dict[str, Any]:
         read = assistant.warm_cache("warm", on_progress=lap)
         seconds = time.perf_counter() - started
         entries = [size for kind, size in cache_entries(data / "prompt-cache") if kind == "block"]
-    tokens = sum(assistant.llm.count_tokens(p.title + p.abstract) for p in chosen)
-    all_tokens = sum(assistant.llm.count_tokens(p.title + p.abstract) for p in papers)
-    per_token = seconds / (2 * tokens)
-    bytes_per_token = sum(entries) / (2 * tokens)
-    return {"papers": len(chosen), "readings": read, "seconds": round(seconds, 1),
-            "answer_reading_s_p50": p(laps[: len(chosen)], 50), "judge_reading_s_p50": p(laps[len(chosen):], 50),
+    readings = 2 if mode != "off" else 1  # as an answer reads it (first, all) and as the list judge does
+    tokens = readings * sum(assistant.llm.count_tokens(p.title + p.abstract) for p in chosen)
+    all_tokens = readings * sum(assistant.llm.count_tokens(p.title + p.abstract) for p in papers)
+    per_token, bytes_per_token = seconds / tokens, sum(entries) / tokens
+    answer_laps = laps[: len(chosen)] if readings == 2 else []
+    return {"mode": mode, "papers": len(chosen), "readings": read, "seconds": round(seconds, 1),
+            "answer_reading_s_p50": p(answer_laps, 50), "judge_reading_s_p50": p(laps[len(answer_laps):], 50),
             "entry_mb_p50": round(float(np.median(entries)) / 2**20, 2) if entries else None,
-            "seeds": {"papers": len(papers), "tokens_both_readings": 2 * all_tokens,
-                      "warm_minutes": round(2 * all_tokens * per_token / 60, 1),
-                      "gigabytes": round(2 * all_tokens * bytes_per_token / 2**30, 2)},
+            "seeds": {"papers": len(papers), "tokens_read": all_tokens,
+                      "warm_minutes": round(all_tokens * per_token / 60, 1),
+                      "gigabytes": round(all_tokens * bytes_per_token / 2**30, 2)},
             "load_1min": round(os.getloadavg()[0], 2)}
 
 
-def plot(data: dict[str, Any]) -> None:
+def plot(data: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,39 +142,44 @@ def plot(data: dict[str, Any]) -> None:
     kinds = [k for k in TYPES if any(k in r["by_type"] for r in runs.values())]
     fig, axes = plt.subplots(1, 2, figsize=(15, 5.4), sharey=False)
     width = 0.8 / max(1, len(runs))
-    for axis, key, target in ((axes[0], "first_word_s_p50", 4), (axes[1], "answer_s_p50", 8)):
+    for axis, key, target in ((axes[0], "first_text_s_p50", 4), (axes[1], "answer_s_p50", 8)):
         for i, (label, run) in enumerate(runs.items()):
-            values = [run["by_type"].get(k, {}).get(key) or 0 for k in kinds]
+            # runs summarised before first_text was counted: their first word
+            values = [(s := run["by_type"].get(k, {})).get(key, s.get("first_word_s_p50")) or 0 for k in kinds]
             axis.bar([x + (i - (len(runs) - 1) / 2) * width for x in range(len(kinds))], values, width, label=label)
         axis.axhline(target, color="grey", linestyle=":", linewidth=1)
         axis.set_xticks(range(len(kinds)), kinds)
         axis.set(ylabel="seconds (p50)", title=key.replace("_s_p50", "").replace("_", " ") + f" (dotted: {target} s)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle(f"Embedded 1.5B on {data['machine']['cores']} cores, dev questions: today's answer path against the "
-                 "first paper restored from the cache", fontsize=10)
+    fig.suptitle(f"Embedded 1.5B on {data['machine']['cores']} cores: {data.get('title', TITLE)}", fontsize=10)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
-    fig.savefig(PLOT, dpi=110)
+    fig.savefig(path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", action="append", metavar="LABEL=FOLDER", help="a rag eval output folder")
     parser.add_argument("--warm", type=int, metavar="N", help="also time reading N seed papers into the cache")
+    parser.add_argument("--warm-mode", default="first", choices=("off", "first", "all"),
+                        help="RAG_PROMPT_CACHE while warming (off: only the list judge's readings)")
+    parser.add_argument("--name", default="first_word", help="results file name (JSON and PNG)")
+    parser.add_argument("--title", default=TITLE, help="the plot's title")
     parser.add_argument("--plot", action="store_true", help="only redraw the PNG from the JSON")
     args = parser.parse_args(argv)
+    out, png = RESULTS / f"{args.name}.json", RESULTS / f"{args.name}.png"
     if not args.plot:
         runs = dict(item.split("=", 1) for item in args.run) if args.run else DEFAULT_RUNS
-        data = {"about": __doc__.split("\n\n")[0].replace("\n", " "), "machine": machine(),
+        data = {"about": __doc__.split("\n\n")[0].replace("\n", " "), "title": args.title, "machine": machine(),
                 "versions": package_versions("llama_cpp_python"),
                 "runs": {label: run_summary(Path(folder)) for label, folder in runs.items()}}
         if args.warm:
-            data["warming"] = warm_cost(args.warm)
-        elif OUT.exists() and "warming" in (earlier := json.loads(OUT.read_text())):
+            data["warming"] = warm_cost(args.warm, args.warm_mode)
+        elif out.exists() and "warming" in (earlier := json.loads(out.read_text())):
             data["warming"] = earlier["warming"]
-        write_json(OUT, data)
-    plot(json.loads(OUT.read_text()))
-    print(f"wrote {OUT.relative_to(REPO_ROOT)} and {PLOT.relative_to(REPO_ROOT)}")
+        write_json(out, data)
+    plot(json.loads(out.read_text()), png)
+    print(f"wrote {out.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
 
 
 if __name__ == "__main__":

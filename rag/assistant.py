@@ -416,7 +416,16 @@ class Assistant:
                       ) -> Generator[StreamEvent, None, tuple[Outcome, PaperJudge | None]]:
         """The model's reply over the ``read`` sources (a second look when it refused over a paper that covers the
         question), judged papers for a list, checked, a comparison's missing side read alone (its paper found with
-        ``search``), and graded. Yields the events; returns the outcome and the list judge (if any)."""
+        ``search``), and graded; with ``list_from_judge``, a list is the judge's alone and no reply is written.
+        Yields the events; returns the outcome and the list judge (if any)."""
+        judge = self.paper_judge(request, sources, llm)
+        if judge is not None and self.settings.answering.list_from_judge:
+            yield from judge_each(judge, sources)
+            if judge.able:  # the list is the judge's: no reply to write
+                checker = self.checker(request, sources, weight, judge)
+                checked = checker.check("")
+                request.trail += checked.trail
+                return grade(Attempt(request.profile, checker, checked)), judge
         read_k = request.top_k or self.settings.retrieval.top_k
         prompt = self.build_prompt(request, read, llm, share=context_share(len(papers), read_k))
         request.notices += prompt.notices
@@ -427,12 +436,8 @@ class Assistant:
             yield from self.generate(self.build_prompt(request, read[:count], llm, SECOND_LOOK), llm, request, reply,
                                      SECOND_LOOK_OPENING)
         request.checking_started = time.perf_counter()
-        judge = self.paper_judge(request, sources, llm)
         if judge is not None and reply.answers():
-            for done, item in enumerate(sources):  # one paper at a time: a reader can stop in between
-                yield Judging(rank=item.rank, done=done, papers=len(sources))
-                if judge.score(item.rank) is None:
-                    break
+            yield from judge_each(judge, sources)
         checker, checked = self.check(request, sources, reply, weight, judge)
         checked, missing = yield from self.complete_sides(request, search, sources, checked, llm, reply, weight)
         if checked is not None:
@@ -582,6 +587,14 @@ class Assistant:
         from rag.query_engine import PaperQueryEngine
 
         return PaperQueryEngine(assistant=self, streaming=streaming, options=options)
+
+
+def judge_each(judge: PaperJudge, sources: list[Source]) -> Iterator[Judging]:
+    """Ask the judge about each source, one paper at a time (a reader can stop in between), until it cannot say."""
+    for done, item in enumerate(sources):
+        yield Judging(rank=item.rank, done=done, papers=len(sources))
+        if judge.score(item.rank) is None:
+            break
 
 
 RECHECK_DEPTH = 3  # a re-check retrieves this many times the saved papers, to find each again despite near-ties

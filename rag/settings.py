@@ -307,6 +307,13 @@ class AnsweringSettings(Section):
         "that source's sentences, quoted as evidence, when they give what each part asks. Above 1 = never.",
     )
     second_look_papers: int = Field(2, ge=1, le=TOP_K_MAX, description="Sources the second look reads.")
+    list_from_judge: bool = Field(
+        True, description="A question asking which papers is answered by the list judge alone: every paper it "
+        "accepts is listed with its title and the sentence that says why, and no reply is written (the same lists "
+        "on 111 saved list questions, 3-6 times sooner: see docs/performance.md). false = the model first writes a "
+        "reply over the top_k papers, then the judge decides which of its papers stay and which are added. A model "
+        "that gives no token probabilities always writes the reply.",
+    )
     list_candidates: int = Field(
         10, ge=1, le=TOP_K_MAX,
         description="For a question asking which papers, the list judge judges this many retrieved papers (at least "

@@ -82,6 +82,15 @@ def test_ask_json_prints_the_answer_structure(seed_settings, seed_index):
 
 
 @pytest.mark.slow
+def test_cache_warm_says_there_is_nothing_to_warm_for_an_ollama_model(seed_settings, seed_index):
+    with OllamaStandIn(["qwen2.5:3b-instruct"]) as server:
+        env = env_for(seed_settings, RAG_OLLAMA_HOST=server.url, RAG_LLM_PROVIDER="ollama")
+        result = runner.invoke(app, ["cache", "warm"], env=env)
+    assert result.exit_code == 1
+    assert "nothing to warm: the LLM in use (ollama:qwen2.5:3b-instruct) is not the embedded model" in result.output
+
+
+@pytest.mark.slow
 def test_info_lists_collections_and_models(seed_settings, seed_index):
     result = runner.invoke(app, ["info", "--json"], env={**env_for(seed_settings), "RAG_OLLAMA_HOST":
                                                          "http://127.0.0.1:9"})

@@ -165,8 +165,9 @@ def data_dir(tmp_path_factory, embedder):
 
 
 def judging_settings(data_dir, **settings) -> Settings:
+    """The reply path (the model writes a reply and the judge checks its list) unless ``list_from_judge``."""
     return small_settings(data_dir, collection="fed", top_k=4,
-                          **{"list_judge": 0.855, "list_judge_margin": 1.0, **settings})
+                          **{"list_judge": 0.855, "list_judge_margin": 1.0, "list_from_judge": False, **settings})
 
 
 def ask(data_dir, embedder, model: LanguageModel, question: str, **settings):
@@ -238,6 +239,18 @@ def test_a_follow_up_narrowing_a_list_is_judged_on_its_own_condition_over_the_pr
     assert set(model.lines) == {"Is this paper one of the papers that also send low-rank updates? Answer Yes or No."}
     assert [s.paper_id for s in answer.sources[:2]] == [SOURCES[0].paper_id, SOURCES[2].paper_id]  # theirs first
     assert [c.paper_id for c in answer.citations] == [SOURCES[2].paper_id]
+
+
+def test_a_list_from_the_judge_alone_writes_no_reply_and_lists_what_the_judge_accepts(data_dir, embedder):
+    model = JudgingModel("Nothing of this reply is written [1].", {SOURCES[0].title: 0.97, SOURCES[2].title: 0.93})
+    answer = ask(data_dir, embedder, model, QUESTION, list_from_judge=True)
+    assert model.llm.prompts == [] and answer.raw_answer == "" and answer.timings.first_token_ms is None
+    assert [c.title for c in answer.citations] == [SOURCES[0].title, SOURCES[2].title]
+    lines = answer.answer.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{SOURCES[0].title} — “") and lines[0].endswith("[1].")
+    assert answer.grade == "answered" and sorted(model.judged) == sorted(s.title for s in SOURCES)
+    nothing = ask(data_dir, embedder, JudgingModel("Papers [1].", {}), QUESTION, list_from_judge=True)
+    assert nothing.abstained and nothing.citations == []
 
 
 class WarmingModel(JudgingModel):

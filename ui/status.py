@@ -59,7 +59,7 @@ def model_status(assistant: Assistant) -> str:
                 f"run <code>ollama pull {escape(settings.llm.ollama_model)}</code> and set <code>OLLAMA_HOST</code> "
                 "if it runs elsewhere; then restart.</p>")
     cache = ""
-    if chosen.reuses_pieces and (stats := prompt_cache_stats(settings)) is not None:
+    if chosen.caches_judged_papers and (stats := prompt_cache_stats(settings)) is not None:
         cache = (f"<p><b>Prompt cache</b> {stats.entries} entries "
                  f"<span class='muted'>({stats.bytes / 2**30:.1f} GB)</span></p>")
     return line + hint + cache + embed
