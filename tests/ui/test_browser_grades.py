@@ -1,6 +1,7 @@
 """Each grade of answer as the chat shows it, in headless Chromium (Debian's, driven by Playwright), over the small
 real collection (30 seed papers, MiniLM) with the scripted fake LLM: partly answered, quoted evidence, not in the
-collection, and the claims the citation check removed, each with its reason."""
+collection, the claims the citation check removed, each with its reason, and a list (written by the model, or the
+list judge's alone, the scripted judge accepting papers by title)."""
 
 from __future__ import annotations
 
@@ -79,3 +80,25 @@ def test_a_list_answer_shows_each_paper_on_its_own_line_with_why(page, replies, 
     assert all("Diagonal" in line or "Diagonalization" in line for line in lines), lines
     assert all(" — “" in line and line.endswith("].") for line in lines), lines
     page.screenshot(path=str(artifacts / "list-answer.png"))
+
+
+def test_a_list_from_the_judge_alone_is_each_accepted_paper_with_why_and_no_reply(page, replies, ui_assistant,
+                                                                                    monkeypatch, artifacts):
+    replies.reply = "A reply that is never written [1]."
+    asked = len(replies.prompts)
+    judged: list[str] = []
+
+    def judge(messages, pieces=None, options=()):  # the paper's title is the line after <paper>
+        title = pieces.pieces[0].text.splitlines()[1]
+        judged.append(title)
+        return [0.95, 0.05] if "Diagonal" in title else [0.05, 0.95]
+
+    monkeypatch.setattr(ui_assistant.llm, "option_probabilities", judge)
+    ask(page, "Which papers study diagonal state space models?")
+    wait_for_answers(page, 1)
+    answer = page.locator(BOT).last
+    lines = [line for line in answer.inner_text().splitlines() if "“" in line]
+    assert len(lines) == 2 and all("Diagonal" in line and " — “" in line for line in lines), lines
+    assert "never written" not in answer.inner_text() and len(replies.prompts) == asked  # no reply was asked for
+    assert len(judged) == ui_assistant.settings.answering.list_candidates
+    page.screenshot(path=str(artifacts / "list-from-judge.png"))
