@@ -7,6 +7,7 @@ through the engine, `Assistant`, the CLI and the public API over seed papers in 
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from rag.answering.prompt import (
 )
 from rag.cli import app
 from rag.corpus import load_corpus
+from rag.in_flight import QuestionsInFlight
 from rag.models.llm import LanguageModel, chatml
 from tests.conftest import SEEDS
 from tests.support.fakes import ScriptedLLM
@@ -183,6 +185,34 @@ def test_without_the_prompt_cache_the_whole_prompt_is_read_and_only_the_judge_wa
     answer = assistant.ask(QUESTION)
     assert answer.timings.prompt_tokens_read == answer.timings.prompt_tokens
     assert answer.timings.papers_from_cache == 0
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_a_list_question_asked_while_warming_goes_first_and_warming_then_finishes(small_library, embedder, tmp_path):
+    """Warming (the list judge's readings, the prompt cache off) and a list question judged meanwhile share the
+    judge's engine: the question is answered, warming resumes, and every paper ends up in the cache once."""
+    settings, corpus = small_library
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "models").symlink_to(settings.store.models_dir.resolve())
+    assistant = Assistant(settings.replace(data_dir=data, prompt_cache="off"), embedder=embedder, progress=False)
+    assistant.library.ingest([corpus], collection="three")
+    assistant.questions = QuestionsInFlight()  # this assistant's questions only
+    started, warmed = threading.Event(), []
+
+    def should_stop() -> bool:  # asked before each paper and while one is read
+        started.set()
+        return False
+
+    warming = threading.Thread(target=lambda: warmed.append(assistant.warm_cache(should_stop=should_stop)))
+    warming.start()
+    assert started.wait(timeout=600)
+    answer = assistant.ask("Which papers study why language models fail to reverse the facts they learn?")
+    warming.join(timeout=600)
+    assert not warming.is_alive() and len(warmed) == 1 and 0 <= warmed[0] <= 3
+    assert answer.timings.papers_judged == 3 and answer.raw_answer == ""  # judged, no reply written
+    assert assistant.questions.count == 0 and assistant.warm_cache() == 0  # all three are in the cache
 
 
 # --- the first paper's state: exact reuse ---------------------------------------------------------------------
