@@ -230,6 +230,12 @@ class Assistant:
         return not retrieval_is_weak(profile.query, papers, answering.abstain_threshold, weight,
                                      answering.abstain_similarity)
 
+    def judged_alone(self, profile: QuestionProfile) -> bool:
+        """Whether a question's answer is the list judge's alone (``list_from_judge``): a question asking which
+        papers, with the judge on."""
+        answering = self.settings.answering
+        return profile.lists_papers and answering.list_from_judge and answering.list_judge <= 1
+
     def retrievers_agree(self, papers: list[RetrievedPaper]) -> bool:
         """Whether BM25 and the embedding both rank the best paper among their first `agreeing_rank`, and it is at
         least `agreeing_similarity` close by embedding: the question is about that paper, however it is worded."""
@@ -412,20 +418,23 @@ class Assistant:
 
     def reply_outcome(self, request: Request, sources: list[Source], read: list[Source], papers: list[RetrievedPaper],
                       search: Callable[..., list[RetrievedPaper]], llm: LanguageModel, reply: Reply,
-                      weight: Callable[[str], float]
+                      weight: Callable[[str], float], on_topic: bool = True
                       ) -> Generator[StreamEvent, None, tuple[Outcome, PaperJudge | None]]:
         """The model's reply over the ``read`` sources (a second look when it refused over a paper that covers the
         question), judged papers for a list, checked, a comparison's missing side read alone (its paper found with
-        ``search``), and graded; with ``list_from_judge``, a list is the judge's alone and no reply is written.
+        ``search``), and graded; a list the judge can make alone (`judged_alone`) is the judge's and no reply is
+        written, even for a question the pre-model gate found off topic (``on_topic`` false): the judge decides.
         Yields the events; returns the outcome and the list judge (if any)."""
         judge = self.paper_judge(request, sources, llm)
-        if judge is not None and self.settings.answering.list_from_judge:
+        if judge is not None and self.judged_alone(request.profile):
             yield from judge_each(judge, sources)
             if judge.able:  # the list is the judge's: no reply to write
                 checker = self.checker(request, sources, weight, judge)
                 checked = checker.check("")
                 request.trail += checked.trail
                 return grade(Attempt(request.profile, checker, checked)), judge
+        if not on_topic:  # the gate's call stands when the judge cannot make it
+            return off_topic(), None
         read_k = request.top_k or self.settings.retrieval.top_k
         prompt = self.build_prompt(request, read, llm, share=context_share(len(papers), read_k))
         request.notices += prompt.notices
@@ -497,9 +506,9 @@ class Assistant:
         judge: PaperJudge | None = None
         read = sources[: len(papers)]
         request.checking_started = time.perf_counter()
-        if not self.worth_asking(profile, retrieved, bm25.idf):
-            outcome = Outcome(Grade.NOT_FOUND, ABSTAIN_TEXT, [], "off topic",
-                              "no retrieved paper is on the question's topic (asked before the model)")
+        on_topic = self.worth_asking(profile, retrieved, bm25.idf)
+        if not on_topic and not self.judged_alone(profile):
+            outcome = off_topic()
         elif profile.is_(Kind.YES_NO):
             decided = yield from self.verdict(request, read, llm, bm25.idf)
             if decided is None:
@@ -508,7 +517,7 @@ class Assistant:
                 outcome, claim_verdict = decided
         if outcome is None:
             outcome, judge = yield from self.reply_outcome(request, sources, read, papers, search, llm, reply,
-                                                           bm25.idf)
+                                                           bm25.idf, on_topic)
         checking_ms = (time.perf_counter() - request.checking_started) * 1000
         judged = judge.verdict_scores() if judge is not None else {}
         if reply.second_look and outcome.grade in (Grade.ANSWERED, Grade.PARTIAL):
@@ -587,6 +596,11 @@ class Assistant:
         from rag.query_engine import PaperQueryEngine
 
         return PaperQueryEngine(assistant=self, streaming=streaming, options=options)
+
+
+def off_topic() -> Outcome:
+    return Outcome(Grade.NOT_FOUND, ABSTAIN_TEXT, [], "off topic",
+                   "no retrieved paper is on the question's topic (asked before the model)")
 
 
 def judge_each(judge: PaperJudge, sources: list[Source]) -> Iterator[Judging]:

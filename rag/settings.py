@@ -309,11 +309,11 @@ class AnsweringSettings(Section):
     second_look_papers: int = Field(2, ge=1, le=TOP_K_MAX, description="Sources the second look reads.")
     list_from_judge: bool = Field(
         True, description="A question asking which papers is answered by the list judge alone: every paper it "
-        "accepts is listed with its title and the sentence that says why, and no reply is written (the same lists "
-        "on the 109 saved list questions compared, 3.8 times sooner once its papers are in the judge's cache, 1.7 times "
-        "the first time: see docs/performance.md). false = the model first writes a "
-        "reply over the top_k papers, then the judge decides which of its papers stay and which are added. A model "
-        "that gives no token probabilities always writes the reply.",
+        "accepts is listed with its title and the sentence that says why, and no reply is written (the same lists on "
+        "the 109 saved list questions compared, 3.8 times sooner once its papers are in the judge's cache, 1.7 times "
+        "the first time: see docs/performance.md). false = the model first writes a reply over the top_k papers, "
+        "then the judge decides which of its papers stay and which are added. A model that gives no token "
+        "probabilities always writes the reply.",
     )
     list_candidates: int = Field(
         10, ge=1, le=TOP_K_MAX,

@@ -253,6 +253,19 @@ def test_a_list_from_the_judge_alone_writes_no_reply_and_lists_what_the_judge_ac
     assert nothing.abstained and nothing.citations == []
 
 
+def test_a_list_question_the_gate_finds_off_topic_is_left_to_the_judge(data_dir, embedder):
+    off_topic = "Which papers bake sourdough bread with rye flour?"
+    gated = JudgingModel("Papers [1].", {SOURCES[1].title: 0.97})
+    answer = ask(data_dir, embedder, gated, off_topic)  # the reply path: the gate refuses before the model
+    assert answer.abstained and answer.trail[-1].rule == "off topic" and gated.judged == []
+    rejecting = JudgingModel("Papers [1].", {})
+    answer = ask(data_dir, embedder, rejecting, off_topic, list_from_judge=True)
+    assert answer.abstained and answer.trail[-1].rule != "off topic" and len(rejecting.judged) == len(SOURCES)
+    accepting = JudgingModel("Papers [1].", {SOURCES[1].title: 0.97})
+    answer = ask(data_dir, embedder, accepting, off_topic, list_from_judge=True)
+    assert [c.title for c in answer.citations] == [SOURCES[1].title]
+
+
 class WarmingModel(JudgingModel):
     """The scripted judge with a cache for its readings: ``warm`` records each paper read ahead; a question comes
     in while the first paper is being read, and that reading is cut short."""
