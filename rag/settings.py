@@ -311,9 +311,9 @@ class AnsweringSettings(Section):
         True, description="A question asking which papers is answered by the list judge alone: every paper it "
         "accepts is listed with its title and the sentence that says why, and no reply is written (the same lists on "
         "the 109 saved list questions compared, 3.8 times sooner once its papers are in the judge's cache, 1.7 times "
-        "the first time: see docs/performance.md). false = the model first writes a reply over the top_k papers, "
-        "then the judge decides which of its papers stay and which are added. A model that gives no token "
-        "probabilities always writes the reply.",
+        "the first time: see docs/performance.md); the pre-model gate leaves list questions to the judge. false = "
+        "after the gate, the model writes a reply over the top_k papers, then the judge decides which of its papers "
+        "stay and which are added. A model that gives no token probabilities always takes that path.",
     )
     list_candidates: int = Field(
         10, ge=1, le=TOP_K_MAX,
