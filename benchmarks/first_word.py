@@ -19,7 +19,11 @@ Writes ``benchmarks/results/NAME.json`` and ``NAME.png`` (``--name``, default ``
     .venv/bin/python -m benchmarks.first_word --warm 24 # ~3 min more on an idle 2-core machine
     .venv/bin/python -m benchmarks.first_word --plot    # only redraw the PNG
     .venv/bin/python -m benchmarks.first_word --name judge_warm --warm-mode off --warm 24 \
-        --run "lists, judge cold=eval/results/judge_warm/cold" --run "lists, judge warmed=eval/results/judge_warm/warm"
+        --title "'which papers' questions: reply then judge, against the judge alone" \
+        --run "reply + judge, judge cold=eval/results/judge_lists/cold" \
+        --run "reply + judge, judge warm=eval/results/judge_lists/warm" \
+        --run "judge alone, cold=eval/results/judge_lists/judge_cold" \
+        --run "judge alone, warm=eval/results/judge_lists/judge_warm"
 """
 
 from __future__ import annotations
