@@ -330,6 +330,23 @@ def test_a_named_paper_whose_sentence_says_the_question_back_says_why_in_its_abs
     assert facts.check("Dogs tunnel through quantum barriers [2].").text == "Dogs tunnel through quantum barriers [2]."
 
 
+def test_a_paraphrased_which_paper_question_said_back_names_the_first_and_best_covering_paper():
+    """A question paraphrased away from its abstract shares few words with it, so a reply saying the question back
+    is not supported by its paper's words; it still names the paper it cites when that paper is retrieval's first
+    and covers the question best. Any other paper cited that way is dropped."""
+    dogs_first = [SOURCES[1].model_copy(update={"rank": 1}), SOURCES[0].model_copy(update={"rank": 2})]
+    question = "Which paper has hounds burrowing through quantum walls?"
+    checker = make_checker(dogs_first, threshold=0.5, question=question)
+    result = checker.check("The paper has hounds burrowing through quantum walls [1].")
+    assert result.text == "Quantum Dogs — “Dogs tunnel through quantum barriers” [1]."
+    assert [c.paper_id for c in result.citations] == ["dogs"]
+    assert checker.check("The paper has hounds burrowing through quantum walls [2].").text == ""
+    not_first = make_checker(SOURCES, threshold=0.5, question=question)
+    assert not_first.check("The paper has hounds burrowing through quantum walls [2].").text == ""
+    facts = make_checker(dogs_first, threshold=0.5, question="How do hounds burrow through quantum walls?")
+    assert facts.check("Hounds burrow through quantum walls [1].").text == ""
+
+
 def test_a_listed_title_under_the_wrong_number_cites_its_own_paper():
     checker = make_checker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
     assert checker.check("[1] Quantum Dogs").text == DOGS_LISTED

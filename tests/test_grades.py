@@ -90,13 +90,36 @@ def test_a_reply_giving_the_figure_is_answered(data_dir, embedder):
 
 
 def test_a_two_part_answer_missing_its_figure_keeps_its_other_part(data_dir, embedder):
-    question = "Which baseline does the mode-collapse GAN beat, and what FID does it reach on CelebA?"
+    question = "Which baseline does the mode-collapse GAN beat, and what Inception Score does it reach on LSUN?"
     answer = assistant(data_dir, embedder, "It beats the MaF-GAN baseline [1].").ask(question)
     assert answer.grade == "partial" and not answer.abstained
     assert answer.answer.startswith("It beats the MaF-GAN baseline [1].")
-    assert answer.missing == ["what FID does it reach on CelebA?"]
-    assert answer.answer.endswith("(The abstracts checked do not give: what FID does it reach on CelebA.)")
+    assert answer.missing == ["what Inception Score does it reach on LSUN?"]
+    assert answer.answer.endswith("(The abstracts checked do not give: what Inception Score does it reach on LSUN.)")
     assert answer.trail[-1].rule == "missing figure"
+
+
+def test_a_two_part_answer_missing_a_figure_its_paper_gives_quotes_the_papers_sentence(data_dir, embedder):
+    question = "Which baseline does the mode-collapse GAN beat, and what FID does it reach on CelebA?"
+    answer = assistant(data_dir, embedder, "It beats the MaF-GAN baseline [1].").ask(question)
+    assert answer.grade == "answered" and answer.missing == []
+    assert answer.answer == ("It beats the MaF-GAN baseline [1]. Quoted from [1]: “It beats the MaF-GAN baseline on "
+                             "CelebA (9.13 vs. 12.43 in FID).”")
+    assert answer.trail[-1].rule == "missing figure" and "quoted" in answer.trail[-1].reason
+
+
+def test_an_answer_leaving_a_part_without_its_facts_quotes_the_sentence_that_gives_them(data_dir, embedder):
+    """The quote is added only for the part the answer leaves out: an answer stating one of the facts a sentence
+    for that part states gets nothing more."""
+    question = "What does the mode-collapse GAN regularize its discriminator with, and which baseline does it beat?"
+    reply = "It regularizes the discriminator's embedding with deep local linear embedding and isometric mapping [1]."
+    answer = assistant(data_dir, embedder, reply).ask(question)
+    assert answer.grade == "answered"
+    assert answer.answer.endswith("Quoted from [1]: “It beats the MaF-GAN baseline on CelebA (9.13 vs. 12.43 in FID).”")
+    assert "quoted for: which baseline does it beat?" in answer.trail[-1].reason
+    complete = reply.removesuffix(" [1].") + "; it beats MaF-GAN [1]."
+    answer = assistant(data_dir, embedder, complete).ask(question)
+    assert "Quoted from" not in answer.answer and answer.trail[-1].reason == ""
 
 
 def test_a_one_part_figure_question_answered_without_a_figure_quotes_the_figure_or_abstains(data_dir, embedder):

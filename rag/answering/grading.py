@@ -19,7 +19,7 @@ from rag.answering.citations import CheckedAnswer, CitationChecker
 from rag.answering.markers import marker_numbers
 from rag.answering.profile import Kind, QuestionProfile
 from rag.answering.prompt import ABSTAIN_TEXT
-from rag.answering.support import MARKER_GROUP, numbers_in, states_figure
+from rag.answering.support import MARKER_GROUP, names_in, numbers_in, states_figure
 from rag.text import content_terms, split_sentences
 
 UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
@@ -145,15 +145,21 @@ def says_more(attempt: Attempt) -> bool:
 
 
 def missing_figure(attempt: Attempt) -> Outcome | None:
-    """A question asking for a figure whose checked answer gives none: partly answered when another part of the
-    question is answered, else not in the collection."""
+    """A question asking for a figure whose checked answer gives none: when another part of the question is
+    answered, answered with the cited paper's sentence for each figure part quoted (`with_quoted_parts`), or
+    partly answered for the parts no sentence gives; else quoted evidence or not in the collection."""
     profile, checked = attempt.profile, attempt.checked
     if checked is None or not profile.needs_figure or states_figure(checked.text, profile.asked):
         return None
     if any(not p.needs_figure for p in profile.parts) and says_more(attempt):
-        missing = [p.text for p in profile.figure_parts]
-        return Outcome(Grade.PARTIAL, checked.text + missing_note(missing), checked.citations, "missing figure",
-                       "the checked reply gives no figure for: " + "; ".join(missing), missing)
+        text, quoted = with_quoted_parts(attempt, checked.text, checked.citations)
+        missing = [p.text for p in profile.figure_parts if p.text not in quoted]
+        reason = "the checked reply gives no figure for: " + "; ".join(p.text for p in profile.figure_parts)
+        if not missing:
+            return Outcome(Grade.ANSWERED, text, checked.citations, "missing figure", reason + "; its paper's "
+                           "sentence is quoted")
+        return Outcome(Grade.PARTIAL, text + missing_note(missing), checked.citations, "missing figure", reason,
+                       missing)
     return fallback("missing figure", "the question asks for a figure and the checked reply gives none",
                     NO_FIGURE_NOTE, attempt)
 
@@ -171,7 +177,48 @@ def missing_side(attempt: Attempt) -> Outcome | None:
 def answered(attempt: Attempt) -> Outcome:
     checked = attempt.checked
     assert checked is not None
-    return Outcome(Grade.ANSWERED, checked.text, checked.citations, "answered", "")
+    text, quoted = with_quoted_parts(attempt, checked.text, checked.citations)
+    reason = "quoted for: " + "; ".join(quoted) if quoted else ""
+    return Outcome(Grade.ANSWERED, text, checked.citations, "answered", reason)
+
+
+def with_quoted_parts(attempt: Attempt, text: str, citations: list[Citation]) -> tuple[str, list[str]]:
+    """A facts question's checked answer with the sentences of its paper for the parts of the question it leaves
+    unanswered, quoted. A part's sentences are the first cited paper's that hold at least ``part_coverage`` of the
+    part's asked words (for a figure part, with a number the question lacks); what a sentence states is its numbers
+    and names beyond the question (a figure part: its numbers). A part is unanswered when the answer states
+    nothing any of its sentences states; its best sentence (the most of the part's words, then of the question's)
+    is then quoted. Returns the text and the parts quoted for. Not for questions about several papers or
+    yes/no."""
+    profile, checker = attempt.profile, attempt.checker
+    if profile.about_several or profile.is_(Kind.YES_NO) or not citations or citations[0].number not in checker.sources:
+        return text, []
+    number = citations[0].number
+    source = checker.sources[number]
+    asked_numbers = numbers_in(profile.asked)
+    said = checker.claim(text)
+    said_facts = said.numbers | said.names | names_in(text)
+    quotes: list[str] = []
+    parts: list[str] = []
+    for part in profile.parts:
+        figure = part.needs_figure and profile.needs_figure
+        wanted = set(content_terms(part.asked))
+        total = sum(checker.weight(t) for t in wanted) or 1.0
+        covering = sorted(((sum(checker.weight(t) for t in wanted & terms) / total,
+                            sum(checker.weight(t) for t in checker.question_terms & terms), sentence)
+                           for sentence, terms in source.sentences
+                           if not figure or numbers_in(sentence) - asked_numbers), reverse=True)
+        covering = [sentence for share, _, sentence in covering if share >= checker.policy.part_coverage]
+        stated = [(claim.numbers if figure else claim.numbers | claim.names)
+                  for claim in map(checker.claim, covering)]
+        if not covering or not stated[0] or covering[0] in quotes or any(s & said_facts for s in stated):
+            continue  # nothing to quote, or the answer states what a sentence for this part does
+        quotes.append(covering[0])
+        parts.append(part.text)
+    if not quotes:
+        return text, []
+    ordered = [s for s, _ in source.sentences if s in quotes]
+    return text + f" Quoted from [{number}]: " + " ".join(f"“{q}”" for q in ordered), parts
 
 
 def missing_note(parts: list[str]) -> str:

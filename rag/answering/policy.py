@@ -33,7 +33,7 @@ class AnswerPolicy:
     short_name_words: int = 5  # a title's head before its colon is its short name when this short
     own_voice_share: float = 0.5  # a listed paper's quoted reason is about its own work if such a sentence has this
     # share of the best sentence's (IDF-weighted) question words
-    part_coverage: float = 0.5  # quoted evidence holds this share of what each part of the question asks
+    part_coverage: float = 0.5  # a quoted sentence holds this share of what a part of the question asks
     evidence_sentences: int = 2  # sentences quoted as evidence when the model's reply could not be checked
     extra_margin: float = 0.03  # a list candidate ranked below top_k comes within this of the best P(Yes)
     agreeing_rank: int = 2  # the model is asked when BM25 and the embedding both rank the best paper this high ...

@@ -89,6 +89,23 @@ def list_item(case: ClaimCase) -> Verdict | None:
                    "the paper neither fits the question nor states the claim")
 
 
+def named_paper(case: ClaimCase) -> Verdict | None:
+    """To "which paper ...?", a claim citing one paper and only saying back the question (or the paper's title)
+    means "this paper is the one": it stands if that paper is the one retrieval ranks first and the one whose words
+    cover the question best (a paraphrased question shares few words with any abstract, so no share is asked)."""
+    checker = case.checker
+    profile = checker.profile
+    valid = checker.valid(case.cited)
+    if (not profile.names_a_paper or profile.lists_papers or len(valid) != 1 or not content_terms(case.text)
+            or checker.adds_to_question(case.text, valid)):
+        return None
+    coverage = checker.coverage()
+    number = valid[0]
+    if number != min(checker.sources) or coverage[number] < max(coverage.values()):
+        return None
+    return verdict("named paper", case, valid, "the reply names this paper for the question, and it fits")
+
+
 def short_claim(case: ClaimCase) -> Verdict | None:
     """A claim (and sentence) of too few words to judge by them: its citations stand if their paper is on the
     question's topic."""
@@ -161,6 +178,8 @@ def unsupported(case: ClaimCase) -> Verdict:
 MARKED_RULES: tuple[Rule, ...] = (
     Rule("listed title", "a paper's title stands for the paper: kept if it fits the question", listed_title),
     Rule("list item", "\"[n] trains ...\": kept if paper n fits the question or states the claim", list_item),
+    Rule("named paper", "to \"which paper\", the question said back with one paper cited: kept if the paper fits "
+         "the question", named_paper),
     Rule("short claim", "too few words to judge: kept if the cited paper is on topic", short_claim),
     Rule("supported together", "several cited papers support parts of the claim, together enough", supported_together),
     Rule("supported", "the cited paper contains the claim's words, numbers, names and measures, and is on topic",
