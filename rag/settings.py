@@ -304,7 +304,8 @@ class AnsweringSettings(Section):
         "much of the question (IDF-weighted), or (for a question asking no figure) BM25 and the embedding both rank "
         "it among their first two, ask again over the best sources alone, with the reply opened as "
         "\"According to [1],\" (the citation check decides); a reply that still cannot be checked is answered with "
-        "that source's sentences, quoted as evidence, when they give what each part asks. Above 1 = never.",
+        "the sentences of the source whose words cover the question best, quoted as evidence, when it covers this "
+        "much or is the source retrieval ranks first, and they give what each part asks. Above 1 = never.",
     )
     second_look_papers: int = Field(2, ge=1, le=TOP_K_MAX, description="Sources the second look reads.")
     list_from_judge: bool = Field(

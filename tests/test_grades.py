@@ -132,6 +132,20 @@ def test_a_one_part_figure_question_answered_without_a_figure_quotes_the_figure_
     assert answer.abstained and answer.citations == [] and answer.answer.endswith(NO_FIGURE_NOTE)
 
 
+def test_a_refused_paraphrase_gets_the_first_papers_sentence_when_it_gives_what_each_part_asks(data_dir, embedder):
+    """A paraphrase shares too few words with the abstract for it to cover the question well; the paper retrieval
+    ranks first (and whose words cover the question best) is still quoted when one of its sentences gives each
+    part, with the figure asked: not when none does."""
+    refusal = "The collection does not answer this question."
+    paraphrase = "A generative adversarial net treats its critic as an embedding against collapsing outputs. "
+    answer = assistant(data_dir, embedder, refusal, refusal).ask(paraphrase + "What FID does it get on CelebA?")
+    assert answer.grade == "evidence" and answer.trail[-1].rule == "refused"
+    assert answer.answer == ("Quoted from [1] (the model's reply could not be checked): “It beats the MaF-GAN baseline "
+                             "on CelebA (9.13 vs. 12.43 in FID).” [1]")
+    answer = assistant(data_dir, embedder, refusal, refusal).ask(paraphrase + "What FID does it get on LSUN?")
+    assert answer.grade == "not-found" and answer.trail[-1].rule == "refused"
+
+
 def test_a_title_only_reply_to_a_facts_question_is_not_an_answer(data_dir, embedder):
     question = "What does the mode-collapse GAN use its discriminator as, and which dataset does it test on?"
     answer = assistant(data_dir, embedder, "Embedding-Regularized GANs Against Mode Collapse [1]. "

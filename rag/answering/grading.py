@@ -62,8 +62,9 @@ def not_found(rule: str, reason: str, note: str = "") -> Outcome:
 
 
 def quoted_evidence(attempt: Attempt) -> Outcome | None:
-    """The best paper's sentences, quoted with its number, when they give what the question asks: that paper
-    covers the question well (``evidence_coverage``), and for every part of the question one of its best
+    """The best paper's sentences, quoted with its number, when they give what the question asks: the paper whose
+    words cover the question best covers it well (``evidence_coverage``) or is the paper retrieval ranks first (a
+    paraphrased question shares few words with any abstract), and for every part of the question one of its
     sentences holds ``part_coverage`` of the part's asked words (a figure part: with a number the question does
     not give). None otherwise, and for questions about several papers, naming papers or yes/no."""
     profile, checker = attempt.profile, attempt.checker
@@ -72,8 +73,8 @@ def quoted_evidence(attempt: Attempt) -> Outcome | None:
         return None
     coverage = checker.coverage()
     best = max(coverage, key=lambda n: (coverage[n], -n))
-    if coverage[best] < policy.evidence_coverage:
-        return None
+    if policy.evidence_coverage > 1 or (coverage[best] < policy.evidence_coverage and best != min(checker.sources)):
+        return None  # off, or neither covering the question well nor the paper retrieval ranks first
     source = checker.sources[best]
     asked_numbers = numbers_in(profile.asked)
     chosen: list[str] = []
