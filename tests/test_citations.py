@@ -341,6 +341,8 @@ def test_a_paraphrased_which_paper_question_said_back_names_the_first_and_best_c
     assert result.text == "Quantum Dogs — “Dogs tunnel through quantum barriers” [1]."
     assert [c.paper_id for c in result.citations] == ["dogs"]
     assert checker.check("The paper has hounds burrowing through quantum walls [2].").text == ""
+    item = checker.check("[1] Has hounds burrowing through quantum walls.")  # the asked verb after the marker
+    assert item.text == "Quantum Dogs — “Dogs tunnel through quantum barriers” [1]."
     not_first = make_checker(SOURCES, threshold=0.5, question=question)
     assert not_first.check("The paper has hounds burrowing through quantum walls [2].").text == ""
     facts = make_checker(dogs_first, threshold=0.5, question="How do hounds burrow through quantum walls?")

@@ -173,6 +173,14 @@ class CitationChecker:
         return coverage[number] >= max(self.policy.list_floor * self.policy.support,
                                        self.policy.list_relative * max(coverage.values()))
 
+    def first_and_best(self, number: int) -> bool:
+        """Whether paper ``number`` is the one retrieval ranks first and covers the question's words more than any
+        other: the paper a reply saying the question back can mean, and whose sentences can be quoted for it (a
+        paraphrase shares too few words with its abstract for a share to decide)."""
+        coverage = self.coverage()
+        others = [share for n, share in coverage.items() if n != number]
+        return number == min(self.sources) and coverage[number] > max(others, default=0.0)
+
     def judged(self, number: int) -> bool | None:
         """The judge's verdict on paper ``number`` (None without a judge, or when it cannot say)."""
         return self.judge(number) if self.judge is not None else None

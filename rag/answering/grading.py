@@ -73,7 +73,7 @@ def quoted_evidence(attempt: Attempt) -> Outcome | None:
         return None
     coverage = checker.coverage()
     best = max(coverage, key=lambda n: (coverage[n], -n))
-    if policy.evidence_coverage > 1 or (coverage[best] < policy.evidence_coverage and best != min(checker.sources)):
+    if policy.evidence_coverage > 1 or (coverage[best] < policy.evidence_coverage and not checker.first_and_best(best)):
         return None  # off, or neither covering the question well nor the paper retrieval ranks first
     source = checker.sources[best]
     asked_numbers = numbers_in(profile.asked)

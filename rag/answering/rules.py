@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from rag.answering.profile import Kind
 from rag.answering.support import Claim
 from rag.text import content_terms
 
@@ -79,12 +80,15 @@ def listed_title(case: ClaimCase) -> Verdict | None:
 
 
 def list_item(case: ClaimCase) -> Verdict | None:
-    """``[n] trains ...``: the marker is the subject; paper n must fit the question or support the claim."""
+    """``[n] trains ...``: the marker is the subject; paper n must fit the question or support the claim (to "which
+    paper", an item saying the question back names paper n if it is the first and best-covering paper)."""
     checker = case.checker
     if not (case.subject_item and content_terms(case.text)):
         return None
+    restated = checker.profile.is_(Kind.WHICH_PAPER) and checker.restates_question(case.text)
     kept = [n for n in case.cited if checker.judged(n) is not False and (checker.answers_question(n) or (
-        n in checker.sources and checker.support(n, case.claim) >= checker.policy.support))][:1]
+        n in checker.sources and checker.support(n, case.claim) >= checker.policy.support) or (
+        restated and checker.first_and_best(n)))][:1]
     return verdict("list item", case, kept, "the paper fits the question" if kept else
                    "the paper neither fits the question nor states the claim")
 
@@ -99,9 +103,7 @@ def named_paper(case: ClaimCase) -> Verdict | None:
     if (not profile.names_a_paper or profile.lists_papers or len(valid) != 1 or not content_terms(case.text)
             or checker.adds_to_question(case.text, valid)):
         return None
-    coverage = checker.coverage()
-    number = valid[0]
-    if number != min(checker.sources) or coverage[number] < max(coverage.values()):
+    if not checker.first_and_best(valid[0]):
         return None
     return verdict("named paper", case, valid, "the reply names this paper for the question, and it fits")
 
