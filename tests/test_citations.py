@@ -349,6 +349,45 @@ def test_a_paraphrased_which_paper_question_said_back_names_the_first_and_best_c
     assert facts.check("Hounds burrow through quantum walls [1].").text == ""
 
 
+HOUNDS = [
+    Source(rank=1, paper_id="hounds", title="Quantum Dogs", score=1.0,
+           abstract="Dogs tunnel through quantum barriers. We call such dogs TunnelHounds. We train only 1% of the "
+                    "weights of our rate estimator."),
+    Source(rank=2, paper_id="cats", title="Cats on Mats", score=0.9,
+           abstract="We study cats sitting on mats in kitchens. Cats prefer warm woollen mats over cold tiles."),
+]
+
+
+def test_an_unmarked_claim_naming_what_only_one_paper_names_cites_that_paper():
+    checker = make_checker(HOUNDS, threshold=0.5, question="What are the dogs crossing quantum walls called?",
+                           on_topic=0.4)
+    result = checker.check("They are called TunnelHounds.")
+    assert result.text == "They are called TunnelHounds [1]." and [c.paper_id for c in result.citations] == ["hounds"]
+    assert result.trail[0].rule == "named source"
+    assert checker.check("They are called QuantumHounds.").citations == []  # no paper names it
+
+
+def test_a_question_said_back_with_a_figure_its_paper_states_stands():
+    """A paraphrased question said back shares few words with the abstract; what it adds (a figure) is checked."""
+    question = "What fraction of its weights does the canine quantum study update?"
+    checker = make_checker(HOUNDS, threshold=0.5, question=question)
+    said = "The canine quantum study updates 1% of its weights [1]."
+    assert checker.check(said).text == said
+    assert checker.check("The canine quantum study updates 7% of its weights [1].").text == ""
+    assert "[2]" not in checker.check("The canine quantum study updates 1% of its weights [2].").text
+
+
+def test_a_named_paper_saying_more_of_its_abstract_than_the_question_keeps_its_words():
+    """Said back about a named paper, an item is listed with why; one that also says something its abstract says
+    ("It trains an estimator.") keeps its own words."""
+    question = ("Which paper lets dogs tunnel through quantum barriers, measured at low temperature by a rate model, "
+                "and what does it train?")
+    checker = make_checker(HOUNDS, threshold=0.5, question=question)
+    said = "Quantum Dogs lets dogs tunnel through quantum barriers, measured at low temperature by a rate model."
+    assert checker.check(f"[1] {said}").text.startswith("Quantum Dogs — “")
+    assert checker.check(f"[1] {said} It trains an estimator.").text == f"{said} It trains an estimator [1]."
+
+
 def test_a_listed_title_under_the_wrong_number_cites_its_own_paper():
     checker = make_checker(SOURCES, threshold=0.5, question="Which papers study dogs tunnelling?")
     assert checker.check("[1] Quantum Dogs").text == DOGS_LISTED

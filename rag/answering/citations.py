@@ -215,6 +215,13 @@ class CitationChecker:
             return True
         return not self.says_back(claim.terms - POINTER_TERMS, self.question_terms | set(content_terms(titles)))
 
+    def adds_from_paper(self, text: str, number: int) -> bool:
+        """Whether ``text`` holds words of paper ``number``'s abstract that neither the question nor the paper's
+        title holds ("It calls the resulting layer the sandwich layer."): it says something of the paper."""
+        source = self.sources[number]
+        said = set(content_terms(text)) - POINTER_TERMS - self.question_terms - set(content_terms(source.source.title))
+        return bool(said & source.terms)
+
     def titled_source(self, text: str, numbers: list[int]) -> int | None:
         """The source whose title ``text`` is (most of), preferring the cited ones: then the claim is only
         "this paper answers the question". Small models often list titles under the wrong number."""
@@ -344,7 +351,7 @@ class CitationChecker:
                 continue
             single = len(numbers) == 1 and numbers[0] in self.sources
             subject = single and self.marker_is_subject(text)
-            if single and not subject and self.restates_question(text):
+            if single and not subject and self.restates_question(text) and not self.adds_from_paper(text, numbers[0]):
                 text = self.sources[numbers[0]].source.title.strip()  # "[1] What you asked.": its title
             text = text if text[-1] in ".!?" else f"{text}."
             item = attach_marker(text, " ".join(f"[{n}]" for n in [*orphans, *numbers]))
@@ -403,7 +410,8 @@ class CitationChecker:
                 elif verdict.rule == "list item":
                     text = f"{self.source_title(kept[0])} {text[0].lower()}{text[1:]}" if kept else ""
                 if (verdict.rule != "listed title" and len(kept) == 1 and self.profile.names_a_paper
-                        and content_terms(text) and not self.adds_to_question(text, kept)):
+                        and content_terms(text) and not self.adds_to_question(text, kept)
+                        and not self.adds_from_paper(text, kept[0])):
                     # "<title> <the question said back> [1]" names the paper but not why: listed as a title is,
                     # with why, quoted (unless the sentence already says what that quote does)
                     reason = self.why_listed(kept[0])

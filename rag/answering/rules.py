@@ -108,6 +108,24 @@ def named_paper(case: ClaimCase) -> Verdict | None:
     return verdict("named paper", case, valid, "the reply names this paper for the question, and it fits")
 
 
+def said_back_with_facts(case: ClaimCase) -> Verdict | None:
+    """A claim saying the question back with a number or name added ("The work that ... trains 1% of the weights
+    [1]."): judged by what it adds, since its other words are the question's. It stands if it adds fewer than
+    ``min_claim_terms`` other words, its paper states every number and name it adds (with what each figure
+    measures), and that paper is the first and best-covering one."""
+    checker = case.checker
+    valid = checker.valid(case.cited)
+    claim = case.claim
+    own = {t for t in claim.terms - checker.question_terms if not any(c.isdigit() for c in t)}
+    if (len(valid) != 1 or not (claim.numbers or claim.names) or len(own) >= checker.policy.min_claim_terms
+            or not checker.says_back(claim.terms - own, checker.question_terms)):
+        return None
+    number = valid[0]
+    if checker.sources[number].problem(claim) is not None or not checker.first_and_best(number):
+        return None
+    return verdict("said back with facts", case, valid, "its paper states what it adds to the question")
+
+
 def short_claim(case: ClaimCase) -> Verdict | None:
     """A claim (and sentence) of too few words to judge by them: its citations stand if their paper is on the
     question's topic."""
@@ -182,6 +200,8 @@ MARKED_RULES: tuple[Rule, ...] = (
     Rule("list item", "\"[n] trains ...\": kept if paper n fits the question or states the claim", list_item),
     Rule("named paper", "to \"which paper\", the question said back with one paper cited: kept if the paper fits "
          "the question", named_paper),
+    Rule("said back with facts", "the question said back with numbers or names its paper states: kept if that "
+         "paper is the first and best-covering one", said_back_with_facts),
     Rule("short claim", "too few words to judge: kept if the cited paper is on topic", short_claim),
     Rule("supported together", "several cited papers support parts of the claim, together enough", supported_together),
     Rule("supported", "the cited paper contains the claim's words, numbers, names and measures, and is on topic",
@@ -215,10 +235,26 @@ def unbacked_statement(case: ClaimCase) -> Verdict | None:
     return Verdict("unbacked statement", Action.DROP, (), f"no paper on topic states {', '.join(stated)}")
 
 
+def named_source(case: ClaimCase) -> Verdict | None:
+    """An unmarked claim naming something beyond the question that exactly one paper names, a paper on the
+    question's topic stating everything the claim states, gets that paper ("... is called AdaMEOW.")."""
+    checker = case.checker
+    if not case.claim.names:
+        return None
+    naming = [n for n, source in checker.sources.items() if all(name in source.letters for name in case.claim.names)]
+    if len(naming) != 1:
+        return None
+    number = naming[0]
+    if checker.sources[number].problem(case.claim) is not None or not checker.on_topic(number):
+        return None
+    return Verdict("named source", Action.ATTACH, (number,), f"[{number}] alone names what it states")
+
+
 UNBACKED_STATEMENT = Rule("unbacked statement", "an unmarked figure or name no paper on topic states is dropped",
                           unbacked_statement)
 UNMARKED_RULES: tuple[Rule, ...] = (
     Rule("clear source", "an unmarked claim one paper clearly states gets that paper", clear_source),
+    Rule("named source", "an unmarked claim naming what only one paper on topic names gets that paper", named_source),
     UNBACKED_STATEMENT,
 )
 # the words after a sentence's last marker: the sentence already cites its papers, so nothing is attached
