@@ -95,8 +95,8 @@ def list_item(case: ClaimCase) -> Verdict | None:
 
 def named_paper(case: ClaimCase) -> Verdict | None:
     """To "which paper ...?", a claim citing one paper and only saying back the question (or the paper's title)
-    means "this paper is the one": it stands if that paper is the one retrieval ranks first and the one whose words
-    cover the question best (a paraphrased question shares few words with any abstract, so no share is asked)."""
+    means "this paper is the one": it stands if that paper is the first and best-covering one
+    (`CitationChecker.first_and_best`; a paraphrased question shares few words with any abstract)."""
     checker = case.checker
     profile = checker.profile
     valid = checker.valid(case.cited)
@@ -198,8 +198,8 @@ def unsupported(case: ClaimCase) -> Verdict:
 MARKED_RULES: tuple[Rule, ...] = (
     Rule("listed title", "a paper's title stands for the paper: kept if it fits the question", listed_title),
     Rule("list item", "\"[n] trains ...\": kept if paper n fits the question or states the claim", list_item),
-    Rule("named paper", "to \"which paper\", the question said back with one paper cited: kept if the paper fits "
-         "the question", named_paper),
+    Rule("named paper", "to \"which paper\", the question said back with one paper cited: kept if it is the first "
+         "and best-covering paper", named_paper),
     Rule("said back with facts", "the question said back with numbers or names its paper states: kept if that "
          "paper is the first and best-covering one", said_back_with_facts),
     Rule("short claim", "too few words to judge: kept if the cited paper is on topic", short_claim),
