@@ -188,17 +188,20 @@ def with_quoted_parts(attempt: Attempt, text: str, citations: list[Citation]) ->
     unanswered, quoted. A part's sentences are the first cited paper's that hold at least ``part_coverage`` of the
     part's asked words (for a figure part, with a number the question lacks); what a sentence states is its numbers
     and names beyond the question (a figure part: its numbers). A part is unanswered when the answer states
-    nothing any of its sentences states; its best sentence (the most of the part's words, then of the question's)
-    is then quoted. Returns the text and the parts quoted for. Not for questions about several papers or
-    yes/no."""
+    nothing any of its sentences states, and says too few of the words its best sentence (the most of the part's
+    words, then of the question's) adds to the question (``said_share``); that sentence is then quoted.
+    Returns the text and the parts quoted for. Not for questions about several papers or yes/no."""
     profile, checker = attempt.profile, attempt.checker
     if profile.about_several or profile.is_(Kind.YES_NO) or not citations or citations[0].number not in checker.sources:
         return text, []
+    policy = checker.policy
     number = citations[0].number
     source = checker.sources[number]
     asked_numbers = numbers_in(profile.asked)
     said = checker.claim(text)
     said_facts = said.numbers | said.names | names_in(text)
+    said_terms = set(content_terms(text))
+    source_terms = dict(source.sentences)
     quotes: list[str] = []
     parts: list[str] = []
     for part in profile.parts:
@@ -209,17 +212,24 @@ def with_quoted_parts(attempt: Attempt, text: str, citations: list[Citation]) ->
                             sum(checker.weight(t) for t in checker.question_terms & terms), sentence)
                            for sentence, terms in source.sentences
                            if not figure or numbers_in(sentence) - asked_numbers), reverse=True)
-        covering = [sentence for share, _, sentence in covering if share >= checker.policy.part_coverage]
+        covering = [sentence for share, _, sentence in covering if share >= policy.part_coverage]
         stated = [(claim.numbers if figure else claim.numbers | claim.names)
                   for claim in map(checker.claim, covering)]
-        if not covering or not stated[0] or covering[0] in quotes or any(s & said_facts for s in stated):
-            continue  # nothing to quote, or the answer states what a sentence for this part does
+        if (not covering or not stated[0] or covering[0] in quotes or any(s & said_facts for s in stated)
+                or says_most(source_terms[covering[0]] - checker.question_terms, said_terms, policy.said_share)):
+            continue  # nothing to quote, or the answer already says what a sentence for this part does
         quotes.append(covering[0])
         parts.append(part.text)
     if not quotes:
         return text, []
     ordered = [s for s, _ in source.sentences if s in quotes]
     return text + f" Quoted from [{number}]: " + " ".join(f"“{q}”" for q in ordered), parts
+
+
+def says_most(added: set[str], said: set[str], share: float) -> bool:
+    """Whether ``said`` holds at least ``share`` of the words a sentence ``added`` to the question (none added: it
+    says nothing more)."""
+    return len(added & said) >= share * len(added)
 
 
 def missing_note(parts: list[str]) -> str:

@@ -34,6 +34,8 @@ class AnswerPolicy:
     own_voice_share: float = 0.5  # a listed paper's quoted reason is about its own work if such a sentence has this
     # share of the best sentence's (IDF-weighted) question words
     part_coverage: float = 0.5  # a quoted sentence holds this share of what a part of the question asks
+    said_share: float = 0.5  # an answer holding this share of the words a part's sentence adds to the question
+    # already says it: the sentence is not quoted
     evidence_sentences: int = 2  # sentences quoted as evidence when the model's reply could not be checked
     extra_margin: float = 0.03  # a list candidate ranked below top_k comes within this of the best P(Yes)
     agreeing_rank: int = 2  # the model is asked when BM25 and the embedding both rank the best paper this high ...

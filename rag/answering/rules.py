@@ -117,8 +117,10 @@ def said_back_with_facts(case: ClaimCase) -> Verdict | None:
     valid = checker.valid(case.cited)
     claim = case.claim
     own = {t for t in claim.terms - checker.question_terms if not any(c.isdigit() for c in t)}
+    said_back = claim.terms - own
     if (len(valid) != 1 or not (claim.numbers or claim.names) or len(own) >= checker.policy.min_claim_terms
-            or not checker.says_back(claim.terms - own, checker.question_terms)):
+            or len(said_back) < checker.policy.min_claim_terms
+            or not checker.says_back(said_back, checker.question_terms)):
         return None
     number = valid[0]
     if checker.sources[number].problem(claim) is not None or not checker.first_and_best(number):
@@ -236,11 +238,12 @@ def unbacked_statement(case: ClaimCase) -> Verdict | None:
 
 
 def named_source(case: ClaimCase) -> Verdict | None:
-    """An unmarked claim naming something beyond the question that exactly one paper names, a paper on the
-    question's topic stating everything the claim states, gets that paper ("... is called AdaMEOW.")."""
+    """An unmarked claim (more than ``min_claim_terms`` words) naming something beyond the question that exactly
+    one paper names, a paper on the question's topic stating everything the claim states, gets that paper ("...
+    is called AdaMEOW.")."""
     checker = case.checker
-    if not case.claim.names:
-        return None
+    if not case.claim.names or len(case.claim.terms) <= checker.policy.min_claim_terms:
+        return None  # a bare name ("PWNED") is no claim
     naming = [n for n, source in checker.sources.items() if all(name in source.letters for name in case.claim.names)]
     if len(naming) != 1:
         return None
