@@ -361,10 +361,11 @@ HOUNDS = [
 def test_an_unmarked_claim_naming_what_only_one_paper_names_cites_that_paper():
     checker = make_checker(HOUNDS, threshold=0.5, question="What are the dogs crossing quantum walls called?",
                            on_topic=0.4)
-    result = checker.check("They are called TunnelHounds.")
-    assert result.text == "They are called TunnelHounds [1]." and [c.paper_id for c in result.citations] == ["hounds"]
-    assert result.trail[0].rule == "named source"
-    assert checker.check("They are called QuantumHounds.").citations == []  # no paper names it
+    result = checker.check("The burrowing canines are termed TunnelHounds.")  # too few of the paper's words
+    assert result.text == "The burrowing canines are termed TunnelHounds [1]."
+    assert [c.paper_id for c in result.citations] == ["hounds"] and result.trail[0].rule == "named source"
+    assert checker.check("The burrowing canines are termed QuantumHounds.").citations == []  # none names it
+    assert checker.check("TunnelHounds.").citations == []  # a bare name is no claim
 
 
 def test_a_question_said_back_with_a_figure_its_paper_states_stands():
