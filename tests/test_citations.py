@@ -353,8 +353,7 @@ HOUNDS = [
     Source(rank=1, paper_id="hounds", title="Quantum Dogs", score=1.0,
            abstract="Dogs tunnel through quantum barriers. We call such dogs TunnelHounds. We train only 1% of the "
                     "weights of our rate estimator."),
-    Source(rank=2, paper_id="cats", title="Cats on Mats", score=0.9,
-           abstract="We study cats sitting on mats in kitchens. Cats prefer warm woollen mats over cold tiles."),
+    SOURCES[0].model_copy(update={"rank": 2, "score": 0.9}),
 ]
 
 

@@ -110,10 +110,14 @@ class CitationChecker:
         source = self.sources[number]
         if not claim.terms or not source.states(claim):
             return 0.0
-        own = {t for t in claim.terms - self.question_terms if not any(c.isdigit() for c in t)}
+        own = self.own_words(claim)
         if len(own) >= self.policy.min_claim_terms:
             return max(self.share(claim.terms, source), self.share(own, source))
         return self.share(claim.terms, source)
+
+    def own_words(self, claim: Claim) -> set[str]:
+        """The claim's words the question lacks, numbers apart (they are checked as numbers)."""
+        return {t for t in claim.terms - self.question_terms if not any(c.isdigit() for c in t)}
 
     def share(self, terms: set[str], source: SourceText) -> float:
         """IDF-weighted share of ``terms`` found in the source."""

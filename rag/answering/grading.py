@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from rag.answering.answer import Citation, Grade
 from rag.answering.citations import CheckedAnswer, CitationChecker
 from rag.answering.markers import marker_numbers
-from rag.answering.profile import Kind, QuestionProfile
+from rag.answering.profile import Kind, Part, QuestionProfile
 from rag.answering.prompt import ABSTAIN_TEXT
-from rag.answering.support import MARKER_GROUP, names_in, numbers_in, states_figure
+from rag.answering.support import MARKER_GROUP, SourceText, names_in, numbers_in, states_figure
 from rag.text import content_terms, split_sentences
 
 UNSUPPORTED_NOTE = " (The model's reply was not supported by the retrieved abstracts.)"
@@ -76,17 +76,12 @@ def quoted_evidence(attempt: Attempt) -> Outcome | None:
     if policy.evidence_coverage > 1 or (coverage[best] < policy.evidence_coverage and not checker.first_and_best(best)):
         return None  # off, or neither covering the question well nor the paper retrieval ranks first
     source = checker.sources[best]
-    asked_numbers = numbers_in(profile.asked)
     chosen: list[str] = []
     for part in profile.parts:
-        wanted = set(content_terms(part.asked))
-        total = sum(checker.weight(t) for t in wanted) or 1.0
-        scored = [(sum(checker.weight(t) for t in wanted & terms) / total, text) for text, terms in source.sentences
-                  if not (part.needs_figure and profile.needs_figure) or numbers_in(text) - asked_numbers]
-        share, text = max(scored, default=(0.0, ""))
-        if share < policy.part_coverage:
+        covering = part_sentences(checker, source, part)
+        if not covering:
             return None
-        chosen.append(text)
+        chosen.append(covering[0])
     quotes = [text for text, _ in source.sentences if text in chosen][: policy.evidence_sentences]
     text = EVIDENCE_HEAD.format(n=best) + " " + " ".join(f"“{q}”" for q in quotes) + f" [{best}]"
     citation = Citation(number=best, paper_id=source.source.paper_id, title=source.source.title, quote=quotes[0])
@@ -197,7 +192,6 @@ def with_quoted_parts(attempt: Attempt, text: str, citations: list[Citation]) ->
     policy = checker.policy
     number = citations[0].number
     source = checker.sources[number]
-    asked_numbers = numbers_in(profile.asked)
     said = checker.claim(text)
     said_facts = said.numbers | said.names | names_in(text)
     said_terms = set(content_terms(text))
@@ -206,13 +200,7 @@ def with_quoted_parts(attempt: Attempt, text: str, citations: list[Citation]) ->
     parts: list[str] = []
     for part in profile.parts:
         figure = part.needs_figure and profile.needs_figure
-        wanted = set(content_terms(part.asked))
-        total = sum(checker.weight(t) for t in wanted) or 1.0
-        covering = sorted(((sum(checker.weight(t) for t in wanted & terms) / total,
-                            sum(checker.weight(t) for t in checker.question_terms & terms), sentence)
-                           for sentence, terms in source.sentences
-                           if not figure or numbers_in(sentence) - asked_numbers), reverse=True)
-        covering = [sentence for share, _, sentence in covering if share >= policy.part_coverage]
+        covering = part_sentences(checker, source, part)
         stated = [(claim.numbers if figure else claim.numbers | claim.names)
                   for claim in map(checker.claim, covering)]
         if (not covering or not stated[0] or covering[0] in quotes or any(s & said_facts for s in stated)
@@ -224,6 +212,22 @@ def with_quoted_parts(attempt: Attempt, text: str, citations: list[Citation]) ->
         return text, []
     ordered = [s for s, _ in source.sentences if s in quotes]
     return text + f" Quoted from [{number}]: " + " ".join(f"“{q}”" for q in ordered), parts
+
+
+def part_sentences(checker: CitationChecker, source: SourceText, part: Part) -> list[str]:
+    """The source's sentences for one part of the question, best first: those holding ``part_coverage`` of the
+    part's asked words (IDF-weighted; for a part asking a figure, with a number the question lacks), ranked by that
+    share, then by the question's words they hold."""
+    profile = checker.profile
+    figure = part.needs_figure and profile.needs_figure
+    asked_numbers = numbers_in(profile.asked)
+    wanted = set(content_terms(part.asked))
+    total = sum(checker.weight(t) for t in wanted) or 1.0
+    scored = sorted(((sum(checker.weight(t) for t in wanted & terms) / total,
+                      sum(checker.weight(t) for t in checker.question_terms & terms), sentence)
+                     for sentence, terms in source.sentences if not figure or numbers_in(sentence) - asked_numbers),
+                    reverse=True)
+    return [sentence for share, _, sentence in scored if share >= checker.policy.part_coverage]
 
 
 def says_most(added: set[str], said: set[str], share: float) -> bool:

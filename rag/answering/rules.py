@@ -116,7 +116,7 @@ def said_back_with_facts(case: ClaimCase) -> Verdict | None:
     checker = case.checker
     valid = checker.valid(case.cited)
     claim = case.claim
-    own = {t for t in claim.terms - checker.question_terms if not any(c.isdigit() for c in t)}
+    own = checker.own_words(claim)
     said_back = claim.terms - own
     if (len(valid) != 1 or not (claim.numbers or claim.names) or len(own) >= checker.policy.min_claim_terms
             or len(said_back) < checker.policy.min_claim_terms
