@@ -262,17 +262,16 @@ class Assistant:
     def second_look_papers(self, request: Request, papers: list[RetrievedPaper], reply: Reply,
                            weight: Callable[[str], float]) -> int:
         """How many of the best papers to read again when the model refused although one of them covers the
-        question well (`AnsweringSettings.second_look_threshold`), or, for a question asking no figure, both
-        retrievers agree on the best one (`retrievers_agree`: a paraphrase that shares few of its words; to a figure
-        question a refusal is often right, and a forced reply grabs a figure near the words); 0 when no second look
-        is due or it is off (a threshold above 1)."""
+        question well (`AnsweringSettings.second_look_threshold`), or both retrievers agree on the best one
+        (`retrievers_agree`: a paraphrase that shares few of its words); 0 when no second look is due or it is off
+        (a threshold above 1). The reply goes through the same check, so a figure the papers do not state is
+        dropped."""
         answering = self.settings.answering
         count = min(answering.second_look_papers, len(papers))
         if reply.withheld or reply.second_look or answering.second_look_threshold > 1 or not model_refused(reply.text):
             return 0
         best = max((p.term_coverage(request.query, weight) for p in papers[:count]), default=0.0)
-        agree = not request.profile.needs_figure and self.retrievers_agree(papers)
-        return count if best >= answering.second_look_threshold or agree else 0
+        return count if best >= answering.second_look_threshold or self.retrievers_agree(papers) else 0
 
     def generate(self, prompt: Prompt, llm: LanguageModel, request: Request, reply: Reply,
                  opening: str = "") -> Iterator[Token]:

@@ -531,3 +531,19 @@ def test_a_listed_paper_is_named_by_what_it_introduces_when_neither_title_nor_qu
                                                             "click-through rate model enumerates?")
     assert checker.check("[1] Optimizing Feature Set for CTR Prediction").text == (
         f"Optimizing Feature Set for CTR Prediction (OptFS) — “{reason[:-1]}” [1].")
+
+
+def test_a_claim_describing_the_asked_paper_is_not_moved_to_another_paper_stating_its_figure():
+    """A claim saying back the question's description of the first and best-covering paper, with a figure only
+    another paper states, is about the asked paper: it is dropped, not re-cited to the other paper. A claim that
+    does not describe the asked paper is still re-cited."""
+    sources = [
+        Source(rank=1, paper_id="warm", title="Warm Mats for Cats", score=1.0,
+               abstract="We study cats choosing warm woollen mats in cold kitchens."),
+        Source(rank=2, paper_id="tiles", title="Tiles", score=0.9,
+               abstract="Dogs sleep on cold tiles for 7 hours a day."),
+    ]
+    checker = make_checker(sources, threshold=0.5, question="How long do cats choosing warm woollen mats sleep?")
+    assert checker.check("Cats choosing warm woollen mats sleep on cold tiles for 7 hours a day [1].").text == ""
+    moved = checker.check("Dogs sleep on cold tiles for 7 hours a day [1].")
+    assert moved.text == "Dogs sleep on cold tiles for 7 hours a day [2]."

@@ -42,6 +42,7 @@ C, Y = Kind.COMPARISON, Kind.YES_NO
     ("How do AWQ and SpQR differ in protecting salient weights?", {C}),
     ("ReFT and LoFiT both edit hidden representations; how?", {C}),
     ("Lion versus AdaHessian: which state does each keep?", {C}),
+    ("Compared with full fine-tuning, how many times less memory does it need?", {L, F}),  # against a baseline
     ("Is it true that vitamin D lowers the risk of falls?", {Y}),
     ("Is it true that drug A is more effective than drug B after 26 weeks, compared with placebo?", {Y}),
     ("Does LoRA freeze the pretrained weights?", {Y}),

@@ -75,15 +75,16 @@ def test_a_second_look_that_still_refuses_or_is_unsupported_quotes_the_evidence_
 PARAPHRASE = "What old puzzle of the mind sciences is said to lie behind models' failure to reverse learned facts?"
 
 
-def test_a_refused_paraphrase_both_retrievers_agree_on_gets_a_second_look_unless_it_asks_a_figure(data_dir, embedder):
+def test_a_refused_paraphrase_both_retrievers_agree_on_gets_a_second_look_figure_or_not(data_dir, embedder):
     helper = assistant(data_dir, embedder, REFUSAL, CONTINUED)
     answer = helper.ask(PARAPHRASE)
     assert not answer.abstained and len(helper.llm.llm.prompts) == 2
     assert answer.raw_answer == SECOND_LOOK_OPENING + CONTINUED
-    figure = assistant(data_dir, embedder, REFUSAL, CONTINUED)
+    figure = assistant(data_dir, embedder, REFUSAL, " the mind sciences name 3 such puzzles.")
     answer = figure.ask("How many old puzzles of the mind sciences are said to lie behind models' failure to reverse "
                         "learned facts?")
-    assert len(figure.llm.llm.prompts) == 1  # to a figure question a refusal stands: no forced reply
+    assert len(figure.llm.llm.prompts) == 2  # a figure question is looked at again too ...
+    assert answer.abstained and "3" not in answer.answer  # ... and a figure its paper does not state is dropped
 
 
 def test_no_second_look_when_it_is_off_or_the_model_answered(data_dir, embedder):

@@ -185,6 +185,12 @@ class CitationChecker:
         others = [share for n, share in coverage.items() if n != number]
         return number == min(self.sources) and coverage[number] > max(others, default=0.0)
 
+    def about_asked_paper(self, claim: Claim, cited: list[int]) -> bool:
+        """Whether the claim cites one paper, the first and best-covering one, and says back at least
+        ``min_claim_terms`` of the question's words: it describes the paper the question asks about."""
+        return (len(cited) == 1 and len(claim.terms & self.question_terms) >= self.policy.min_claim_terms
+                and self.first_and_best(cited[0]))
+
     def judged(self, number: int) -> bool | None:
         """The judge's verdict on paper ``number`` (None without a judge, or when it cannot say)."""
         return self.judge(number) if self.judge is not None else None

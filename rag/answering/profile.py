@@ -64,7 +64,7 @@ NARROWS = re.compile(r"^\W*(?:(?:and|so|then|also|now)\s+)?(?:which|what)\s+(?:o
                      r"|the(?:se|m)?\s+(?:papers|works|studies))\b", re.IGNORECASE)
 # the verb after "which paper": "Which paper traces ...?" -> "traces"
 WHICH_PAPER_VERB = re.compile(r"\s*(?:which|what)\s+papers?\s+(\w+)", re.IGNORECASE)
-COMPARES = re.compile(r"\b(?:compare[sd]?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b"
+COMPARES = re.compile(r"\b(?:compares?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b"
                       r"|\btwo\s+(?:[\w-]+\s+){0,3}?(?:papers|works|studies|methods|approaches)\b|\bthe\s+other\b",
                       re.IGNORECASE)
 # "What does it use?", "the paper's ...": a question about one paper already named (not a list of methods)

@@ -179,11 +179,15 @@ def supported(case: ClaimCase) -> Verdict | None:
 
 
 def recited(case: ClaimCase) -> Verdict | None:
-    """No cited paper supports the claim, another one on topic does: that one is cited instead."""
+    """No cited paper supports the claim, another one on topic does: that one is cited instead. Not a claim that
+    says back the question's description of the paper it cites, when that is the first and best-covering paper
+    (`CitationChecker.about_asked_paper`): it is about that paper, and another paper's figures do not make it true."""
     checker = case.checker
     claim = checker.judged_claim(case)
     best, support, _ = checker.best_source(claim)
     if best is None or support < checker.policy.support or not checker.on_topic(best):
+        return None
+    if best not in case.cited and checker.about_asked_paper(claim, checker.valid(case.cited)):
         return None
     return verdict("re-cited", case, [best], f"[{best}] states it"
                    + "".join(f"; {checker.why_unsupported(n, claim)}" for n in dict.fromkeys(case.cited)))
