@@ -212,7 +212,8 @@ MARKED_RULES: tuple[Rule, ...] = (
     Rule("supported together", "several cited papers support parts of the claim, together enough", supported_together),
     Rule("supported", "the cited paper contains the claim's words, numbers, names and measures, and is on topic",
          supported),
-    Rule("re-cited", "another paper on topic supports the claim: it is cited instead", recited),
+    Rule("re-cited", "another paper on topic supports the claim: it is cited instead, unless the claim describes "
+         "the asked paper", recited),
     Rule("unsupported", "no paper supports the claim: its citations are removed", unsupported),
 )
 
