@@ -346,9 +346,9 @@ class Assistant:
                           read=request.top_k or self.settings.retrieval.top_k, extra_margin=self.policy.extra_margin)
 
     def checker(self, request: Request, sources: list[Source], weight: Callable[[str], float],
-                judge: PaperJudge | None = None) -> CitationChecker:
-        """The citation check over ``sources``."""
-        return CitationChecker(sources, request.profile, self.policy, weight=weight, judge=judge)
+                judge: PaperJudge | None = None, forced: bool = False) -> CitationChecker:
+        """The citation check over ``sources`` (``forced``: of a reply opened for the model)."""
+        return CitationChecker(sources, request.profile, self.policy, weight=weight, judge=judge, forced=forced)
 
     def sides(self, profile: QuestionProfile, sources: list[Source],
               search: Callable[..., list[RetrievedPaper]]) -> list[Side]:
@@ -363,7 +363,7 @@ class Assistant:
               judge: PaperJudge | None = None) -> tuple[CitationChecker, CheckedAnswer | None]:
         """The reply checked against the sources (None when there is no reply to check: withheld, empty, a
         refusal)."""
-        checker = self.checker(request, sources, weight, judge)
+        checker = self.checker(request, sources, weight, judge, forced=reply.second_look)
         if not reply.answers():
             return checker, None
         return checker, checker.check(without_refusals(reply.text))

@@ -547,3 +547,20 @@ def test_a_claim_describing_the_asked_paper_is_not_moved_to_another_paper_statin
     assert checker.check("Cats choosing warm woollen mats sleep on cold tiles for 7 hours a day [1].").text == ""
     moved = checker.check("Dogs sleep on cold tiles for 7 hours a day [1].")
     assert moved.text == "Dogs sleep on cold tiles for 7 hours a day [2]."
+
+
+def test_a_second_looks_claim_naming_what_its_paper_does_not_name_is_dropped():
+    """The second look opens the reply for the model ("According to [1],"), so it may answer about something the
+    paper is not: a claim saying a name of the question its cited paper never names is dropped there, with the
+    sentence. A reply the model wrote itself is judged by the other rules."""
+    question = "How much warmer a mat does Whiskers prefer over cold tiles?"
+    reply = "According to [1], Whiskers prefers warm woollen mats over cold tiles."
+    forced = make_checker(SOURCES, threshold=0.5, question=question, forced=True)
+    result = forced.check(reply)
+    assert result.text == "" and result.trail[0].rule == "forced name"
+    assert forced.check("Whiskers prefers warm woollen mats over cold tiles [1].").text == ""
+    assert forced.check("According to [1], cats prefer warm woollen mats over cold tiles.").citations  # no name said
+    unforced = make_checker(SOURCES, threshold=0.5, question=question)
+    assert unforced.check("Whiskers prefers warm woollen mats over cold tiles [1].").citations
+    named = make_checker(SOURCES, threshold=0.5, question="Which mats do the Cats on Mats prefer?", forced=True)
+    assert named.check("According to [1], the Cats on Mats prefer warm woollen mats.").citations  # [1] names it

@@ -32,7 +32,7 @@ from rag.answering.answer import Citation, RuleHit, Source
 from rag.answering.markers import marker_numbers, parse_numbers
 from rag.answering.policy import AnswerPolicy
 from rag.answering.profile import Kind, QuestionProfile, profile_question
-from rag.answering.rules import MARKED_RULES, TAIL_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict
+from rag.answering.rules import FORCED_NAME, MARKED_RULES, TAIL_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict
 from rag.answering.support import (
     MARKER_GROUP,
     OWN_VOICE,
@@ -60,6 +60,8 @@ TURNS_TO = (r"\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w'’-]+\s+){0,3}?"
 SIDE_TURNS = (re.compile(r"(?:,?\s+(?:while|whereas|but)|;)" + TURNS_TO), re.compile(r",?\s+and" + TURNS_TO))
 # a contrast between two figures turns too, whatever follows it: "A reaches 84.1%, while the token-mixing MLP
 # reaches 83.8%"
+# a capitalised word inside a sentence ("... is Sophia, the ..."): a name, unless it opens the sentence
+INNER_CAPITALISED = re.compile(r"(?<![.?!:]\s)(?<=\s)[A-Z][\w-]*\w")
 FIGURE_TURN = re.compile(r"(?:,\s+(?:while|whereas)|;)\s+")
 
 
@@ -75,8 +77,10 @@ class CitationChecker:
     """Validates and repairs ``[n]`` markers against numbered sources (numbers are source ranks)."""
 
     def __init__(self, sources: list[Source], profile: QuestionProfile | str = "", policy: AnswerPolicy | None = None,
-                 *, weight: Callable[[str], float] | None = None, judge: Callable[[int], bool | None] | None = None):
+                 *, weight: Callable[[str], float] | None = None, judge: Callable[[int], bool | None] | None = None,
+                 forced: bool = False):
         self.policy = policy or AnswerPolicy()
+        self.forced = forced  # the reply was opened for the model (a second look): it may answer what it should not
         self.profile = profile if isinstance(profile, QuestionProfile) else profile_question(profile)
         self.sources = {s.rank: SourceText.of(s, self.policy) for s in sources}
         self.judge = judge
@@ -190,6 +194,14 @@ class CitationChecker:
         ``min_claim_terms`` of the question's words: it describes the paper the question asks about."""
         return (len(cited) == 1 and len(claim.terms & self.question_terms) >= self.policy.min_claim_terms
                 and self.first_and_best(cited[0]))
+
+    def unnamed(self, text: str, cited: list[int]) -> list[str]:
+        """The question's capitalised names (``INNER_CAPITALISED``: "Sophia", "GPT-2") that ``text`` says and none of
+        the ``cited`` papers (all sources when none) names."""
+        papers = [self.sources[n] for n in cited] or list(self.sources.values())
+        return sorted(w for w in set(INNER_CAPITALISED.findall(self.profile.query))
+                      if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)
+                      and not any(letters_and_digits(w) in paper.letters for paper in papers))
 
     def judged(self, number: int) -> bool | None:
         """The judge's verdict on paper ``number`` (None without a judge, or when it cannot say)."""
@@ -444,13 +456,13 @@ class CitationChecker:
             tail = sentence[position:]
             # a sentence citing nothing, or the words after its last marker
             rules = UNMARKED_RULES if not pieces else TAIL_RULES if content_terms(tail) else ()
-            if rules:
-                case = ClaimCase(tail, [], self.claim(tail), sentence_claim, False, self)
+            if rules:  # a tail is judged against the papers its sentence cites
+                case = ClaimCase(tail, sorted(in_sentence), self.claim(tail), sentence_claim, False, self)
                 if (verdict := self.decide(case, rules)) is not None:
                     record(verdict, tail, [])
                     if verdict.action == Action.DROP:
-                        if not pieces:
-                            continue
+                        if not pieces or verdict.rule == FORCED_NAME.name:
+                            continue  # "According to [1], Sophia ...": the tail is what the sentence says
                         tail = "."
                     else:
                         best = verdict.numbers[0]

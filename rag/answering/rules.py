@@ -66,6 +66,15 @@ def verdict(rule: str, case: ClaimCase, kept: list[int], reason: str) -> Verdict
 
 
 # --- claims that cite sources -------------------------------------------------------------------
+def forced_name(case: ClaimCase) -> Verdict | None:
+    """In a reply opened for the model (the second look), a claim saying a name of the question that its paper does
+    not name ("According to [1], Sophia is ...", [1] never naming Sophia) is about something else: dropped."""
+    checker = case.checker
+    if not checker.forced or not (unnamed := checker.unnamed(case.text, checker.valid(case.cited))):
+        return None
+    return verdict("forced name", case, [], f"the paper does not name {', '.join(unnamed)}")
+
+
 def listed_title(case: ClaimCase) -> Verdict | None:
     """A claim that is (most of) a paper's title says "this paper answers the question": it stands if that paper
     is one the question asks for (the judge's verdict, else its words)."""
@@ -201,7 +210,10 @@ def unsupported(case: ClaimCase) -> Verdict:
     return verdict("unsupported", case, [], "; ".join(reasons))
 
 
+FORCED_NAME = Rule("forced name", "in a second look's reply, a claim saying a name of the question its paper does "
+                   "not name is dropped", forced_name)
 MARKED_RULES: tuple[Rule, ...] = (
+    FORCED_NAME,
     Rule("listed title", "a paper's title stands for the paper: kept if it fits the question", listed_title),
     Rule("list item", "\"[n] trains ...\": kept if paper n fits the question or states the claim", list_item),
     Rule("named paper", "to \"which paper\", the question said back with one paper cited: kept if it is the first "
@@ -261,9 +273,10 @@ def named_source(case: ClaimCase) -> Verdict | None:
 UNBACKED_STATEMENT = Rule("unbacked statement", "an unmarked figure or name no paper on topic states is dropped",
                           unbacked_statement)
 UNMARKED_RULES: tuple[Rule, ...] = (
+    FORCED_NAME,
     Rule("clear source", "an unmarked claim one paper clearly states gets that paper", clear_source),
     Rule("named source", "an unmarked claim naming what only one paper on topic names gets that paper", named_source),
     UNBACKED_STATEMENT,
 )
 # the words after a sentence's last marker: the sentence already cites its papers, so nothing is attached
-TAIL_RULES: tuple[Rule, ...] = (UNBACKED_STATEMENT,)
+TAIL_RULES: tuple[Rule, ...] = (FORCED_NAME, UNBACKED_STATEMENT)

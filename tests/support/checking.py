@@ -12,8 +12,8 @@ from rag.answering.profile import profile_question
 
 def make_checker(sources: list[Source], threshold: float = 0.5, *, question: str = "",
                  weight: Callable[[str], float] | None = None, on_topic: float = 0.0,
-                 judge: Callable[[int], bool | None] | None = None) -> CitationChecker:
+                 judge: Callable[[int], bool | None] | None = None, forced: bool = False) -> CitationChecker:
     """A checker over ``sources`` for ``question`` (none: no question-relative rule applies), on-topic rule off
-    unless ``on_topic`` is given."""
+    unless ``on_topic`` is given; ``forced``: the reply was opened for the model (a second look)."""
     policy = AnswerPolicy(support=threshold, on_topic=on_topic)
-    return CitationChecker(sources, profile_question(question), policy, weight=weight, judge=judge)
+    return CitationChecker(sources, profile_question(question), policy, weight=weight, judge=judge, forced=forced)
