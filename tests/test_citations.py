@@ -536,7 +536,7 @@ def test_a_listed_paper_is_named_by_what_it_introduces_when_neither_title_nor_qu
 def test_a_claim_describing_the_asked_paper_is_not_moved_to_another_paper_stating_its_figure():
     """A claim saying back the question's description of the first and best-covering paper, with a figure only
     another paper states, is about the asked paper: it is dropped, not re-cited to the other paper. A claim that
-    does not describe the asked paper is still re-cited."""
+    does not describe the asked paper is still re-cited, as is any claim of a comparison (it describes two)."""
     sources = [
         Source(rank=1, paper_id="warm", title="Warm Mats for Cats", score=1.0,
                abstract="We study cats choosing warm woollen mats in cold kitchens."),
@@ -547,6 +547,13 @@ def test_a_claim_describing_the_asked_paper_is_not_moved_to_another_paper_statin
     assert checker.check("Cats choosing warm woollen mats sleep on cold tiles for 7 hours a day [1].").text == ""
     moved = checker.check("Dogs sleep on cold tiles for 7 hours a day [1].")
     assert moved.text == "Dogs sleep on cold tiles for 7 hours a day [2]."
+    compared = make_checker(sources, threshold=0.5, question="Compare cats choosing warm woollen mats with dogs "
+                            "sleeping on cold tiles: how long does each sleep?")
+    assert compared.first_and_best(1)  # a comparison describes both papers: a side's claim may go to its paper
+    assert compared.check("Dogs sleep on cold tiles for 7 hours a day [1].").text == (
+        "Dogs sleep on cold tiles for 7 hours a day [2].")
+    assert compared.check("The dogs sleeping on cold tiles sleep for 7 hours a day [1].").text == (
+        "The dogs sleeping on cold tiles sleep for 7 hours a day [2].")
 
 
 def test_a_second_looks_claim_naming_what_its_paper_does_not_name_is_dropped():

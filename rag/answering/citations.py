@@ -191,8 +191,10 @@ class CitationChecker:
 
     def about_asked_paper(self, claim: Claim, cited: list[int]) -> bool:
         """Whether the claim cites one paper, the first and best-covering one, and says back at least
-        ``min_claim_terms`` of the question's words: it describes the paper the question asks about."""
-        return (len(cited) == 1 and len(claim.terms & self.question_terms) >= self.policy.min_claim_terms
+        ``min_claim_terms`` of the question's words: it describes the paper the question asks about (a question
+        about one paper; a comparison or list describes several)."""
+        return (not self.profile.about_several and len(cited) == 1
+                and len(claim.terms & self.question_terms) >= self.policy.min_claim_terms
                 and self.first_and_best(cited[0]))
 
     def unnamed(self, text: str, cited: list[int]) -> list[str]:
