@@ -58,10 +58,10 @@ DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
 TURNS_TO = (r"\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w'’-]+\s+){0,3}?"
             r"(?:second|other|latter|former|first|paper|method|work|study|approach|model|one|review)\b|[A-Z]))")
 SIDE_TURNS = (re.compile(r"(?:,?\s+(?:while|whereas|but)|;)" + TURNS_TO), re.compile(r",?\s+and" + TURNS_TO))
-# a contrast between two figures turns too, whatever follows it: "A reaches 84.1%, while the token-mixing MLP
-# reaches 83.8%"
 # a capitalised word inside a sentence ("... is Sophia, the ..."): a name, unless it opens the sentence
 INNER_CAPITALISED = re.compile(r"(?<![.?!:]\s)(?<=\s)[A-Z][\w-]*\w")
+# a contrast between two figures turns too, whatever follows it: "A reaches 84.1%, while the token-mixing MLP
+# reaches 83.8%"
 FIGURE_TURN = re.compile(r"(?:,\s+(?:while|whereas)|;)\s+")
 
 
@@ -89,6 +89,7 @@ class CitationChecker:
         self.question_terms = set(content_terms(query))
         self.question_numbers = numbers_in(query)
         self.question_letters = letters_and_digits(query)
+        self.question_capitalised = set(INNER_CAPITALISED.findall(query))
         self.weight = weight or (lambda term: 1.0)
         self._coverage: dict[int, float] | None = None
         self.subject_items: set[str] = set()
@@ -201,7 +202,7 @@ class CitationChecker:
         """The question's capitalised names (``INNER_CAPITALISED``: "Sophia", "GPT-2") that ``text`` says and none of
         the ``cited`` papers (all sources when none) names."""
         papers = [self.sources[n] for n in cited] or list(self.sources.values())
-        return sorted(w for w in set(INNER_CAPITALISED.findall(self.profile.query))
+        return sorted(w for w in self.question_capitalised
                       if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)
                       and not any(letters_and_digits(w) in paper.letters for paper in papers))
 
