@@ -162,6 +162,16 @@ def test_a_reply_restating_the_question_and_naming_a_title_is_not_an_answer(data
     assert answer.abstained and answer.trail[-1].rule == "only says back"
 
 
+def test_a_reply_restating_the_question_with_a_word_of_its_paper_added_is_an_answer(data_dir, embedder):
+    """"... is fourth order in one variable [1]": one word the question lacks, which its paper states, answers it."""
+    question = ("The GAN whose discriminator embedding is regularized by deep local linear embedding and isometric "
+                "mapping to fight mode collapse: what does it use the discriminator as?")
+    reply = ("It uses the discriminator as a feature embedding to fight mode collapse, regularized by deep local "
+             "linear embedding and isometric mapping [1].")
+    answer = assistant(data_dir, embedder, reply).ask(question)
+    assert answer.grade == "answered" and "feature embedding" in answer.answer
+
+
 def test_a_papers_own_name_answers_a_question_asking_what_it_is_called(data_dir, embedder):
     """The title's name is no answer to "what does it use?", but it is to "what is it called?"."""
     question = ("A method quantizes LLM weights by protecting the salient ones found from activations. What is it "

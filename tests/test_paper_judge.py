@@ -107,6 +107,12 @@ def test_the_judge_prompt_is_the_fixed_rules_then_the_cached_paper_then_the_ques
     ("List all the studies on KANs.", "Is this paper one of the studies on KANs?"),
     ("Which papers?", "Question: Which papers?\n\nIs this paper one of the papers the question asks for?"),
     ("And which of them also quantize activations?", "Is this paper one of the papers that also quantize activations?"),
+    ("I need every paper whose experiments use NYU Depth v2.", "Is this paper one of the papers whose experiments use "
+     "NYU Depth v2?"),
+    ("Find each study on KANs.", "Is this paper one of the studies on KANs?"),
+    ("Which abstracts report SuperGLUE scores?", "Is this paper one of the papers that report SuperGLUE scores?"),
+    ("Which of these abstracts are computer-algebra papers?",
+     "Is this paper one of the papers that are computer-algebra papers?"),
 ])
 def test_the_judge_asks_the_question_of_the_paper_itself(question, line):
     assert judge_line(profile_question(question)) == f"{line} Answer Yes or No."

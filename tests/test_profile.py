@@ -33,6 +33,11 @@ C, Y = Kind.COMPARISON, Kind.YES_NO
     ("What's the work that offers an interactive tool built on ImageJ?", {P}),
     ("Is there a paper that scores the objects a multimodal model invents?", {P}),  # not a yes/no claim
     ("Are there any studies that prune CNN filters without retraining?", {PS}),
+    ("I need every paper whose experiments use the NYU Depth v2 dataset.", {PS}),  # a request, "every" + singular
+    ("Give me all the works that forecast weather with GNNs.", {PS}),
+    ("We're looking for studies that prune CNN filters.", {PS}),
+    ("Which of these abstracts are computer-algebra papers?", {PS}),
+    ("I need the paper that introduced LoRA.", {L}),  # one paper asked for by a request: no list
     ("What is the paper's main result?", {L}),  # about a paper, not asking for one
     ("A method maps frozen image features into a language model. What is it called?", {L, N}),
     ("Which earlier sharing technique does it repair, under what name?", {L, N}),

@@ -124,9 +124,11 @@ def only_says_back(attempt: Attempt) -> Outcome | None:
     if checked is None or profile.names_a_paper or profile.about_several or profile.is_(Kind.YES_NO):
         return None
     for sentence in split_sentences(checked.text):
+        cited = [n for n in marker_numbers(sentence) if n in checker.sources]
         # the titles of the papers it cites are known words, except to "what is it called?" (a name answers it)
-        titled = [] if profile.is_(Kind.NAME) else marker_numbers(sentence)
-        if checker.adds_to_question(MARKER_GROUP.sub(" ", sentence), titled):
+        titled = [] if profile.is_(Kind.NAME) else cited
+        text = MARKER_GROUP.sub(" ", sentence)
+        if checker.adds_to_question(text, titled) or any(checker.adds_from_paper(text, n) for n in cited):
             return None  # a sentence that says something
     return fallback("only says back", "the reply only said back the question or a paper's title", RESTATED_NOTE,
                     attempt)

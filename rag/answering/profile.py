@@ -47,21 +47,31 @@ ASKS_FOR_PAPERS = re.compile(rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:{AMONG})\s
                              rf"(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\b(?!['’])|(?:(?:which|what)(?:['’]s|\s+is|\s+was)"
                              rf"|is\s+there)\s+(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\s+(?:that|which|where|whose)\b)",
                              re.IGNORECASE)
-# "Which papers ...?", "What recent works ...", "List the studies ...": a question whose answer is several papers
+# "List", "find", "give me", "I need", "we're looking for": a request for papers instead of a question
+REQUEST = (r"(?:list|name|find|(?:please\s+)?(?:give|show|tell)\s+me|(?:i|we)(?:\s+(?:need|want)|(?:\s+(?:am|are)|['’]"
+           r"(?:m|re))\s+(?:looking|searching)\s+for))")
+# "Which papers ...?", "What recent works ...", "List the studies ...", "I need every paper ...", "Which abstracts
+# ...?": a question whose answer is several papers
 ASKS_FOR_SEVERAL = re.compile(
     rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?P<preposition>{AMONG})\s+(?=which|what))?"
-    r"(?:which|what|are\s+there|(?:list|name|find)(?:\s+(?:all|the|every))*)\s+"
-    r"(?P<kind>(?:(?!(?:paper|work|study|article|publication)\b)[\w-]+\s+){0,3}?"  # "recent ...", not "paper ..."
-    r"(?:papers|works|studies|articles|publications|surveys|reviews))\b",
+    rf"(?:which|what|are\s+there|{REQUEST}(?:\s+(?:all|the|every|each|any))*)\s+"
+    r"(?P<kind>(?:(?!(?:paper|work|study|article|publication|abstract|of)\b)[\w-]+\s+){0,3}?"  # "recent ..."
+    r"(?:papers|works|studies|articles|publications|surveys|reviews|abstracts"
+    r"|(?:(?<=every\s)|(?<=each\s))(?:paper|work|study|article|abstract)))\b",  # "every paper": the plural's sense
     re.IGNORECASE,
+)
+# "every paper" -> "papers", "each study" -> "studies"; "abstracts" -> "papers" (the judge asks about a paper)
+LIST_NOUN_FORMS = (
+    (re.compile(r"\b(paper|work|article)$|\babstracts?$", re.IGNORECASE), lambda m: f"{m[1] or 'paper'}s"),
+    (re.compile(r"\bstudy$", re.IGNORECASE), lambda m: "studies"),
 )
 # "Wich papers ...?": a misspelt "which", read as one
 MISSPELT_WHICH = re.compile(r"\b(?:wich|whcih|whihc|wihch|whic|whch)\b", re.IGNORECASE)
 # "In which papers does X ...?" -> "in which X ...": the auxiliary a question puts before its subject
 AUXILIARY = re.compile(r"^(?:does|do|did|is|are|was|were)\s+", re.IGNORECASE)
 # "Which of them ...?", "And which of these also ...?": a follow-up that narrows the previous list
-NARROWS = re.compile(r"^\W*(?:(?:and|so|then|also|now)\s+)?(?:which|what)\s+(?:ones?\s+)?of\s+(?:them|these|those"
-                     r"|the(?:se|m)?\s+(?:papers|works|studies))\b", re.IGNORECASE)
+NARROWS = re.compile(r"^\W*(?:(?:and|so|then|also|now)\s+)?(?:which|what)\s+(?:ones?\s+)?of\s+(?:(?:these|those|the)"
+                     r"\s+(?:papers|works|studies|abstracts)|them|these|those)\b", re.IGNORECASE)
 # the verb after "which paper": "Which paper traces ...?" -> "traces"
 WHICH_PAPER_VERB = re.compile(r"\s*(?:which|what)\s+papers?\s+(\w+)", re.IGNORECASE)
 COMPARES = re.compile(r"\b(?:compares?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b"
@@ -203,7 +213,10 @@ class QuestionProfile:
     def list_noun(self) -> str:
         """The noun a list question asks for ("recent papers"); "papers" for "which of them"."""
         asked = ASKS_FOR_SEVERAL.search(self.asked) or LIST_NOUNS.search(self.asked)
-        return asked.group("kind") if asked else "papers"
+        kind = asked.group("kind") if asked else "papers"
+        for form, plural in LIST_NOUN_FORMS:
+            kind = form.sub(plural, kind)
+        return kind
 
 
 def asks_for_figure(text: str) -> bool:
@@ -288,7 +301,7 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
                                claim=yes_no_claim(question), follow_up=follow_up,
                                terms=frozenset(content_terms(question)))
     lists_methods = bool(LIST_NOUNS.search(question)) and not POINTS_TO_ONE.search(question)
-    if ASKS_FOR_SEVERAL.search(question) or narrows or lists_methods:
+    if ASKS_FOR_SEVERAL.search(question) or NARROWS.search(question) or lists_methods:  # "Which of these ...?"
         kinds.add(Kind.WHICH_PAPERS)
     elif ASKS_FOR_PAPERS.match(question):
         kinds.add(Kind.WHICH_PAPER)
