@@ -377,6 +377,16 @@ def test_a_question_said_back_with_a_figure_its_paper_states_stands():
     assert "[2]" not in checker.check("The canine quantum study updates 1% of its weights [2].").text
 
 
+def test_a_question_said_back_after_a_marker_is_judged_by_the_figure_it_adds():
+    """"According to [1], ..." (how a second look's reply opens): the words after the marker are the claim, and a
+    paraphrase said back with a figure its paper states stands; a figure it does not state is still dropped."""
+    question = "What share of the parameters does the burrowing-canine barrier paper adjust?"
+    checker = make_checker(HOUNDS, threshold=0.5, question=question, forced=True)
+    said = "According to [1], the burrowing-canine barrier paper adjusts 1% of its parameters."
+    assert checker.check(said).text == said
+    assert checker.check(said.replace("1%", "7%")).text == ""
+
+
 def test_a_named_paper_saying_more_of_its_abstract_than_the_question_keeps_its_words():
     """Said back about a named paper, an item is listed with why; one that also says something its abstract says
     ("It trains an estimator.") keeps its own words."""

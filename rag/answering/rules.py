@@ -118,21 +118,13 @@ def named_paper(case: ClaimCase) -> Verdict | None:
 
 
 def said_back_with_facts(case: ClaimCase) -> Verdict | None:
-    """A claim saying the question back with a number or name added ("The work that ... trains 1% of the weights
-    [1]."): judged by what it adds, since its other words are the question's. It stands if it adds fewer than
-    ``min_claim_terms`` other words, its paper states every number and name it adds (with what each figure
-    measures), and that paper is the first and best-covering one."""
+    """A claim citing one paper, saying the question back with a number or name added ("The work that ... trains 1%
+    of the weights [1]."): it stands if its paper states what it adds and is the first and best-covering one
+    (`CitationChecker.adds_facts_to_question`)."""
     checker = case.checker
     valid = checker.valid(case.cited)
-    claim = case.claim
-    own = checker.own_words(claim)
-    said_back = claim.terms - own
-    if (len(valid) != 1 or not (claim.numbers or claim.names) or len(own) >= checker.policy.min_claim_terms
-            or len(said_back) < checker.policy.min_claim_terms
-            or not checker.says_back(said_back, checker.question_terms)):
-        return None
-    number = valid[0]
-    if checker.sources[number].problem(claim) is not None or not checker.first_and_best(number):
+    # "According to [1], ...": the piece is too short, its sentence is the claim
+    if len(valid) != 1 or not checker.adds_facts_to_question(checker.judged_claim(case), valid[0]):
         return None
     return verdict("said back with facts", case, valid, "its paper states what it adds to the question")
 
