@@ -185,14 +185,11 @@ class Assistant:
         question, notices = clean_question(question, max_chars)
         if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= TOP_K_MAX):
             raise QuestionError(f"top_k must be a whole number from 1 to {TOP_K_MAX}, not {top_k!r}")
-        typed = question
         if known is not None and self.settings.answering.spelling:
             question, corrected = correct_spelling(question, known)
             if corrected:
-                notices.append("Read " + ", ".join(f"“{t}” as “{w}”" for t, w in corrected)
-                               + " to search and check the abstracts.")
-        profile = profile_question(question, history, max_chars)
-        return Request(replace(profile, typed=typed) if question != typed else profile, top_k, notices)
+                notices.append("Read " + ", ".join(f"“{typed}” as “{word}”" for typed, word in corrected) + ".")
+        return Request(profile_question(question, history, max_chars), top_k, notices)
 
     @property
     def policy(self) -> AnswerPolicy:

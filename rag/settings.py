@@ -270,9 +270,8 @@ class AnsweringSettings(Section):
     )
     spelling: bool = Field(
         True,
-        description="Search and check the abstracts with a likely typo of the question read as the word the "
-        "collection uses (\"paramters\" -> \"parameters\": a letter left out or two swapped; the model reads the "
-        "question as typed; the Answer carries a notice). False = as typed.",
+        description="Read a likely typo in the question as the word the collection uses (\"paramters\" -> "
+        "\"parameters\": a letter left out or two swapped; the Answer carries a notice). False = as typed.",
     )
     support_threshold: float = Field(
         0.5, ge=0.0, le=1.0,

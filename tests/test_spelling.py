@@ -46,11 +46,10 @@ def test_a_word_of_the_collection_is_never_corrected():
 
 
 @pytest.mark.parametrize(("spelling", "asked", "notices"), [
-    ("true", "How many parameters?", ["Read “paramters” as “parameters” to search and check the abstracts."]),
+    ("true", "How many parameters?", ["Read “paramters” as “parameters”."]),
     ("false", "How many paramters?", []),
 ])
 def test_a_request_reads_typos_with_a_notice_unless_switched_off(monkeypatch, spelling, asked, notices):
     monkeypatch.setenv("RAG_SPELLING", spelling)
     request = Assistant(Settings()).request("How many paramters?", None, None, known)
     assert request.profile.asked == asked and request.notices == notices
-    assert request.profile.shown == "How many paramters?"  # the model reads the question as typed

@@ -158,13 +158,6 @@ class QuestionProfile:
     narrows: bool = False  # "which of them ...": a follow-up choosing among the previous answer's papers
     previous_papers: tuple[str, ...] = ()  # paper ids the previous answer cited (for a follow-up)
     terms: frozenset[str] = field(default=frozenset(), repr=False)  # content terms of the asked question
-    typed: str = ""  # the question as typed, when ``asked`` reads a typo of it as another word: the model reads this
-
-    @property
-    def shown(self) -> str:
-        """The question the model reads: as typed (a model reads a typo as well as the word meant, and a prompt
-        the user did not write changes its reply for nothing), while retrieval and the checks read ``asked``."""
-        return self.typed or self.asked
 
     def is_(self, kind: Kind) -> bool:
         return kind in self.kinds

@@ -261,7 +261,7 @@ def fit_prompt(profile: QuestionProfile, sources: list[Source], *, model: Langua
     the same in every prompt: the first one (``first``; the others get the share of the budget they would have
     had) or all (``all``).
     """
-    question = question or profile.shown
+    question = question or profile.asked
     window = model.context_window
     limit = window - answer_tokens - TEMPLATE_MARGIN
     notices: list[str] = []

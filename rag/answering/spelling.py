@@ -1,8 +1,7 @@
 """Misspelt question words read as the word the papers use ("paramters" -> "parameters", "accuarcy" -> "accuracy").
 
 A misspelt word is invisible to BM25, to the citation check's word overlap and to the question's profile ("what
-acuracy ..." asks for a figure); the model reads the question as typed (`QuestionProfile.shown`). A word is corrected
-only when it is a likely typo: lowercase letters only (never a
+acuracy ..." asks for a figure). A word is corrected only when it is a likely typo: lowercase letters only (never a
 name such as QLoRA or RetNet), at least ``MIN_LETTERS`` long, neither an English word (SymSpell's frequency list)
 nor a word of the collection; and its correction is the most frequent English word one letter longer or with two
 neighbouring letters swapped (the commonest slips: a letter left out, two letters typed in the wrong order) that the
