@@ -49,7 +49,6 @@ from rag.answering.prompt import (
 )
 from rag.answering.question import Turn, clean_question
 from rag.answering.sides import Side, comparison_sides
-from rag.answering.spelling import correct_spelling
 from rag.answering.verdict import STANCE_WORDS, judge_claim, verdict_outcome
 from rag.errors import LLMError, QuestionError
 from rag.in_flight import QuestionsInFlight, counted
@@ -176,19 +175,13 @@ class Assistant:
         return Assistant(settings, llm=llm, library=library, progress=self.progress)
 
     # --- the steps ---------------------------------------------------------------------------
-    def request(self, question: str, top_k: int | None, history: Sequence[Turn | dict] | None,
-                known: Callable[[str], bool] | None = None) -> Request:
-        """Clean the question (`QuestionError` when it cannot be asked), read its likely typos as the words the
-        collection uses (``known``: whether it has a stemmed term; `AnsweringSettings.spelling`) and profile it: what
-        it asks, and for a follow-up the query joined to the question before it."""
+    def request(self, question: str, top_k: int | None, history: Sequence[Turn | dict] | None) -> Request:
+        """Clean the question (`QuestionError` when it cannot be asked) and profile it: what it asks, and for a
+        follow-up the query joined to the question before it."""
         max_chars = self.settings.answering.max_question_chars
         question, notices = clean_question(question, max_chars)
         if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= TOP_K_MAX):
             raise QuestionError(f"top_k must be a whole number from 1 to {TOP_K_MAX}, not {top_k!r}")
-        if known is not None and self.settings.answering.spelling:
-            question, corrected = correct_spelling(question, known)
-            if corrected:
-                notices.append("Read " + ", ".join(f"“{typed}” as “{word}”" for typed, word in corrected) + ".")
         return Request(profile_question(question, history, max_chars), top_k, notices)
 
     @property
@@ -496,10 +489,10 @@ class Assistant:
         ``max_question_chars`` is cut, and the prompt always fits the model's context window; the
         Answer's ``notices`` say when either happened.
         """
-        index = self.index(collection)
-        bm25 = index.bm25()  # read once: spelling, retrieval and the term weights share it
-        request = self.request(question, top_k, history, bm25.knows)
+        request = self.request(question, top_k, history)
         profile, answering = request.profile, self.settings.answering
+        index = self.index(collection)
+        bm25 = index.bm25()  # read once: retrieval and the term weights share it
         read_k = request.top_k or self.settings.retrieval.top_k
         depth = max(read_k, answering.list_candidates) if profile.lists_papers and answering.list_judge <= 1 else read_k
         search = partial(self.retrieve, collection=collection, source=source, mode=mode, bm25=bm25,

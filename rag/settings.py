@@ -268,11 +268,6 @@ class AnsweringSettings(Section):
         2000, ge=50, le=20000,
         description="Longer questions are cut to this many characters (the Answer carries a notice).",
     )
-    spelling: bool = Field(
-        True,
-        description="Read a likely typo in the question as the word the collection uses (\"paramters\" -> "
-        "\"parameters\": a letter left out or two swapped; the Answer carries a notice). False = as typed.",
-    )
     support_threshold: float = Field(
         0.5, ge=0.0, le=1.0,
         description="IDF-weighted share of a claim's content words its source must contain to support it.",

@@ -89,14 +89,6 @@ def test_a_reply_giving_the_figure_is_answered(data_dir, embedder):
     assert answer.trail[-1].rule == "answered"
 
 
-def test_a_question_with_typos_is_read_with_the_collections_words(data_dir, embedder):
-    """"colapse" -> "collapse"; "embeding" stays: its stem is the collection's "embed" already."""
-    typed = GAN_QUESTION.replace("collapse", "colapse").replace("feature embedding", "feature embeding")
-    answer = assistant(data_dir, embedder, "It reaches an FID of 9.13 on CelebA [1].").ask(typed)
-    assert answer.retrieval_query == typed.replace("colapse", "collapse") and answer.grade == "answered"
-    assert "Read “colapse” as “collapse”." in answer.notices
-
-
 def test_a_two_part_answer_missing_its_figure_keeps_its_other_part(data_dir, embedder):
     question = "Which baseline does the mode-collapse GAN beat, and what Inception Score does it reach on LSUN?"
     answer = assistant(data_dir, embedder, "It beats the MaF-GAN baseline [1].").ask(question)

@@ -175,10 +175,6 @@ class Bm25Index:
     def __len__(self) -> int:
         return len(self.paper_ids)
 
-    def knows(self, term: str) -> bool:
-        """Whether some paper has this stemmed term."""
-        return self.retriever is not None and term in self.retriever.vocab_dict
-
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term (BM25's formula; unseen terms weigh most)."""
         n = len(self.paper_ids)
