@@ -158,8 +158,8 @@ class CitationChecker:
     def backed(self, claim: Claim) -> bool:
         """Whether some source on the question's topic supports the claim, or states the numbers and names a claim
         saying the question back adds (`adds_facts_to_question`)."""
-        return any(self.support(n, claim) >= self.policy.support and self.on_topic(n) for n in self.sources) or any(
-            self.adds_facts_to_question(claim, n) for n in self.sources)
+        return any((self.support(n, claim) >= self.policy.support and self.on_topic(n))
+                   or self.adds_facts_to_question(claim, n) for n in self.sources)
 
     def adds_facts_to_question(self, claim: Claim, number: int) -> bool:
         """A claim saying the question back with numbers or names added ("..., the gated cell types covered are GRU
@@ -168,9 +168,11 @@ class CitationChecker:
         figure measures), and that paper is the first and best-covering one."""
         own = self.own_words(claim)
         said_back = claim.terms - own
-        return bool(claim.numbers or claim.names) and len(own) < self.policy.min_claim_terms and len(
-            said_back) >= self.policy.min_claim_terms and self.says_back(said_back) and self.sources[
-            number].problem(claim) is None and self.first_and_best(number)
+        if not (claim.numbers or claim.names) or len(own) >= self.policy.min_claim_terms:
+            return False
+        if len(said_back) < self.policy.min_claim_terms or not self.says_back(said_back):
+            return False
+        return self.sources[number].problem(claim) is None and self.first_and_best(number)
 
     def coverage(self) -> dict[int, float]:
         """Each source's (weighted) coverage of the question's terms."""
