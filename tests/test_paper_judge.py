@@ -110,6 +110,8 @@ def test_the_judge_prompt_is_the_fixed_rules_then_the_cached_paper_then_the_ques
     ("I need every paper whose experiments use NYU Depth v2.", "Is this paper one of the papers whose experiments use "
      "NYU Depth v2?"),
     ("Find each study on KANs.", "Is this paper one of the studies on KANs?"),
+    ("What are the papers on KANs?", "Is this paper one of the papers on KANs?"),
+    ("Are there any studies that prune CNN filters?", "Is this paper one of the studies that prune CNN filters?"),
     ("Which abstracts report SuperGLUE scores?", "Is this paper one of the papers that report SuperGLUE scores?"),
     ("Which of these abstracts are computer-algebra papers?",
      "Is this paper one of the papers that are computer-algebra papers?"),

@@ -54,7 +54,7 @@ REQUEST = (r"(?:list|name|find|(?:please\s+)?(?:give|show|tell)\s+me|(?:i|we)(?:
 # ...?": a question whose answer is several papers
 ASKS_FOR_SEVERAL = re.compile(
     rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?P<preposition>{AMONG})\s+(?=which|what))?"
-    rf"(?:which|what|are\s+there|{REQUEST}(?:\s+(?:all|the|every|each|any))*)\s+"
+    rf"(?:(?:which|what)(?:\s+(?:are|were))?|are\s+there|{REQUEST})(?:\s+(?:all|the|every|each|any))*\s+"
     r"(?P<kind>(?:(?!(?:paper|work|study|article|publication|abstract|of)\b)[\w-]+\s+){0,3}?"  # "recent ..."
     r"(?:papers|works|studies|articles|publications|surveys|reviews|abstracts"
     r"|(?:(?<=every\s)|(?<=each\s))(?:paper|work|study|article|abstract)))\b",  # "every paper": the plural's sense
