@@ -158,8 +158,9 @@ class CitationChecker:
     def backed(self, claim: Claim) -> bool:
         """Whether some source on the question's topic supports the claim, or states the numbers and names a claim
         saying the question back adds (`adds_facts_to_question`)."""
-        return any((self.support(n, claim) >= self.policy.support and self.on_topic(n))
-                   or self.adds_facts_to_question(claim, n) for n in self.sources)
+        if any(self.support(n, claim) >= self.policy.support and self.on_topic(n) for n in self.sources):
+            return True
+        return bool(self.sources) and self.adds_facts_to_question(claim, min(self.sources))  # the only first one
 
     def adds_facts_to_question(self, claim: Claim, number: int) -> bool:
         """A claim saying the question back with numbers or names added ("..., the gated cell types covered are GRU

@@ -293,7 +293,8 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
         earlier = previous_user_question(turns) or ""
         query = f"{truncate(earlier, max_chars) if max_chars else earlier} {question}"
         previous = next((t.papers for t in reversed(turns) if t.role == "assistant"), ())
-    narrows = follow_up and bool(NARROWS.search(question))
+    narrowing = bool(NARROWS.search(question))  # "Which of these ...?": a list, narrowing the previous one if any
+    narrows = follow_up and narrowing
     kinds: set[Kind] = set()
     if IS_IT_TRUE.match(question):  # a claim, whatever it mentions (a comparison, a figure)
         return QuestionProfile(asked=question, query=query, kinds=frozenset({Kind.YES_NO}),
@@ -301,7 +302,7 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
                                claim=yes_no_claim(question), follow_up=follow_up,
                                terms=frozenset(content_terms(question)))
     lists_methods = bool(LIST_NOUNS.search(question)) and not POINTS_TO_ONE.search(question)
-    if ASKS_FOR_SEVERAL.search(question) or NARROWS.search(question) or lists_methods:  # "Which of these ...?"
+    if ASKS_FOR_SEVERAL.search(question) or narrowing or lists_methods:
         kinds.add(Kind.WHICH_PAPERS)
     elif ASKS_FOR_PAPERS.match(question):
         kinds.add(Kind.WHICH_PAPER)
