@@ -66,5 +66,5 @@ class LLMError(RagError, RuntimeError):
 
 
 class ReplayExhausted(RagError, RuntimeError):
-    """A re-check of saved model output needed output the run did not save (a comparison side read alone, a
-    yes/no verdict, a judgement of a paper it did not judge): only the model can answer it."""
+    """A re-check of saved model output needed output the run did not save (a second look, a comparison side read
+    alone, a yes/no verdict, a judgement of a paper it did not judge): only the model can answer it."""

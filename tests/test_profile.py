@@ -108,6 +108,18 @@ def test_a_question_is_cut_into_the_parts_it_asks(question, parts):
     ("Compare the method that adds tokens to both the image and the text encoder with the one that swaps the head: "
      "on how many datasets?", ("the method that adds tokens to both the image and the text encoder",
                                "the one that swaps the head")),
+    ("Which is faster: the detector searched on CIFAR-10 (with Faster-RCNN), or the YOLO-style one? Give both.",
+     ("the detector searched on CIFAR-10 (with Faster-RCNN)", "the YOLO-style one")),
+    ("Two SR papers: a hybrid of convolution and attention, and a NAS that perturbs weights. Which is smaller?",
+     ("a hybrid of convolution and attention", "a NAS that perturbs weights")),
+    ("Two small-LM reports both punch above their weight: the Polish pair (own tokenizer and loss) and the 1.3B "
+     "coder. How much larger?", ("the Polish pair (own tokenizer and loss)", "the 1.3B coder")),
+    ("A thesis studies two ways of thinning nets: clipping small weights, and wiring layers by random graphs. Which "
+     "cells does it cover?", None),  # two ways of one work, not two works
+    ("Both papers avoid backfilling. How do they differ: what does the first train, and which classifier does the "
+     "other fix?", None),  # what it asks of each, not what each is
+    ("Nested embeddings versus FDEs. What speed-up does each report, and with how many candidates?",
+     ("Nested embeddings", "FDEs")),
     ("What do both papers say about hallucinations?", None),
 ])
 def test_the_two_sides_of_a_comparison(question, sides):

@@ -87,6 +87,18 @@ def test_a_refused_paraphrase_both_retrievers_agree_on_gets_a_second_look_figure
     assert answer.abstained and "3" not in answer.answer  # ... and a figure its paper does not state is dropped
 
 
+def test_a_reply_that_only_says_the_question_back_gets_a_second_look(data_dir, embedder):
+    said_back = "The Reversal Curse paper conjectures that the cause of the curse is [1]."
+    helper = assistant(data_dir, embedder, said_back, CONTINUED)
+    events = list(helper.stream(REVERSAL_QUESTION))
+    assert any(isinstance(e, SecondLook) for e in events) and len(helper.llm.llm.prompts) == 2
+    answer = events[-1].answer
+    assert not answer.abstained and answer.raw_answer == SECOND_LOOK_OPENING + CONTINUED
+    which = assistant(data_dir, embedder, "The paper that introduces the Reversal Curse is [1].", CONTINUED)
+    which.ask("Which paper introduces the Reversal Curse?")  # a title can answer it: no second look
+    assert len(which.llm.llm.prompts) == 1
+
+
 def test_no_second_look_when_it_is_off_or_the_model_answered(data_dir, embedder):
     off = assistant(data_dir, embedder, REFUSAL, REVERSAL_REPLY, second_look_threshold=1.1)
     assert off.ask(REVERSAL_QUESTION).abstained and len(off.llm.llm.prompts) == 1

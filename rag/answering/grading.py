@@ -120,18 +120,27 @@ def only_says_back(attempt: Attempt) -> Outcome | None:
     """For a question asking for facts (not which paper, not yes/no), a reply whose every sentence only says back
     the question or names a paper is no answer: "What architecture, which sizes?" is not answered by a title (but
     "What is it called?" is)."""
-    profile, checker, checked = attempt.profile, attempt.checker, attempt.checked
-    if checked is None or profile.names_a_paper or profile.about_several or profile.is_(Kind.YES_NO):
+    if attempt.checked is None or not restates_question(attempt.profile, attempt.checker, attempt.checked.text):
         return None
-    for sentence in split_sentences(checked.text):
+    return fallback("only says back", "the reply only said back the question or a paper's title", RESTATED_NOTE,
+                    attempt)
+
+
+def restates_question(profile: QuestionProfile, checker: CitationChecker, text: str) -> bool:
+    """Whether ``text`` answers a question asking for facts with nothing but the question's words and the titles
+    of the papers it cites: no sentence adds a number, a name or words of its own or of a cited paper. False for
+    a question asking which paper(s) or yes/no, which a title or a restatement can answer."""
+    if profile.names_a_paper or profile.about_several or profile.is_(Kind.YES_NO):
+        return False
+    sentences = split_sentences(text)
+    for sentence in sentences:
         cited = [n for n in marker_numbers(sentence) if n in checker.sources]
         # the titles of the papers it cites are known words, except to "what is it called?" (a name answers it)
         titled = [] if profile.is_(Kind.NAME) else cited
-        text = MARKER_GROUP.sub(" ", sentence)
-        if checker.adds_to_question(text, titled) or any(checker.adds_from_paper(text, n) for n in cited):
-            return None  # a sentence that says something
-    return fallback("only says back", "the reply only said back the question or a paper's title", RESTATED_NOTE,
-                    attempt)
+        plain = MARKER_GROUP.sub(" ", sentence)
+        if checker.adds_to_question(plain, titled) or any(checker.adds_from_paper(plain, n) for n in cited):
+            return False  # a sentence that says something
+    return bool(sentences)
 
 
 def says_more(attempt: Attempt) -> bool:

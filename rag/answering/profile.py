@@ -109,6 +109,10 @@ LIST_NOUNS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|
                         r"\s+(?P<kind>(?:[\w-]+\s+){0,4}?(?:methods|approaches|techniques|frameworks))\b",
                         re.IGNORECASE)
 # the two sides of a comparison
+SIDE_TEXT = r"(?:[^()?;:]|\([^()]*\))+?"  # a side's words, a bracketed aside whole
+# "two papers", "both small-LM reports", "two weight-only quantizers": two works, not "two ways" of one
+TWO_WORKS = (r"\b(?:two|both)\s+(?:[\w-]+\s+){0,3}?(?:papers|works|studies|reports|articles|methods|approaches|"
+             r"proposals|models|systems|techniques|frameworks|[\w-]+(?:ers|ors))\b")
 SIDES = (
     # "compare X with Y", then "X to Y", then "X and Y": X may hold a "to" or an "and" of its own
     *(re.compile(rf"\bcompare\s+(?P<a>.+?)\s+(?:{joint})\s+(?P<b>.+?)(?:[:?;]|,\s*(?:what|which|how|in)\b|$)",
@@ -117,12 +121,18 @@ SIDES = (
                r"\s+(?:differ|compare|contrast)\b", re.IGNORECASE),
     re.compile(r"^\W*how\s+(?:do|does)\s+(?P<a>.+?)\s+differ\s+from\s+(?P<b>.+?)(?:[:?;]|,|\s+in\b|$)",
                re.IGNORECASE),
-    re.compile(r"^\W*(?P<a>.+?)\s+(?:versus|vs\.?)\s+(?P<b>.+?)(?:[:?;]|,|$)", re.IGNORECASE),
+    re.compile(r"^\W*(?P<a>.+?)\s+(?:versus|vs\.?)\s+(?P<b>.+?)(?:[:?;]|,|\.\s|$)", re.IGNORECASE),
     re.compile(r"^\W*(?P<a>[^,;:?]+?)\s+and\s+(?P<b>[^,;:?]+?)\s+both\b", re.IGNORECASE),
     re.compile(r"\bone\s+(?P<a>[^;]+?)[;,]\s*(?:while\s+|and\s+|whereas\s+)?the\s+other\s+(?P<b>[^.?;]+)",
                re.IGNORECASE),
     re.compile(r"\bthe\s+(?:work|paper|study|method|approach|model)\s+(?:that|which)\s+(?P<a>.+?),?\s+(?:or|and)\s+"
                r"the\s+(?:work|paper|study|method|approach|model)\s+(?:that|which)\s+(?P<b>[^.?;]+)", re.IGNORECASE),
+    # "Which reports the higher score: X, or Y?", then "Two papers ...: X, and Y." (a bracket is one piece: its
+    # "and" or "or" does not part the sides); a comma before the joint is preferred, as X may hold "and" or "or"
+    *(re.compile(rf"{opening}[^:?.]*:\s*(?P<a>{SIDE_TEXT}){joint}(?P<b>{SIDE_TEXT})(?:[?;:]|\.(?:\s|$)|$)",
+                 re.IGNORECASE)
+      for opening, conjunction in ((r"\bwhich\b", "or"), (TWO_WORKS, "and"))
+      for joint in (rf",\s+{conjunction}\s+", rf"\s+{conjunction}\s+")),
 )
 MIN_SIDE_TERMS = 1
 

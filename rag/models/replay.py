@@ -25,7 +25,8 @@ class ReplayedModel(LanguageModel):
     def stream(self, messages: Sequence[ChatMessage], pieces: PiecedPrompt | None = None,
                opening: str = "") -> Iterator[str]:
         if not self.replies:
-            raise ReplayExhausted("the answer needs a reply the run did not save (a comparison side read alone)")
+            raise ReplayExhausted("the answer needs a reply the run did not save (a second look, a comparison side "
+                                  "read alone)")
         self.last_read = PromptRead()
         yield self.replies.pop(0)
 
