@@ -575,9 +575,15 @@ def test_a_second_looks_claim_naming_what_its_paper_does_not_name_is_dropped():
     forced = make_checker(SOURCES, threshold=0.5, question=question, forced=True)
     result = forced.check(reply)
     assert result.text == "" and result.trail[0].rule == "forced name"
+    assert not result.citations  # nothing it said stands, so it cites nothing
+    going_on = forced.check(reply + " We study cats sitting on mats in kitchens.")
+    assert going_on.text == "" and not going_on.citations  # what follows is about that paper, not Whiskers
+    assert [hit.rule for hit in going_on.trail] == ["forced name", "forced name"]
     assert forced.check("Whiskers prefers warm woollen mats over cold tiles [1].").text == ""
     assert forced.check("According to [1], cats prefer warm woollen mats over cold tiles.").citations  # no name said
     unforced = make_checker(SOURCES, threshold=0.5, question=question)
     assert unforced.check("Whiskers prefers warm woollen mats over cold tiles [1].").citations
+    spelt = make_checker(SOURCES, threshold=0.5, question="What do QDs tunnel through?", forced=True)
+    assert spelt.check("According to [2], QDs tunnel through quantum barriers.").citations  # "Quantum Dogs"
     named = make_checker(SOURCES, threshold=0.5, question="Which mats do the Cats on Mats prefer?", forced=True)
     assert named.check("According to [1], the Cats on Mats prefer warm woollen mats.").citations  # [1] names it

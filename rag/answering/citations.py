@@ -216,11 +216,12 @@ class CitationChecker:
 
     def unnamed(self, text: str, cited: list[int]) -> list[str]:
         """The question's capitalised names (``INNER_CAPITALISED``: "Sophia", "GPT-2") that ``text`` says and none of
-        the ``cited`` papers (all sources when none) names."""
+        the ``cited`` papers (all sources when none) names, itself or spelt out ("CNNs": "convolutional neural
+        networks")."""
         papers = [self.sources[n] for n in cited] or list(self.sources.values())
         return sorted(w for w in self.question_capitalised
                       if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)
-                      and not any(letters_and_digits(w) in paper.letters for paper in papers))
+                      and not any(paper.names(w) for paper in papers))
 
     def judged(self, number: int) -> bool | None:
         """The judge's verdict on paper ``number`` (None without a judge, or when it cannot say)."""
@@ -433,8 +434,18 @@ class CitationChecker:
                                      cited=cited, kept=list(verdict.numbers), reason=verdict.reason))
                 dropped += verdict.action == Action.DROP
 
-        for sentence in self.sentences(answer):
+        sentences = self.sentences(answer)
+        for index, sentence in enumerate(sentences):
+            if self.forced and index == 1 and any(hit.rule == FORCED_NAME.name for hit in trail):
+                # the opened reply began about a name its paper does not name: what follows goes on about that
+                # paper, not about what the question asks
+                trail.append(RuleHit(rule=FORCED_NAME.name, action=Action.DROP.value, claim=" ".join(sentences[1:]),
+                                     cited=[], kept=[], reason="it follows a first claim about a name its paper "
+                                                               "does not name"))
+                dropped += len(sentences) - 1
+                break
             sentence_claim = self.claim(MARKER_GROUP.sub(" ", sentence))
+            cited_before = set(quotes)
             pieces: list[str] = []
             position = 0
             in_sentence: set[int] = set()
@@ -481,7 +492,10 @@ class CitationChecker:
                     record(verdict, tail, [])
                     if verdict.action == Action.DROP:
                         if not pieces or verdict.rule == FORCED_NAME.name:
-                            continue  # "According to [1], Sophia ...": the tail is what the sentence says
+                            # "According to [1], Sophia ...": the tail is what the sentence says; its markers go too
+                            for n in set(quotes) - cited_before:
+                                del quotes[n]
+                            continue
                         tail = "."
                     else:
                         best = verdict.numbers[0]

@@ -226,6 +226,13 @@ class SourceText:
     def states(self, claim: Claim) -> bool:
         return self.problem(claim) is None
 
+    def names(self, name: str) -> bool:
+        """Whether the paper names ``name``: as written, or an acronym spelt out in its title or one sentence
+        ("CNNs": "convolutional neural networks")."""
+        letters = letters_and_digits(name)
+        acronym = letters.removesuffix("s") if re.fullmatch(r"[A-Z]+s", name) else letters
+        return letters in self.letters or any(spells_out(acronym, text, self.policy) for text, _, _ in self.statements)
+
     def gives(self, figure: str, names: frozenset[str]) -> bool:
         """Whether one sentence (or the title) states ``figure`` with all ``names``, each in it, in the title, or
         an acronym spelt out in it ("27.1 mIoU on ADE20K" is not given by "27.1 PQ on ADE20K", even if the paper
