@@ -62,6 +62,12 @@ class StoreSettings(Section):
         None, description="Chroma server host; unset = embedded store under data_dir (one process only)."
     )
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    hnsw_ef_search: int = Field(
+        1000, ge=10,
+        description="How many candidates Chroma's HNSW index explores per dense search (set on every collection "
+        "when it is opened). The graph Chroma rebuilds from its log in each process differs, and a narrow search "
+        "can miss even the nearest chunk; at least the collection's chunk count makes the search exhaustive.",
+    )
     large_collection_chunks: int = Field(
         200000, ge=0,
         description="From this many chunks on, a collection's generation token is trusted: opening skips reading "

@@ -9,6 +9,7 @@ from rag.corpus import Paper
 from rag.errors import EmbeddingMismatch
 from rag.index import PaperIndex
 from rag.index.bm25 import Bm25Index
+from rag.settings import Settings
 
 LONG = " ".join(f"Sentence number {i} describes a distinct finding about sparse attention kernels." for i in range(40))
 
@@ -61,6 +62,19 @@ def test_same_paper_from_another_file_extends_sources(settings, embedder):
     report = index.ingest([paper("p1", PAPERS[0].title, PAPERS[0].abstract, source="b.csv")], progress=False)
     assert report.unchanged == 1
     assert index.papers(["p1"])["p1"].sources == ["a.jsonl", "b.csv"]
+
+
+def test_dense_search_explores_as_many_candidates_as_configured_also_in_an_older_collection(settings, embedder):
+    """Chroma rebuilds its HNSW graph from its log in each process, differently each time; a narrow search (its
+    default explores 100) missed a seed question's nearest chunk in some processes."""
+    narrow = Settings(data_dir=settings.store.data_dir, seeds_dir=settings.store.seeds_dir, hnsw_ef_search=100)
+    index = PaperIndex(narrow, embedder, "test-ef")
+    index.ingest(PAPERS, progress=False)
+    assert index.store.collection.configuration["hnsw"]["ef_search"] == 100
+    index.close()
+    reopened = PaperIndex(settings, embedder, "test-ef")
+    assert reopened.store.collection.configuration["hnsw"]["ef_search"] == settings.store.hnsw_ef_search == 1000
+    assert set(reopened.papers([p.id for p in PAPERS])) == {p.id for p in PAPERS}  # nothing lost
 
 
 def test_embedding_model_mismatch_is_a_clear_error(settings, embedder):

@@ -42,7 +42,8 @@ class PaperIndex:
         self._owns_client = client is None
         self.client = client or connect(settings)
         try:
-            self.store = PaperStore(self.client, self.name, embedder.model_name, embedder.dimension)
+            self.store = PaperStore(self.client, self.name, embedder.model_name, embedder.dimension,
+                                    ef_search=settings.store.hnsw_ef_search)
         except BaseException:
             self.close()
             raise

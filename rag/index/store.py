@@ -198,7 +198,8 @@ def is_clean(generation: str | None) -> bool:
 class PaperStore:
     """One Chroma collection of abstract chunks, checked against the embedding model on open."""
 
-    def __init__(self, client: chromadb.ClientAPI, name: str, embed_model: str, embed_dim: int, create: bool = True):
+    def __init__(self, client: chromadb.ClientAPI, name: str, embed_model: str, embed_dim: int, create: bool = True,
+                 ef_search: int | None = None):
         self.name = name
         self.client = client
         self.stamp_metadata = {"embed_model": embed_model, "embed_dim": embed_dim}
@@ -208,9 +209,11 @@ class PaperStore:
         self.collection = client.get_or_create_collection(
             name,
             metadata={"embed_model": embed_model, "embed_dim": embed_dim},
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration={"hnsw": {"space": "cosine", **({"ef_search": ef_search} if ef_search else {})}},
             embedding_function=None,
         )
+        if ef_search and (self.collection.configuration.get("hnsw") or {}).get("ef_search") != ef_search:
+            self.collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
         stamped = self.collection.metadata or {}
         if (stamped.get("embed_model"), stamped.get("embed_dim")) != (embed_model, embed_dim):
             raise EmbeddingMismatch(
