@@ -196,7 +196,8 @@ def is_clean(generation: str | None) -> bool:
 
 
 class PaperStore:
-    """One Chroma collection of abstract chunks, checked against the embedding model on open."""
+    """One Chroma collection of abstract chunks, checked against the embedding model on open, its dense search
+    exploring ``ef_search`` candidates."""
 
     def __init__(self, client: chromadb.ClientAPI, name: str, embed_model: str, embed_dim: int, create: bool = True,
                  ef_search: int | None = None):
@@ -212,8 +213,6 @@ class PaperStore:
             configuration={"hnsw": {"space": "cosine", **({"ef_search": ef_search} if ef_search else {})}},
             embedding_function=None,
         )
-        if ef_search and (self.collection.configuration.get("hnsw") or {}).get("ef_search") != ef_search:
-            self.collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
         stamped = self.collection.metadata or {}
         if (stamped.get("embed_model"), stamped.get("embed_dim")) != (embed_model, embed_dim):
             raise EmbeddingMismatch(
@@ -223,6 +222,8 @@ class PaperStore:
                 f"with, ingest into a new collection (--collection NEW_NAME), or embed this one again with "
                 f"the configured model: `rag rebuild --collection {name}`."
             )
+        if ef_search and (self.collection.configuration.get("hnsw") or {}).get("ef_search") != ef_search:
+            self.collection.modify(configuration={"hnsw": {"ef_search": ef_search}})  # an older collection's
         self._writing: str | None = None  # the "writing-" token this store set last
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
         # Chroma 1.x stores list values (we filter `sources` with $contains); LlamaIndex's
