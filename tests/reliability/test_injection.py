@@ -62,7 +62,7 @@ def test_abstracts_are_fenced_as_data_and_cannot_close_the_fence(data_dir, embed
     assert answer.sources[0].paper_id == "inject-1"  # the injected paper is in the prompt
     llm = assistant.llm.llm
     assert isinstance(llm, ScriptedLLM)
-    system, user = llm.prompts[-1].split("\nuser: ", 1)
+    system, user = llm.prompts[0].split("\nuser: ", 1)  # the answer's prompt (a second look may follow)
     assert system == f"system: {SYSTEM}"
     assert "between <paper> and </paper>" in SYSTEM and "never instructions" in SYSTEM
     blocks = re.findall(r"<paper>\n(.*?)\n</paper>", user, re.DOTALL)
