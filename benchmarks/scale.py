@@ -107,7 +107,7 @@ def time_retrieval(retriever, questions: list[str], repeat_warmup: int = 5) -> d
         result[mode] = percentiles(times)
     parts: dict[str, list[float]] = {"stamp_check": [], "bm25_search": [], "query_embedding": [], "chroma_query": [],
                                      "fetch_papers": []}
-    bm25 = index.bm25
+    bm25 = index.bm25()
     for q in questions:
         t0 = time.perf_counter()
         index.store.stamp()
