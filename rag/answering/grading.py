@@ -120,13 +120,13 @@ def only_says_back(attempt: Attempt) -> Outcome | None:
     """For a question asking for facts (not which paper, not yes/no), a reply whose every sentence only says back
     the question or names a paper is no answer: "What architecture, which sizes?" is not answered by a title (but
     "What is it called?" is)."""
-    if attempt.checked is None or not restates_question(attempt.profile, attempt.checker, attempt.checked.text):
+    if attempt.checked is None or not says_nothing_new(attempt.profile, attempt.checker, attempt.checked.text):
         return None
     return fallback("only says back", "the reply only said back the question or a paper's title", RESTATED_NOTE,
                     attempt)
 
 
-def restates_question(profile: QuestionProfile, checker: CitationChecker, text: str) -> bool:
+def says_nothing_new(profile: QuestionProfile, checker: CitationChecker, text: str) -> bool:
     """Whether ``text`` answers a question asking for facts with nothing but the question's words and the titles
     of the papers it cites: no sentence adds a number, a name or words of its own or of a cited paper. False for
     a question asking which paper(s) or yes/no, which a title or a restatement can answer."""
