@@ -60,6 +60,10 @@ TURNS_TO = (r"\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w'’-]+\s+){0,3}?"
 SIDE_TURNS = (re.compile(r"(?:,?\s+(?:while|whereas|but)|;)" + TURNS_TO), re.compile(r",?\s+and" + TURNS_TO))
 # a capitalised word inside a sentence ("... is Sophia, the ..."): a name, unless it opens the sentence
 INNER_CAPITALISED = re.compile(r"(?<![.?!:]\s)(?<=\s)[A-Z][\w-]*\w")
+# "SVD-based", "FFT-computed": a name with a lower-case word joined after it names its head
+JOINED_WORD = re.compile(r"-[a-z][\w-]*$")
+# "a Barlow Twins style objective", "MoE-like layers": names the question likens something to, not what it is about
+LIKENED = re.compile(r"((?:[A-Z][\w-]*\s+){0,2}[A-Z][\w-]*?)[\s-](?:style|like|type|inspired|flavou?red)\b")
 # a contrast between two figures turns too, whatever follows it: "A reaches 84.1%, while the token-mixing MLP
 # reaches 83.8%"
 FIGURE_TURN = re.compile(r"(?:,\s+(?:while|whereas)|;)\s+")
@@ -89,7 +93,7 @@ class CitationChecker:
         self.question_terms = set(content_terms(query))
         self.question_numbers = numbers_in(query)
         self.question_letters = letters_and_digits(query)
-        self.question_capitalised = set(INNER_CAPITALISED.findall(query))
+        self.question_names = question_names_said(query)
         self.weight = weight or (lambda term: 1.0)
         self._coverage: dict[int, float] | None = None
         self.subject_items: set[str] = set()
@@ -215,13 +219,13 @@ class CitationChecker:
                 and self.first_and_best(cited[0]))
 
     def unnamed(self, text: str, cited: list[int]) -> list[str]:
-        """The question's capitalised names (``INNER_CAPITALISED``: "Sophia", "GPT-2") that ``text`` says and none of
+        """The question's capitalised names (`question_names_said`: "Sophia", "GPT-2") that ``text`` says and none of
         the ``cited`` papers (all sources when none) names, itself or spelt out ("CNNs": "convolutional neural
         networks")."""
         papers = [self.sources[n] for n in cited] or list(self.sources.values())
-        return sorted(w for w in self.question_capitalised
+        return sorted(w for w, name in self.question_names.items()
                       if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)
-                      and not any(paper.names(w) for paper in papers))
+                      and not any(paper.names(name) for paper in papers))
 
     def judged(self, number: int) -> bool | None:
         """The judge's verdict on paper ``number`` (None without a judge, or when it cannot say)."""
@@ -550,6 +554,14 @@ def tidy(sentence: str) -> str:
     """No space before punctuation, no comma before a marker: ``"on ImageNet, [1] ."`` -> ``"on ImageNet [1]."``."""
     sentence = re.sub(r"\s*[,;:]\s*(?=\[\d)", " ", sentence)
     return re.sub(r"\s+([.,;:!?])", r"\1", sentence).strip()
+
+
+def question_names_said(query: str) -> dict[str, str]:
+    """The question's capitalised words (`INNER_CAPITALISED`) that say what it is about, each with the name a paper
+    must name: "SVD-based" -> "SVD"; none of the names it likens something to ("a Barlow Twins style loss")."""
+    likened = {word for match in LIKENED.finditer(query) for word in match.group(1).split()}
+    names = {word: JOINED_WORD.sub("", word) for word in INNER_CAPITALISED.findall(query)}
+    return {word: name for word, name in names.items() if name not in likened}
 
 
 def only_cited_markers(sentence: str, cited: set[int]) -> str:

@@ -74,9 +74,6 @@ NARROWS = re.compile(r"^\W*(?:(?:and|so|then|also|now)\s+)?(?:which|what)\s+(?:o
                      r"\s+(?:papers|works|studies|abstracts)|them|these|those)\b", re.IGNORECASE)
 # the verb after "which paper": "Which paper traces ...?" -> "traces"
 WHICH_PAPER_VERB = re.compile(r"\s*(?:which|what)\s+papers?\s+(\w+)", re.IGNORECASE)
-COMPARES = re.compile(r"\b(?:compares?|comparing|comparison|versus|vs|both|differ|differs|differences?)\b"
-                      r"|\btwo\s+(?:[\w-]+\s+){0,3}?(?:papers|works|studies|methods|approaches)\b|\bthe\s+other\b",
-                      re.IGNORECASE)
 # "What does it use?", "the paper's ...": a question about one paper already named (not a list of methods)
 POINTS_TO_ONE = re.compile(r"\b(?:it|its|this|that|the (?:paper|method|model|approach|work|study))\b", re.IGNORECASE)
 # "Is it true that ...?": a claim to confirm or deny, whatever words it holds
@@ -92,7 +89,8 @@ FOLLOW_UP_WORDS = re.compile(
 )
 # where a two-part question's second part starts: ", and which ...", "; what ...", " and how many ..."
 # "on which ...", "with how many ...": a question word may follow a preposition
-PREPOSITION = r"(?:(?:in|on|for|from|by|with|at|to|of|under)\s+)?"
+PREPOSITION_WORDS = r"(?:in|on|for|from|by|with|at|to|of|under)"
+PREPOSITION = rf"(?:{PREPOSITION_WORDS}\s+)?"
 PART_BREAK = re.compile(rf"(?:[.;:?]|,?\s+and|,?\s+but)\s+(?={PREPOSITION}"
                         r"(?:what|which|how|who|where|when|why|does|do|is|are|did|can)\b)", re.IGNORECASE)
 # a piece of a question that asks something: it opens with a question word or a request, a sentence or clause of it
@@ -111,7 +109,8 @@ LIST_NOUNS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|
 # the two sides of a comparison
 SIDE_TEXT = r"(?:[^()?;:]|\([^()]*\))+?"  # a side's words, a bracketed aside whole
 # "two papers", "both small-LM reports", "two weight-only quantizers": two works, not "two ways" of one
-TWO_WORKS = (r"\b(?:two|both)\s+(?:[\w-]+\s+){0,3}?(?:papers|works|studies|reports|articles|methods|approaches|"
+TWO_WORKS = (r"\b(?:two|both)\s+(?:(?!(?:and|or)\b)[\w-]+\s+){0,3}?(?:papers|works|studies|reports|articles|"
+             r"methods|approaches|"
              r"proposals|models|systems|techniques|frameworks|[\w-]+(?:ers|ors))\b")
 SIDES = (
     # "compare X with Y", then "X to Y", then "X and Y": X may hold a "to" or an "and" of its own
@@ -122,7 +121,11 @@ SIDES = (
     re.compile(r"^\W*how\s+(?:do|does)\s+(?P<a>.+?)\s+differ\s+from\s+(?P<b>.+?)(?:[:?;]|,|\s+in\b|$)",
                re.IGNORECASE),
     re.compile(r"^\W*(?P<a>.+?)\s+(?:versus|vs\.?)\s+(?P<b>.+?)(?:[:?;]|,|\.\s|$)", re.IGNORECASE),
-    re.compile(r"^\W*(?P<a>[^,;:?]+?)\s+and\s+(?P<b>[^,;:?]+?)\s+both\b", re.IGNORECASE),
+    # "X and Y both ...", not "In the model whose encoder and decoder are both ..."
+    re.compile(rf"^\W*(?!{PREPOSITION_WORDS}\b)(?P<a>[^,;:?]+?)\s+and\s+(?P<b>[^,;:?]+?)\s+both\b", re.IGNORECASE),
+    # "FastRP compared with the paper that ...: ...?" (a name of a few words, not "X beats Y compared with Z")
+    re.compile(r"^\W*(?P<a>(?:[\w().'-]+\s+){0,3}?[\w().'-]+)\s+compared\s+(?:with|to|against)\s+(?P<b>[^;:?]+?)"
+               r"(?:[;:?]|$)", re.IGNORECASE),
     re.compile(r"\bone\s+(?P<a>[^;]+?)[;,]\s*(?:while\s+|and\s+|whereas\s+)?the\s+other\s+(?P<b>[^.?;]+)",
                re.IGNORECASE),
     re.compile(r"\bthe\s+(?:work|paper|study|method|approach|model)\s+(?:that|which)\s+(?P<a>.+?),?\s+(?:or|and)\s+"
@@ -135,6 +138,15 @@ SIDES = (
       for joint in (rf",\s+{conjunction}\s+", rf"\s+{conjunction}\s+")),
 )
 MIN_SIDE_TERMS = 1
+# a question about two works: "Both ...", "two papers", "how do the two ...?" (not "the two teacher models" of one
+# paper); a word of comparison alone is not one ("the baseline it compares with", "in both directions",
+# "finite-difference")
+COMPARES = re.compile(r"^\W*both\b|\b(?:two|both)\s+(?:(?!(?:and|or)\b)[\w-]+\s+){0,3}?(?:papers|works|studies|reports|"
+                      r"articles|proposals|methods|approaches)\b|\bhow\s+do\s+(?:the|these|those)\s+two\b",
+                      re.IGNORECASE)
+# "what does the first ..., and what does the second ...?" (not "the first stage ... the second stage" of one work)
+FIRST = re.compile(r"\bthe\s+(?:first|former)\s+(\w+)", re.IGNORECASE)
+SECOND = re.compile(r"\bthe\s+(?:second|latter|other)\s+(\w+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -254,6 +266,16 @@ def comparison_sides(question: str) -> tuple[str, str] | None:
     return None
 
 
+def about_two_works(question: str) -> bool:
+    """Whether the question sets two works side by side without naming them apart (`COMPARES`, or "the first ...
+    the second ..." about two things, not two stages of one)."""
+    if COMPARES.search(question):
+        return True
+    first = FIRST.search(question)
+    second = SECOND.search(question, first.end()) if first else None
+    return bool(second and first.group(1).casefold() != second.group(1).casefold())
+
+
 def yes_no_claim(question: str) -> str | None:
     """The statement a yes/no question asks about: "Is it true that X?" -> "X"; "Does X use Y?" -> the question
     itself (unless it also asks what, which, how or for a figure). None for other questions."""
@@ -321,7 +343,7 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
     if ASKS_FOR_NAME.search(question):
         kinds.add(Kind.NAME)
     sides = comparison_sides(question) if not kinds & {Kind.WHICH_PAPER, Kind.WHICH_PAPERS} else None
-    if COMPARES.search(question) or sides:
+    if sides or about_two_works(question):
         kinds.add(Kind.COMPARISON)
     claim = yes_no_claim(question) if not kinds else None
     if claim:
