@@ -587,3 +587,15 @@ def test_a_second_looks_claim_naming_what_its_paper_does_not_name_is_dropped():
     assert spelt.check("According to [2], QDs tunnel through quantum barriers.").citations  # "Quantum Dogs"
     named = make_checker(SOURCES, threshold=0.5, question="Which mats do the Cats on Mats prefer?", forced=True)
     assert named.check("According to [1], the Cats on Mats prefer warm woollen mats.").citations  # [1] names it
+
+
+def test_a_forced_name_is_the_name_the_question_is_about():
+    """"Whiskers-based" names Whiskers; a name the question likens something to ("a Garfield style mat") is not
+    what it asks about, so a paper need not name it."""
+    joined = make_checker(SOURCES, threshold=0.5, question="Which mats do QD-based dogs tunnel through?", forced=True)
+    assert joined.check("According to [2], QD-based dogs tunnel through quantum barriers.").citations
+    stray = make_checker(SOURCES, threshold=0.5, question="Which mats do Whiskers-based cats like?", forced=True)
+    assert stray.check("According to [1], Whiskers-based cats prefer warm woollen mats.").text == ""
+    likened = make_checker(SOURCES, threshold=0.5, question="Which cats prefer a Garfield style warm mat?",
+                           forced=True)
+    assert likened.check("According to [1], cats prefer Garfield style warm woollen mats.").citations

@@ -48,6 +48,17 @@ C, Y = Kind.COMPARISON, Kind.YES_NO
     ("ReFT and LoFiT both edit hidden representations; how?", {C}),
     ("Lion versus AdaHessian: which state does each keep?", {C}),
     ("Compared with full fine-tuning, how many times less memory does it need?", {L, F}),  # against a baseline
+    # a word of comparison inside a question about one work does not make it a comparison
+    ("A paper compares the Poincare ball with the Lorentz model. Which instability does it fix?", {L}),
+    ("What does the previous baseline it compares with get?", {L}),
+    ("Which solver shows it subsumes finite-difference and finite-volume methods?", {L}),
+    ("Which layer learns from both lower and higher layers?", {L}),
+    ("What are the sizes of the two teacher models it was distilled from?", {L}),
+    ("In the model whose encoder and decoder are both GPT-2s, what is the latent size?", {L, F}),
+    ("Both fine-tuned Llama-2 for math: what does each report?", {C}),
+    ("Two proposals fix linear attention. Which limitation does each target?", {C}),
+    ("What does the first re-frame, and what does the second blame?", {C}),
+    ("What does the first stage learn, and what does the second stage add?", {L}),
     ("Is it true that vitamin D lowers the risk of falls?", {Y}),
     ("Is it true that drug A is more effective than drug B after 26 weeks, compared with placebo?", {Y}),
     ("Does LoRA freeze the pretrained weights?", {Y}),
@@ -121,6 +132,9 @@ def test_a_question_is_cut_into_the_parts_it_asks(question, parts):
     ("Nested embeddings versus FDEs. What speed-up does each report, and with how many candidates?",
      ("Nested embeddings", "FDEs")),
     ("What do both papers say about hallucinations?", None),
+    ("FastRP compared with the paper counting subgraph co-occurrences: how much faster is it?",
+     ("FastRP", "the paper counting subgraph co-occurrences")),
+    ("Power Normalization beats LayerNorm on PTB, compared with the LayerNorm BERT: by how much?", None),
 ])
 def test_the_two_sides_of_a_comparison(question, sides):
     assert comparison_sides(question) == sides
