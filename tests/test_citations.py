@@ -307,6 +307,8 @@ def test_marker_as_subject_is_replaced_by_the_title():
 def test_the_asked_verb_as_subject_counts_without_its_s():
     checker = make_checker(SOURCES, threshold=0.5, question="Which paper measures how fast dogs tunnel?")
     assert checker.check("[2] Measure the tunnelling rate of dogs at low temperature.").text.startswith("Quantum Dogs")
+    method = make_checker(SOURCES, threshold=0.5, question="Which method measures how fast dogs tunnel?")
+    assert method.check("[2] Measures the tunnelling rate of dogs at low temperature.").text.startswith("Quantum Dogs")
 
 
 def test_an_item_that_says_back_the_question_becomes_its_papers_title():

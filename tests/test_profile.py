@@ -32,6 +32,10 @@ C, Y = Kind.COMPARISON, Kind.YES_NO
     ("Which survey follows inference-time compute from System-1 to System-2 models?", {P}),
     ("What's the work that offers an interactive tool built on ImageJ?", {P}),
     ("Is there a paper that scores the objects a multimodal model invents?", {P}),  # not a yes/no claim
+    ("Which neural PDE solver swaps every handcrafted component for learned modules?", {P}),  # a work, by its name
+    ("Which method estimates the chance of a purchase from the earlier steps?", {P}),
+    ("Which optimizer does it use for the proxy model?", {L}),  # about a paper, not asking for one
+    ("Which model size outperforms Transformers twice its size?", {L, F}),
     ("Are there any studies that prune CNN filters without retraining?", {PS}),
     ("I need every paper whose experiments use the NYU Depth v2 dataset.", {PS}),  # a request, "every" + singular
     ("Give me all the works that forecast weather with GNNs.", {PS}),
@@ -51,7 +55,7 @@ C, Y = Kind.COMPARISON, Kind.YES_NO
     # a word of comparison inside a question about one work does not make it a comparison
     ("A paper compares the Poincare ball with the Lorentz model. Which instability does it fix?", {L}),
     ("What does the previous baseline it compares with get?", {L}),
-    ("Which solver shows it subsumes finite-difference and finite-volume methods?", {L}),
+    ("Which solver shows it subsumes finite-difference and finite-volume methods?", {P}),
     ("Which layer learns from both lower and higher layers?", {L}),
     ("What are the sizes of the two teacher models it was distilled from?", {L}),
     ("In the model whose encoder and decoder are both GPT-2s, what is the latent size?", {L, F}),

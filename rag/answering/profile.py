@@ -47,6 +47,13 @@ ASKS_FOR_PAPERS = re.compile(rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:{AMONG})\s
                              rf"(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\b(?!['’])|(?:(?:which|what)(?:['’]s|\s+is|\s+was)"
                              rf"|is\s+there)\s+(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\s+(?:that|which|where|whose)\b)",
                              re.IGNORECASE)
+# "Which method estimates ...?", "Which neural PDE solver swaps ...?": a work asked for by what it does, answered by
+# its name (not "Which optimizer does it use?", "Which model size ...?")
+WORK_NOUNS = (r"(?:method|technique|approach|framework|model|solver|system|algorithm|architecture|optimi[sz]er|network"
+              r"|estimator|variant|scheme|procedure|strategy|recipe|library|tool|generator|detector|encoder|pipeline)")
+ASKS_FOR_WORK = re.compile(rf"^\W*(?:which|what)\s+(?:[\w-]+\s+){{0,4}}?{WORK_NOUNS}\s+(?:(?:that|which)\s+)?"
+                           r"(?!(?:does|did|do|is|was|are|were|has|have|had|can|could|would|will|should)\b)"
+                           r"(?P<verb>[a-z-]+(?:s|ed))\b", re.IGNORECASE)
 # "List", "find", "give me", "I need", "we're looking for": a request for papers instead of a question
 REQUEST = (r"(?:list|name|find|(?:please\s+)?(?:give|show|tell)\s+me|(?:i|we)(?:\s+(?:need|want)|(?:\s+(?:am|are)|['’]"
            r"(?:m|re))\s+(?:looking|searching)\s+for))")
@@ -216,9 +223,12 @@ class QuestionProfile:
 
     @property
     def which_paper_verb(self) -> str | None:
-        """The verb after "which paper(s)": "Which paper traces ...?" -> "traces"."""
-        match = WHICH_PAPER_VERB.match(self.asked)
-        return match.group(1) if match else None
+        """The verb after "which paper(s)" or the work asked for: "Which paper traces ...?" -> "traces", "Which
+        solver swaps ...?" -> "swaps"."""
+        if match := WHICH_PAPER_VERB.match(self.asked):
+            return match.group(1)
+        match = ASKS_FOR_WORK.match(self.asked) if self.is_(Kind.WHICH_PAPER) else None
+        return match.group("verb") if match else None
 
     @property
     def condition(self) -> str | None:
@@ -336,7 +346,7 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
     lists_methods = bool(LIST_NOUNS.search(question)) and not POINTS_TO_ONE.search(question)
     if ASKS_FOR_SEVERAL.search(question) or narrowing or lists_methods:
         kinds.add(Kind.WHICH_PAPERS)
-    elif ASKS_FOR_PAPERS.match(question):
+    elif ASKS_FOR_PAPERS.match(question) or ASKS_FOR_WORK.match(question):
         kinds.add(Kind.WHICH_PAPER)
     if asks_for_figure(question):
         kinds.add(Kind.FIGURE)
