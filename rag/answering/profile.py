@@ -115,10 +115,10 @@ LIST_NOUNS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|
                         re.IGNORECASE)
 # the two sides of a comparison
 SIDE_TEXT = r"(?:[^()?;:]|\([^()]*\))+?"  # a side's words, a bracketed aside whole
-# "two papers", "both small-LM reports", "two weight-only quantizers": two works, not "two ways" of one
+# "two papers", "both small-LM reports", "two weight-only quantizers": two works, not "two ways" of one (nor "both
+# lower and higher layers")
 TWO_WORKS = (r"\b(?:two|both)\s+(?:(?!(?:and|or)\b)[\w-]+\s+){0,3}?(?:papers|works|studies|reports|articles|"
-             r"methods|approaches|"
-             r"proposals|models|systems|techniques|frameworks|[\w-]+(?:ers|ors))\b")
+             r"methods|approaches|proposals|models|systems|techniques|frameworks|[\w-]+(?:ers|ors))\b")
 SIDES = (
     # "compare X with Y", then "X to Y", then "X and Y": X may hold a "to" or an "and" of its own
     *(re.compile(rf"\bcompare\s+(?P<a>.+?)\s+(?:{joint})\s+(?P<b>.+?)(?:[:?;]|,\s*(?:what|which|how|in)\b|$)",
