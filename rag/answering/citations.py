@@ -60,10 +60,10 @@ TURNS_TO = (r"\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w'’-]+\s+){0,3}?"
 SIDE_TURNS = (re.compile(r"(?:,?\s+(?:while|whereas|but)|;)" + TURNS_TO), re.compile(r",?\s+and" + TURNS_TO))
 # a capitalised word inside a sentence ("... is Sophia, the ..."): a name, unless it opens the sentence
 INNER_CAPITALISED = re.compile(r"(?<![.?!:]\s)(?<=\s)[A-Z][\w-]*\w")
-# "SVD-based", "FFT-computed": a name with a lower-case word joined after it names its head
-JOINED_WORD = re.compile(r"-[a-z][\w-]*$")
+# "SVD-based", "FFT-computed", "GPT-2-based": a name with a lower-case word joined after it names its head
+JOINED_WORD = re.compile(r"-[a-z].*")
 # "a Barlow Twins style objective", "MoE-like layers": names the question likens something to, not what it is about
-LIKENED = re.compile(r"((?:[A-Z][\w-]*\s+){0,2}[A-Z][\w-]*?)[\s-](?:style|like|type|inspired|flavou?red)\b")
+LIKENESS = re.compile(r"(?:^|-)(?:style|like|type|inspired|flavou?red)\W*$")
 # a contrast between two figures turns too, whatever follows it: "A reaches 84.1%, while the token-mixing MLP
 # reaches 83.8%"
 FIGURE_TURN = re.compile(r"(?:,\s+(?:while|whereas)|;)\s+")
@@ -559,8 +559,17 @@ def tidy(sentence: str) -> str:
 def question_names_said(query: str) -> dict[str, str]:
     """The question's capitalised words (`INNER_CAPITALISED`) that say what it is about, each with the name a paper
     must name: "SVD-based" -> "SVD"; none of the names it likens something to ("a Barlow Twins style loss")."""
-    likened = {word for match in LIKENED.finditer(query) for word in match.group(1).split()}
-    names = {word: JOINED_WORD.sub("", word) for word in INNER_CAPITALISED.findall(query)}
+    words = query.split()
+    likened: set[str] = set()
+    for i, word in enumerate(words):
+        if match := LIKENESS.search(word):  # "style", or "MoE-like": the capitalised words right before it
+            named = [word[: match.start()]] if match.start() else []
+            for before in reversed(words[max(0, i - 3) : i] if not named else []):
+                if not before[:1].isupper():
+                    break
+                named.append(before)
+            likened.update(named)
+    names = {word: JOINED_WORD.sub("", word, count=1) for word in INNER_CAPITALISED.findall(query)}
     return {word: name for word, name in names.items() if name not in likened}
 
 
