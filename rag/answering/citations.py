@@ -562,13 +562,15 @@ def question_names_said(query: str) -> dict[str, str]:
     words = query.split()
     likened: set[str] = set()
     for i, word in enumerate(words):
-        if match := LIKENESS.search(word):  # "style", or "MoE-like": the capitalised words right before it
-            named = [word[: match.start()]] if match.start() else []
-            for before in reversed(words[max(0, i - 3) : i] if not named else []):
-                if not before[:1].isupper():
-                    break
-                named.append(before)
-            likened.update(named)
+        if not (match := LIKENESS.search(word)):
+            continue
+        if match.start():  # "MoE-like": the name joined before it
+            likened.add(word[: match.start()])
+            continue
+        for before in reversed(words[max(0, i - 3) : i]):  # "Barlow Twins style": the capitalised words before it
+            if not before[:1].isupper():
+                break
+            likened.add(before)
     names = {word: JOINED_WORD.sub("", word, count=1) for word in INNER_CAPITALISED.findall(query)}
     return {word: name for word, name in names.items() if name not in likened}
 

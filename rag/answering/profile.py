@@ -117,8 +117,9 @@ LIST_NOUNS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|
 SIDE_TEXT = r"(?:[^()?;:]|\([^()]*\))+?"  # a side's words, a bracketed aside whole
 # "two papers", "both small-LM reports", "two weight-only quantizers": two works, not "two ways" of one (nor "both
 # lower and higher layers")
-TWO_WORKS = (r"\b(?:two|both)\s+(?:(?!(?:and|or)\b)[\w-]+\s+){0,3}?(?:papers|works|studies|reports|articles|"
-             r"methods|approaches|proposals|models|systems|techniques|frameworks|[\w-]+(?:ers|ors))\b")
+TWO_OF = r"\b(?:two|both)\s+(?:(?!(?:and|or)\b)[\w-]+\s+){0,3}?"  # "two", "both" and up to three words, no "and"
+TWO_WORKS = (rf"{TWO_OF}(?:papers|works|studies|reports|articles|methods|approaches|proposals|models|systems|"
+             r"techniques|frameworks|[\w-]+(?:ers|ors))\b")
 SIDES = (
     # "compare X with Y", then "X to Y", then "X and Y": X may hold a "to" or an "and" of its own
     *(re.compile(rf"\bcompare\s+(?P<a>.+?)\s+(?:{joint})\s+(?P<b>.+?)(?:[:?;]|,\s*(?:what|which|how|in)\b|$)",
@@ -148,9 +149,8 @@ MIN_SIDE_TERMS = 1
 # a question about two works: "Both ...", "two papers", "how do the two ...?" (not "the two teacher models" of one
 # paper); a word of comparison alone is not one ("the baseline it compares with", "in both directions",
 # "finite-difference")
-COMPARES = re.compile(r"^\W*both\b|\b(?:two|both)\s+(?:(?!(?:and|or)\b)[\w-]+\s+){0,3}?(?:papers|works|studies|reports|"
-                      r"articles|proposals|methods|approaches)\b|\bhow\s+do\s+(?:the|these|those)\s+two\b",
-                      re.IGNORECASE)
+COMPARES = re.compile(rf"^\W*both\b|{TWO_OF}(?:papers|works|studies|reports|articles|proposals|methods|approaches)\b"
+                      r"|\bhow\s+do\s+(?:the|these|those)\s+two\b", re.IGNORECASE)
 # "what does the first ..., and what does the second ...?" (not "the first stage ... the second stage" of one work)
 FIRST = re.compile(r"\bthe\s+(?:first|former)\s+(\w+)", re.IGNORECASE)
 SECOND = re.compile(r"\bthe\s+(?:second|latter|other)\s+(\w+)", re.IGNORECASE)
