@@ -374,15 +374,19 @@ class Assistant:
     def complete_sides(self, request: Request, search: Callable[..., list[RetrievedPaper]], sources: list[Source],
                        checked: CheckedAnswer | None, llm: LanguageModel, reply: Reply, weight: Callable[[str], float],
                        ) -> Generator[StreamEvent, None, tuple[CheckedAnswer | None, list[str]]]:
-        """For a comparison whose checked answer covers one side only: the model reads the other side's best
-        source (`sides`, found with ``search`` once the answer cites something) alone and its checked reply is
-        added. Yields its events; returns the checked answer and the sides still missing."""
-        if checked is None or not checked.citations:
+        """For a comparison whose checked answer leaves a side out: the model reads that side's best source
+        (`sides`, found with ``search``) alone and its checked reply is added. When no claim of the reply stands
+        (refused, or every claim dropped), each side is read alone this way. A reply citing neither side's source
+        is left as it is (the sides were matched to other papers than the ones it is about). Yields its events;
+        returns the checked answer and the sides still missing (none when no side could be answered)."""
+        if reply.withheld:
             return checked, []
-        cited = {c.number for c in checked.citations}
+        cited = {c.number for c in checked.citations} if checked is not None else set()
         sides = self.sides(request.profile, sources, search)
-        if not cited & {s.rank for s in sides}:
+        if not sides or (cited and not cited & {s.rank for s in sides}):
             return checked, []
+        answer = checked if cited else None
+        trail = list(checked.trail) if checked is not None else []
         missing: list[str] = []
         for side in sides:
             if side.rank in cited:
@@ -395,18 +399,22 @@ class Assistant:
             reply.read = side_reply.read if reply.read is None else reply.read + (side_reply.read or PromptRead())
             reply.pieces += side_reply.pieces
             _, side_checked = self.check(request, [source], side_reply, weight)
+            trail += side_checked.trail if side_checked is not None else []
             if side_checked is None or not side_checked.citations:
                 missing.append(side.text)
-                failed = RuleHit(rule="side read alone", action="missing", claim=side_reply.text, cited=[side.rank],
-                                 reason=f"the model's reply about [{side.rank}] alone "
-                                        + ("was not supported by it" if side_checked else "said it does not answer"))
-                side_trail = side_checked.trail if side_checked else []
-                checked = replace(checked, trail=[*checked.trail, *side_trail, failed])
+                trail.append(RuleHit(rule="side read alone", action="missing", claim=side_reply.text,
+                                     cited=[side.rank], reason=f"the model's reply about [{side.rank}] alone "
+                                     + ("was not supported by it" if side_checked else "said it does not answer")))
                 continue
-            checked = CheckedAnswer(f"{checked.text} {side_checked.text}".strip(),
-                                    [*checked.citations, *side_checked.citations],
-                                    [*checked.trail, *side_checked.trail], checked.dropped + side_checked.dropped)
-        return checked, missing
+            answer = side_checked if answer is None else CheckedAnswer(
+                f"{answer.text} {side_checked.text}".strip(), [*answer.citations, *side_checked.citations], [],
+                answer.dropped + side_checked.dropped)
+        if answer is None:  # no side answered: the reply's own outcome stands
+            if checked is None:
+                request.trail += trail
+                return None, []
+            return replace(checked, trail=trail), []
+        return replace(answer, trail=trail), missing
 
     def verdict(self, request: Request, sources: list[Source], llm: LanguageModel, weight: Callable[[str], float]
                 ) -> Generator[StreamEvent, None, tuple[Outcome, ClaimVerdict | None] | None]:

@@ -217,6 +217,39 @@ def test_a_comparison_whose_other_side_is_not_given_is_partly_answered(data_dir,
     assert side.action == "missing" and side.claim == refusal and "said it does not answer" in side.reason
 
 
+def test_a_comparison_the_model_refuses_reads_each_sides_paper_alone(data_dir, embedder):
+    """Refused over all the sources: each side's paper is read alone (SaliencyQuant is [2]), and both answers
+    stand."""
+    refusal = "The collection does not answer this question."
+    helper = assistant(data_dir, embedder, refusal, SIDE_A.replace("[1]", "[2]"), SIDE_B)
+    events = list(helper.stream(COMPARISON))
+    completing = [e for e in events if isinstance(e, Completing)]
+    assert [(e.part, [s.paper_id for s in e.sources]) for e in completing] == [
+        ("SaliencyQuant", ["salient"]), ("OutlierQuant", ["outlier"])]
+    assert all(prompt.count("<paper>\n") == 1 for prompt in helper.llm.llm.prompts[-2:])
+    answer = events[-1].answer
+    assert answer.grade == "answered" and {c.paper_id for c in answer.citations} == {"salient", "outlier"}
+    assert "16-bit precision" in answer.answer and "salient weights" in answer.answer
+
+
+def test_a_comparison_whose_every_claim_is_dropped_is_partly_answered_by_the_side_that_answers_alone(
+        data_dir, embedder):
+    unsupported = "Both methods train a separate network on ImageNet for many epochs [1] [2]."
+    refusal = "The collection does not answer this question."
+    answer = assistant(data_dir, embedder, unsupported, SIDE_A.replace("[1]", "[2]"), refusal).ask(COMPARISON)
+    assert answer.grade == "partial" and answer.missing == ["OutlierQuant"]
+    assert [c.paper_id for c in answer.citations] == ["salient"] and "ImageNet" not in answer.answer
+    rules = [hit.rule for hit in answer.trail]
+    assert "side read alone" in rules and rules[-1] == "missing side"
+
+
+def test_a_comparison_no_side_answers_alone_is_not_in_the_collection(data_dir, embedder):
+    refusal = "The collection does not answer this question."
+    answer = assistant(data_dir, embedder, refusal).ask(COMPARISON)
+    assert answer.abstained and answer.grade == "not-found"
+    assert [hit.action for hit in answer.trail if hit.rule == "side read alone"] == ["missing", "missing"]
+
+
 def test_a_yes_to_a_claim_its_paper_contradicts_is_never_shown(data_dir, embedder):
     """The model supports the negation far more than the claim, and its likeliest stance on the claim is
     Contradicts."""

@@ -35,6 +35,14 @@ C, Y = Kind.COMPARISON, Kind.YES_NO
     ("Which neural PDE solver swaps every handcrafted component for learned modules?", {P}),  # a work, by its name
     ("Which method estimates the chance of a purchase from the earlier steps?", {P}),
     ("Which optimizer does it use for the proxy model?", {L}),  # about a paper, not asking for one
+    # the work described between its noun and its verb: by a phrase opening with a preposition, or between commas
+    ("Which aggregation rule for combining worker updates in parameter-server training casts it as an MLE "
+     "problem?", {P}),
+    ("Which linear-time architecture, inspired by how brains limit interference, keeps several memory states?",
+     {P}),  # "by how" asks no figure here
+    ("Which method for image classification does it compare with?", {L}),
+    ("Which tensor-train framework for LLMs comes in two flavours, and how many times fewer parameters does it "
+     "train?", {L, F}),  # "comes in", then "flavours,": no verb
     ("Which model size outperforms Transformers twice its size?", {L, F}),
     ("Are there any studies that prune CNN filters without retraining?", {PS}),
     ("I need every paper whose experiments use the NYU Depth v2 dataset.", {PS}),  # a request, "every" + singular
@@ -177,3 +185,16 @@ def test_asks_for_figure_reads_any_text():
 def test_what_a_listed_paper_must_do(question, condition):
     profile = profile_question(question)
     assert profile.condition == condition and "Wich" not in profile.asked
+
+
+@pytest.mark.parametrize("question, verb", [
+    ("Which paper traces the reversal curse to the binding problem?", "traces"),
+    ("Which neural PDE solver swaps every handcrafted component for learned modules?", "swaps"),
+    ("Which aggregation rule for combining worker updates in parameter-server training casts it as an MLE "
+     "problem?", "casts"),  # "updates in": a noun before a preposition
+    ("Which pruning method for lightweight SR (upscaling) networks trains a sparse net from random init?",
+     "trains"),  # "networks trains": the second
+    ("Which optimizer does it use?", None),
+])
+def test_the_verb_of_a_which_paper_question(question, verb):
+    assert profile_question(question).which_paper_verb == verb

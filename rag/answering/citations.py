@@ -34,6 +34,7 @@ from rag.answering.policy import AnswerPolicy
 from rag.answering.profile import Kind, QuestionProfile, profile_question
 from rag.answering.rules import FORCED_NAME, MARKED_RULES, TAIL_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict
 from rag.answering.support import (
+    JOINED_WORD,
     MARKER_GROUP,
     OWN_VOICE,
     Claim,
@@ -60,8 +61,6 @@ TURNS_TO = (r"\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w'’-]+\s+){0,3}?"
 SIDE_TURNS = (re.compile(r"(?:,?\s+(?:while|whereas|but)|;)" + TURNS_TO), re.compile(r",?\s+and" + TURNS_TO))
 # a capitalised word inside a sentence ("... is Sophia, the ..."): a name, unless it opens the sentence
 INNER_CAPITALISED = re.compile(r"(?<![.?!:]\s)(?<=\s)[A-Z][\w-]*\w")
-# "SVD-based", "FFT-computed", "GPT-2-based": a name with a lower-case word joined after it names its head
-JOINED_WORD = re.compile(r"-[a-z].*")
 # "a Barlow Twins style objective", "MoE-like layers": names the question likens something to, not what it is about
 LIKENESS = re.compile(r"(?:^|-)(?:style|like|type|inspired|flavou?red)\W*$")
 # a contrast between two figures turns too, whatever follows it: "A reaches 84.1%, while the token-mixing MLP

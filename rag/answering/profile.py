@@ -30,9 +30,11 @@ class Kind(StrEnum):
     YES_NO = "yes-no"  # a claim to confirm or deny
 
 
-# "How much faster ...?", "What top-1 accuracy ...?", "By how many points ...?": the answer is a figure
+# "How much faster ...?", "What top-1 accuracy ...?", "By how many points ...?" (not "inspired by how brains ..."):
+# the answer is a figure
 ASKS_FOR_FIGURE = re.compile(
-    r"\bhow\s+(?:much|many|fast|large|big|long|often)\b|\bby\s+how\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?"
+    r"\bhow\s+(?:much|many|fast|large|big|long|often)\b|\bby\s+how\s+(?:much|many|far|large|wide|big)\b"
+    r"|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?"
     r"(?:scores?|accuracy|error|perplexity|speed|size|rates?|ranks?|values?|numbers?|percentage|fid|bleu|auroc|m?ap"
     r"|miou|mrr|latency|reduction|improvement|gains?)\b", re.IGNORECASE)
 # "What is it called?", "under what name?", "what is its name?": the answer is a name (a paper's own, often)
@@ -47,13 +49,22 @@ ASKS_FOR_PAPERS = re.compile(rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:{AMONG})\s
                              rf"(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\b(?!['’])|(?:(?:which|what)(?:['’]s|\s+is|\s+was)"
                              rf"|is\s+there)\s+(?:[\w-]+\s+){{0,3}}?{PAPER_NOUNS}\s+(?:that|which|where|whose)\b)",
                              re.IGNORECASE)
-# "Which method estimates ...?", "Which neural PDE solver swaps ...?": a work asked for by what it does, answered by
-# its name (not "Which optimizer does it use?", "Which model size ...?")
+# "Which method estimates ...?", "Which neural PDE solver swaps ...?", "Which pruning method for lightweight SR nets
+# trains ...?", "Which architecture, inspired by ..., keeps ...?": a work asked for by what it does, answered by its
+# name (not "Which optimizer does it use?", "Which model size ...?"). The verb is a lower-case word ending in -s or
+# -ed that is not followed by a comma, a preposition, an auxiliary or another such word ("worker updates in",
+# "SR networks trains" are not the verb); a description between the noun and the verb is a phrase opening with a
+# preposition and two to ten words long, or one set off by commas.
 WORK_NOUNS = (r"(?:method|technique|approach|framework|model|solver|system|algorithm|architecture|optimi[sz]er|network"
-              r"|estimator|variant|scheme|procedure|strategy|recipe|library|tool|generator|detector|encoder|pipeline)")
-ASKS_FOR_WORK = re.compile(rf"^\W*(?:which|what)\s+(?:[\w-]+\s+){{0,4}}?{WORK_NOUNS}\s+(?:(?:that|which)\s+)?"
-                           r"(?!(?:does|did|do|is|was|are|were|has|have|had|can|could|would|will|should)\b)"
-                           r"(?P<verb>[a-z-]+(?:s|ed))\b", re.IGNORECASE)
+              r"|estimator|variant|scheme|procedure|strategy|recipe|library|tool|generator|detector|encoder|pipeline"
+              r"|rule|loss|objective|mechanism|regulari[sz]er|sampler|attack|defen[cs]e)")
+AUXILIARY_WORDS = r"(?:does|did|do|is|was|are|were|has|have|had|can|could|would|will|should|may|might|must)"
+LINKING_WORDS = r"(?:in|of|for|on|to|with|by|from|across|at|into|over|under|and|or|as|than|via)"
+ASKS_FOR_WORK = re.compile(
+    rf"^\W*(?:which|what)\s+(?:[\w-]+\s+){{0,4}}?{WORK_NOUNS}"
+    rf"(?:\s*,[^,?;]{{1,200}},|\s+(?={LINKING_WORDS}\b)(?:(?!{AUXILIARY_WORDS}\b)[\w()/-]+\s+){{2,10}}?)?"
+    rf"\s*(?:(?:that|which)\s+)?(?!{AUXILIARY_WORDS}\b)(?P<verb>(?-i:[a-z][a-z-]*)(?:s|ed))\b"
+    rf"(?!\s*,|\s+(?:{LINKING_WORDS}|{AUXILIARY_WORDS}|(?-i:[a-z][a-z-]*s))\b)", re.IGNORECASE)
 # "List", "find", "give me", "I need", "we're looking for": a request for papers instead of a question
 REQUEST = (r"(?:list|name|find|(?:please\s+)?(?:give|show|tell)\s+me|(?:i|we)(?:\s+(?:need|want)|(?:\s+(?:am|are)|['’]"
            r"(?:m|re))\s+(?:looking|searching)\s+for))")

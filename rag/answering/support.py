@@ -22,6 +22,8 @@ NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 MULTIPLIER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*-?\s*(?:times\b|x\b|×|fold\b)"
                         r"|\bfactor\s+of\s+(\d+(?:\.\d+)?)", re.IGNORECASE)
 WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
+# "SVD-based", "FFT-computed", "GPT-2-based": a lower-case word joined after a name
+JOINED_WORD = re.compile(r"-[a-z].*")
 # numbers in words ("one" is left out: "the largest one")
 NUMBER_WORDS = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
                           r"|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|twice|thrice|half|double"
@@ -82,12 +84,23 @@ def letters_and_digits(text: str) -> str:
     return re.sub(r"[\W_]", "", text)
 
 
+def is_name(word: str) -> bool:
+    """A word with a capital after its first letter (NeurIPS, LoRA, GPT-4, KANs, mT5)."""
+    return any(c.isupper() for c in word[1:])
+
+
+def name_head(word: str) -> str:
+    """A name with a lower-case word joined after it names its head: "FFT-computed" -> "FFT", "GPT-2-based" ->
+    "GPT-2" (not "Mixture-of-Experts", whose head is no name)."""
+    head = JOINED_WORD.sub("", word, count=1)
+    return head if is_name(head) else word
+
+
 def names_in(text: str) -> set[str]:
-    """Words with a capital after their first letter (NeurIPS, LoRA, GPT-4, KANs), as `letters_and_digits`, a
-    plural ``s`` dropped: the names of venues, methods, models and datasets a claim can invent."""
-    names = (w.removesuffix("s") if w[-2:-1].isupper() else w
-             for w in WORD_WITH_HYPHENS.findall(text) if any(c.isupper() for c in w[1:]))
-    return {letters_and_digits(w) for w in names}
+    """Words with a capital after their first letter (`is_name`), as `letters_and_digits`, by their head
+    (`name_head`), a plural ``s`` dropped: the names of venues, methods, models and datasets a claim can invent."""
+    heads = (name_head(w) for w in WORD_WITH_HYPHENS.findall(text) if is_name(w))
+    return {letters_and_digits(w.removesuffix("s") if w[-2:-1].isupper() else w) for w in heads}
 
 
 def measures_in(text: str, known: set[str], window: int) -> tuple[set[str], set[tuple[str, frozenset[str]]]]:
