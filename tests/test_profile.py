@@ -195,6 +195,7 @@ def test_what_a_listed_paper_must_do(question, condition):
     ("Which pruning method for lightweight SR (upscaling) networks trains a sparse net from random init?",
      "trains"),  # "networks trains": the second
     ("Which optimizer does it use?", None),
+    ("Which solver relies on a learned preconditioner?", "relies"),  # right after its noun: any -s word
 ])
 def test_the_verb_of_a_which_paper_question(question, verb):
     assert profile_question(question).which_paper_verb == verb

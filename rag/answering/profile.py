@@ -51,10 +51,10 @@ ASKS_FOR_PAPERS = re.compile(rf"^\W*(?:(?:and|so|then|also)\s+)?(?:(?:{AMONG})\s
                              re.IGNORECASE)
 # "Which method estimates ...?", "Which neural PDE solver swaps ...?", "Which pruning method for lightweight SR nets
 # trains ...?", "Which architecture, inspired by ..., keeps ...?": a work asked for by what it does, answered by its
-# name (not "Which optimizer does it use?", "Which model size ...?"). The verb is a lower-case word ending in -s or
-# -ed that is not followed by a comma, a preposition, an auxiliary or another such word ("worker updates in",
-# "SR networks trains" are not the verb); a description between the noun and the verb is a phrase opening with a
-# preposition and two to ten words long, or one set off by commas.
+# name (not "Which optimizer does it use?", "Which model size ...?"). The verb is a word ending in -s or -ed; a
+# description between the noun and the verb is a phrase opening with a preposition and two to ten words long, or
+# one set off by commas, and after one the verb is in lower case and followed by no comma, preposition, auxiliary
+# or other such word ("worker updates in", "SR networks trains", "LLMs comes" are not the verb).
 WORK_NOUNS = (r"(?:method|technique|approach|framework|model|solver|system|algorithm|architecture|optimi[sz]er|network"
               r"|estimator|variant|scheme|procedure|strategy|recipe|library|tool|generator|detector|encoder|pipeline"
               r"|rule|loss|objective|mechanism|regulari[sz]er|sampler|attack|defen[cs]e)")
@@ -62,9 +62,10 @@ AUXILIARY_WORDS = r"(?:does|did|do|is|was|are|were|has|have|had|can|could|would|
 LINKING_WORDS = r"(?:in|of|for|on|to|with|by|from|across|at|into|over|under|and|or|as|than|via)"
 ASKS_FOR_WORK = re.compile(
     rf"^\W*(?:which|what)\s+(?:[\w-]+\s+){{0,4}}?{WORK_NOUNS}"
-    rf"(?:\s*,[^,?;]{{1,200}},|\s+(?={LINKING_WORDS}\b)(?:(?!{AUXILIARY_WORDS}\b)[\w()/-]+\s+){{2,10}}?)?"
-    rf"\s*(?:(?:that|which)\s+)?(?!{AUXILIARY_WORDS}\b)(?P<verb>(?-i:[a-z][a-z-]*)(?:s|ed))\b"
-    rf"(?!\s*,|\s+(?:{LINKING_WORDS}|{AUXILIARY_WORDS}|(?-i:[a-z][a-z-]*s))\b)", re.IGNORECASE)
+    rf"(?P<described>\s*,[^,?;]{{1,200}},|\s+(?={LINKING_WORDS}\b)(?:(?!{AUXILIARY_WORDS}\b)[\w()/-]+\s+){{2,10}}?)?"
+    rf"\s*(?:(?:that|which)\s+)?(?!{AUXILIARY_WORDS}\b)(?(described)(?-i:(?=[a-z])))(?P<verb>[a-z-]+(?:s|ed))\b"
+    rf"(?(described)(?!\s*,|\s+(?:{LINKING_WORDS}|{AUXILIARY_WORDS}|(?-i:[a-z][a-z-]*s))\b))",
+    re.IGNORECASE)
 # "List", "find", "give me", "I need", "we're looking for": a request for papers instead of a question
 REQUEST = (r"(?:list|name|find|(?:please\s+)?(?:give|show|tell)\s+me|(?:i|we)(?:\s+(?:need|want)|(?:\s+(?:am|are)|['’]"
            r"(?:m|re))\s+(?:looking|searching)\s+for))")
