@@ -374,6 +374,10 @@ def test_an_unmarked_claim_naming_what_only_one_paper_names_cites_that_paper():
     assert [c.paper_id for c in result.citations] == ["hounds"] and result.trail[0].rule == "named source"
     assert checker.check("The burrowing canines are termed QuantumHounds.").citations == []  # none names it
     assert checker.check("TunnelHounds.").citations == []  # a bare name is no claim
+    asked = make_checker(HOUNDS, threshold=0.5, on_topic=0.4,
+                         question="Which breeds, e.g. BarkBeagles, are the dogs crossing quantum walls?")
+    said = asked.check("The burrowing canines are BarkBeagles and TunnelHounds.")  # no paper names BarkBeagles
+    assert said.citations == [] and "named source" not in [hit.rule for hit in said.trail]
 
 
 def test_a_question_said_back_with_a_figure_its_paper_states_stands():

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from rag.answering.profile import Kind
-from rag.answering.support import Claim
+from rag.answering.support import Claim, names_in
 from rag.text import content_terms
 
 if TYPE_CHECKING:
@@ -248,11 +248,15 @@ def unbacked_statement(case: ClaimCase) -> Verdict | None:
 
 def named_source(case: ClaimCase) -> Verdict | None:
     """An unmarked claim (more than ``min_claim_terms`` words) naming something beyond the question that exactly
-    one paper names, a paper on the question's topic stating everything the claim states, gets that paper ("...
-    is called AdaMEOW.")."""
+    one paper names, a paper on the question's topic stating everything the claim states, gets that paper ("... is
+    called AdaMEOW."); not a claim saying a name of the question that no paper names ("Omegance was implemented in
+    SDXL, FLUX and UViT" is not the one paper naming UViT's when no paper names SDXL)."""
     checker = case.checker
     if not case.claim.names or len(case.claim.terms) <= checker.policy.min_claim_terms:
         return None  # a bare name ("PWNED") is no claim
+    if any(all(name not in source.letters for source in checker.sources.values())
+           for name in names_in(case.text) - case.claim.names):
+        return None  # it says a name of the question no paper names: no paper can state it
     naming = [n for n, source in checker.sources.items() if all(name in source.letters for name in case.claim.names)]
     if len(naming) != 1:
         return None
