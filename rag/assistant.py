@@ -387,6 +387,7 @@ class Assistant:
             return checked, []
         answer = checked if cited else None
         trail = list(checked.trail) if checked is not None else []
+        dropped = checked.dropped if checked is not None else 0
         missing: list[str] = []
         for side in sides:
             if side.rank in cited:
@@ -400,6 +401,7 @@ class Assistant:
             reply.pieces += side_reply.pieces
             _, side_checked = self.check(request, [source], side_reply, weight)
             trail += side_checked.trail if side_checked is not None else []
+            dropped += side_checked.dropped if side_checked is not None else 0
             if side_checked is None or not side_checked.citations:
                 missing.append(side.text)
                 trail.append(RuleHit(rule="side read alone", action="missing", claim=side_reply.text,
@@ -407,14 +409,13 @@ class Assistant:
                                      + ("was not supported by it" if side_checked else "said it does not answer")))
                 continue
             answer = side_checked if answer is None else CheckedAnswer(
-                f"{answer.text} {side_checked.text}".strip(), [*answer.citations, *side_checked.citations], [],
-                answer.dropped + side_checked.dropped)
+                f"{answer.text} {side_checked.text}".strip(), [*answer.citations, *side_checked.citations])
         if answer is None:  # no side answered: the reply's own outcome stands
             if checked is None:
                 request.trail += trail
                 return None, []
-            return replace(checked, trail=trail), []
-        return replace(answer, trail=trail), missing
+            return replace(checked, trail=trail, dropped=dropped), []
+        return replace(answer, trail=trail, dropped=dropped), missing
 
     def verdict(self, request: Request, sources: list[Source], llm: LanguageModel, weight: Callable[[str], float]
                 ) -> Generator[StreamEvent, None, tuple[Outcome, ClaimVerdict | None] | None]:
