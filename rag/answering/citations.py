@@ -34,7 +34,6 @@ from rag.answering.policy import AnswerPolicy
 from rag.answering.profile import Kind, QuestionProfile, profile_question
 from rag.answering.rules import FORCED_NAME, MARKED_RULES, TAIL_RULES, UNMARKED_RULES, Action, ClaimCase, Verdict
 from rag.answering.support import (
-    JOINED_WORD,
     MARKER_GROUP,
     OWN_VOICE,
     Claim,
@@ -59,10 +58,6 @@ DESCRIBED_PAPER = re.compile(r"^(?:the|this|that)\s+(?:[\w-]+\s+){0,4}?"
 TURNS_TO = (r"\s+(?=(?:(?:the|its|their|this|that)\s+(?:[\w'’-]+\s+){0,3}?"
             r"(?:second|other|latter|former|first|paper|method|work|study|approach|model|one|review)\b|[A-Z]))")
 SIDE_TURNS = (re.compile(r"(?:,?\s+(?:while|whereas|but)|;)" + TURNS_TO), re.compile(r",?\s+and" + TURNS_TO))
-# a capitalised word inside a sentence ("... is Sophia, the ..."): a name, unless it opens the sentence
-INNER_CAPITALISED = re.compile(r"(?<![.?!:]\s)(?<=\s)[A-Z][\w-]*\w")
-# "a Barlow Twins style objective", "MoE-like layers": names the question likens something to, not what it is about
-LIKENESS = re.compile(r"(?:^|-)(?:style|like|type|inspired|flavou?red)\W*$")
 # a contrast between two figures turns too, whatever follows it: "A reaches 84.1%, while the token-mixing MLP
 # reaches 83.8%"
 FIGURE_TURN = re.compile(r"(?:,\s+(?:while|whereas)|;)\s+")
@@ -92,7 +87,7 @@ class CitationChecker:
         self.question_terms = set(content_terms(query))
         self.question_numbers = numbers_in(query)
         self.question_letters = letters_and_digits(query)
-        self.question_names = question_names_said(query)
+        self.question_names = dict(self.profile.subject_names)
         self.weight = weight or (lambda term: 1.0)
         self._coverage: dict[int, float] | None = None
         self.subject_items: set[str] = set()
@@ -218,9 +213,9 @@ class CitationChecker:
                 and self.first_and_best(cited[0]))
 
     def unnamed(self, text: str, cited: list[int]) -> list[str]:
-        """The question's capitalised names (`question_names_said`: "Sophia", "GPT-2") that ``text`` says and none of
-        the ``cited`` papers (all sources when none) names, itself or spelt out ("CNNs": "convolutional neural
-        networks")."""
+        """The question's capitalised names (`QuestionProfile.subject_names`: "Sophia", "GPT-2") that ``text`` says
+        and none of the ``cited`` papers (all sources when none) names, itself or spelt out ("CNNs": "convolutional
+        neural networks")."""
         papers = [self.sources[n] for n in cited] or list(self.sources.values())
         return sorted(w for w, name in self.question_names.items()
                       if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)
@@ -553,25 +548,6 @@ def tidy(sentence: str) -> str:
     """No space before punctuation, no comma before a marker: ``"on ImageNet, [1] ."`` -> ``"on ImageNet [1]."``."""
     sentence = re.sub(r"\s*[,;:]\s*(?=\[\d)", " ", sentence)
     return re.sub(r"\s+([.,;:!?])", r"\1", sentence).strip()
-
-
-def question_names_said(query: str) -> dict[str, str]:
-    """The question's capitalised words (`INNER_CAPITALISED`) that say what it is about, each with the name a paper
-    must name: "SVD-based" -> "SVD"; none of the names it likens something to ("a Barlow Twins style loss")."""
-    words = query.split()
-    likened: set[str] = set()
-    for i, word in enumerate(words):
-        if not (match := LIKENESS.search(word)):
-            continue
-        if match.start():  # "MoE-like": the name joined before it
-            likened.add(word[: match.start()])
-            continue
-        for before in reversed(words[max(0, i - 3) : i]):  # "Barlow Twins style": the capitalised words before it
-            if not before[:1].isupper():
-                break
-            likened.add(before)
-    names = {word: JOINED_WORD.sub("", word, count=1) for word in INNER_CAPITALISED.findall(query)}
-    return {word: name for word, name in names.items() if name not in likened}
 
 
 def only_cited_markers(sentence: str, cited: set[int]) -> str:

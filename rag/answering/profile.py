@@ -66,6 +66,12 @@ ASKS_FOR_WORK = re.compile(
     rf"\s*(?:(?:that|which)\s+)?(?!{AUXILIARY_WORDS}\b)(?(described)(?-i:(?=[a-z])))(?P<verb>[a-z-]+(?:s|ed))\b"
     rf"(?(described)(?!\s*,|\s+(?:{LINKING_WORDS}|{AUXILIARY_WORDS}|(?-i:[a-z][a-z-]*s))\b))",
     re.IGNORECASE)
+# a capitalised word inside a sentence ("... is Sophia, the ..."): a name, unless it opens the sentence
+INNER_CAPITALISED = re.compile(r"(?<![.?!:]\s)(?<=\s)[A-Z][\w-]*\w")
+# "SVD-based", "FFT-computed", "GPT-2-based": a lower-case word joined after a name
+JOINED_WORD = re.compile(r"-[a-z].*")
+# "a Barlow Twins style objective", "MoE-like layers": names the question likens something to, not what it is about
+LIKENESS = re.compile(r"(?:^|-)(?:style|like|type|inspired|flavou?red)\W*$")
 # "List", "find", "give me", "I need", "we're looking for": a request for papers instead of a question
 REQUEST = (r"(?:list|name|find|(?:please\s+)?(?:give|show|tell)\s+me|(?:i|we)(?:\s+(?:need|want)|(?:\s+(?:am|are)|['’]"
            r"(?:m|re))\s+(?:looking|searching)\s+for))")
@@ -192,6 +198,7 @@ class QuestionProfile:
     kinds: frozenset[Kind]
     parts: tuple[Part, ...]
     names: frozenset[str] = frozenset()  # words with a capital after their first letter (LoRA, GPT-4), as written
+    subject_names: tuple[tuple[str, str], ...] = ()  # capitalised words of the query it is about, each with its name
     figures: frozenset[str] = frozenset()  # numbers written in the question
     sides: tuple[str, str] | None = None  # a comparison's two sides, as the question describes them
     claim: str | None = None  # a yes/no question's statement ("Is it true that X?" -> "X")
@@ -316,6 +323,25 @@ def question_names(question: str) -> frozenset[str]:
     return frozenset(w for w in re.findall(r"[^\W_](?:[\w-]*[^\W_])?", question) if any(c.isupper() for c in w[1:]))
 
 
+def subject_names(query: str) -> tuple[tuple[str, str], ...]:
+    """The query's capitalised words (`INNER_CAPITALISED`) that say what it is about, each with the name a paper
+    must name: "SVD-based" -> "SVD"; none of the names it likens something to ("a Barlow Twins style loss")."""
+    words = query.split()
+    likened: set[str] = set()
+    for i, word in enumerate(words):
+        if not (match := LIKENESS.search(word)):
+            continue
+        if match.start():  # "MoE-like": the name joined before it
+            likened.add(word[: match.start()])
+            continue
+        for before in reversed(words[max(0, i - 3) : i]):  # "Barlow Twins style": the capitalised words before it
+            if not before[:1].isupper():
+                break
+            likened.add(before)
+    names = {word: JOINED_WORD.sub("", word, count=1) for word in INNER_CAPITALISED.findall(query)}
+    return tuple((word, name) for word, name in names.items() if name not in likened)
+
+
 def previous_user_question(history: Sequence[Turn]) -> str | None:
     questions = [" ".join(str(t.content).split()) for t in history if t.role == "user" and str(t.content).strip()]
     return questions[-1] if questions else None
@@ -353,6 +379,7 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
     if IS_IT_TRUE.match(question):  # a claim, whatever it mentions (a comparison, a figure)
         return QuestionProfile(asked=question, query=query, kinds=frozenset({Kind.YES_NO}),
                                parts=(Part(question, False),), names=question_names(question),
+                               subject_names=subject_names(query),
                                claim=yes_no_claim(question), follow_up=follow_up,
                                terms=frozenset(content_terms(question)))
     lists_methods = bool(LIST_NOUNS.search(question)) and not POINTS_TO_ONE.search(question)
@@ -374,7 +401,8 @@ def profile_question(question: str, history: Sequence[Turn | dict] | None = None
         kinds.add(Kind.LOOKUP)
     return QuestionProfile(
         asked=question, query=query, kinds=frozenset(kinds), parts=question_parts(question),
-        names=question_names(question), figures=frozenset(re.findall(r"(?<![\w.])\d+(?:\.\d+)?", question)),
+        names=question_names(question), subject_names=subject_names(query),
+        figures=frozenset(re.findall(r"(?<![\w.])\d+(?:\.\d+)?", question)),
         sides=sides, claim=claim, follow_up=follow_up,
         narrows=narrows, previous_papers=previous, terms=frozenset(content_terms(question)),
     )

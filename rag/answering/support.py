@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from rag.answering.answer import Source
 from rag.answering.markers import MARKER
 from rag.answering.policy import AnswerPolicy
+from rag.answering.profile import JOINED_WORD
 from rag.text import content_terms, split_sentences
 
 MARKER_GROUP = re.compile(r"\s*" + MARKER.pattern, re.IGNORECASE)  # a marker with the space before it
@@ -22,8 +23,6 @@ NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 MULTIPLIER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*-?\s*(?:times\b|x\b|×|fold\b)"
                         r"|\bfactor\s+of\s+(\d+(?:\.\d+)?)", re.IGNORECASE)
 WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
-# "SVD-based", "FFT-computed", "GPT-2-based": a lower-case word joined after a name
-JOINED_WORD = re.compile(r"-[a-z].*")
 # numbers in words ("one" is left out: "the largest one")
 NUMBER_WORDS = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
                           r"|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|twice|thrice|half|double"
