@@ -66,6 +66,8 @@ ASKS_FOR_WORK = re.compile(
     rf"\s*(?:(?:that|which)\s+)?(?!{AUXILIARY_WORDS}\b)(?(described)(?-i:(?=[a-z])))(?P<verb>[a-z-]+(?:s|ed))\b"
     rf"(?(described)(?!\s*,|\s+(?:{LINKING_WORDS}|{AUXILIARY_WORDS}|(?-i:[a-z][a-z-]*s))\b))",
     re.IGNORECASE)
+# a word, hyphens and all ("GPT-4", "FFT-computed")
+WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
 # a capitalised word inside a sentence ("... is Sophia, the ..."): a name, unless it opens the sentence
 INNER_CAPITALISED = re.compile(r"(?<![.?!:]\s)(?<=\s)[A-Z][\w-]*\w")
 # "SVD-based", "FFT-computed", "GPT-2-based": a lower-case word joined after a name
@@ -318,9 +320,14 @@ def yes_no_claim(question: str) -> str | None:
     return claim.strip().rstrip("?").strip() or None
 
 
+def is_name(word: str) -> bool:
+    """A word with a capital after its first letter (NeurIPS, LoRA, GPT-4, KANs, mT5) or all capitals."""
+    return any(c.isupper() for c in word[1:])
+
+
 def question_names(question: str) -> frozenset[str]:
-    """Words with a capital after their first letter (LoRA, GPT-4, KANs) or all capitals, as written."""
-    return frozenset(w for w in re.findall(r"[^\W_](?:[\w-]*[^\W_])?", question) if any(c.isupper() for c in w[1:]))
+    """The question's names (`is_name`), as written."""
+    return frozenset(w for w in WORD_WITH_HYPHENS.findall(question) if is_name(w))
 
 
 def subject_names(query: str) -> tuple[tuple[str, str], ...]:

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from rag.answering.answer import Source
 from rag.answering.markers import MARKER
 from rag.answering.policy import AnswerPolicy
-from rag.answering.profile import JOINED_WORD
+from rag.answering.profile import JOINED_WORD, WORD_WITH_HYPHENS, is_name
 from rag.text import content_terms, split_sentences
 
 MARKER_GROUP = re.compile(r"\s*" + MARKER.pattern, re.IGNORECASE)  # a marker with the space before it
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 MULTIPLIER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*-?\s*(?:times\b|x\b|×|fold\b)"
                         r"|\bfactor\s+of\s+(\d+(?:\.\d+)?)", re.IGNORECASE)
-WORD_WITH_HYPHENS = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
 # numbers in words ("one" is left out: "the largest one")
 NUMBER_WORDS = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
                           r"|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|twice|thrice|half|double"
@@ -81,11 +80,6 @@ def letters_and_digits(text: str) -> str:
     its letter, as in "85M" (``"85 million"`` -> ``"85m"``)."""
     text = MAGNITUDE.sub(lambda m: m.group(1)[0], text.casefold())
     return re.sub(r"[\W_]", "", text)
-
-
-def is_name(word: str) -> bool:
-    """A word with a capital after its first letter (NeurIPS, LoRA, GPT-4, KANs, mT5)."""
-    return any(c.isupper() for c in word[1:])
 
 
 def name_head(word: str) -> str:
