@@ -121,3 +121,27 @@ def test_chatml_leaves_a_final_assistant_message_open_for_the_model_to_write_on(
     assert chatml(asked) == "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n"
     opened = chatml([*asked, ChatMessage(role="assistant", content=SECOND_LOOK_OPENING)])
     assert opened == chatml(asked) + SECOND_LOOK_OPENING
+
+
+def source_list(helper: Assistant, question: str) -> str:
+    """A reply that is only the sources' numbered titles, as a small model sometimes copies its source list."""
+    return "\n".join(f"[{rank}] {paper.title}" for rank, paper in enumerate(helper.retrieve(question), 1))
+
+
+@pytest.mark.parametrize("question", [REVERSAL_QUESTION, "Which paper traces models' failure to reverse learned "
+                                                         "facts to an old puzzle of the mind sciences?"])
+def test_a_reply_that_only_copies_the_source_list_gets_a_second_look(data_dir, embedder, question):
+    helper = assistant(data_dir, embedder, "", CONTINUED)
+    helper.llm.llm.reply = source_list(helper, question)
+    answer = helper.ask(question)
+    assert len(helper.llm.llm.prompts) == 2 and answer.second_look
+    assert not answer.abstained and answer.raw_answer == SECOND_LOOK_OPENING + CONTINUED
+    assert answer.citations[0].title.startswith("Is the Reversal Curse a Binding Problem?")
+
+
+def test_a_listed_title_that_fits_the_question_answers_it_without_a_second_look(data_dir, embedder):
+    question = "Which paper asks whether the Reversal Curse is a binding problem?"
+    helper = assistant(data_dir, embedder, "", CONTINUED)
+    helper.llm.llm.reply = source_list(helper, question).split("\n")[0]
+    answer = helper.ask(question)
+    assert len(helper.llm.llm.prompts) == 1 and not answer.abstained

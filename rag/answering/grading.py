@@ -132,7 +132,7 @@ def says_nothing_new(profile: QuestionProfile, checker: CitationChecker, text: s
     a question asking which paper(s) or yes/no, which a title or a restatement can answer."""
     if profile.names_a_paper or profile.about_several or profile.is_(Kind.YES_NO):
         return False
-    sentences = split_sentences(text)
+    sentences = checker.sentences(text)
     for sentence in sentences:
         cited = [n for n in marker_numbers(sentence) if n in checker.sources]
         # the titles of the papers it cites are known words, except to "what is it called?" (a name answers it)
@@ -141,6 +141,16 @@ def says_nothing_new(profile: QuestionProfile, checker: CitationChecker, text: s
         if checker.adds_to_question(plain, titled) or any(checker.adds_from_paper(plain, n) for n in cited):
             return False  # a sentence that says something
     return bool(sentences)
+
+
+def lists_titles_only(profile: QuestionProfile, checker: CitationChecker, text: str) -> bool:
+    """Whether ``text`` answers a question about one paper with nothing but titles of the sources (the model
+    copied its source list), none of which fits the question: no paper was named for it."""
+    if profile.lists_papers or not profile.asked:
+        return False
+    sentences = checker.sentences(text)
+    titled = [checker.titled_source(MARKER_GROUP.sub(" ", s), marker_numbers(s)) for s in sentences]
+    return bool(sentences) and None not in titled and not any(map(checker.answers_question, titled))
 
 
 def says_more(attempt: Attempt) -> bool:
