@@ -147,6 +147,11 @@ def test_a_question_is_cut_into_the_parts_it_asks(question, parts):
     ("FastRP compared with the paper counting subgraph co-occurrences: how much faster is it?",
      ("FastRP", "the paper counting subgraph co-occurrences")),
     ("Power Normalization beats LayerNorm on PTB, compared with the LayerNorm BERT: by how much?", None),
+    ("Both cast tuning as a bandit: AutoTune for RAG pipelines and the work that picks a solver's omega for Ax=b "
+     "solves. What is the first called, and which bandit does the second use?",
+     ("AutoTune for RAG pipelines", "the work that picks a solver's omega for Ax=b solves")),  # within a sentence
+    ("Both prune LLMs: what sparsity does SparseFoo reach, and what perplexity does WandaBar report?",
+     ("what sparsity does SparseFoo reach", "what perplexity does WandaBar report")),
 ])
 def test_the_two_sides_of_a_comparison(question, sides):
     assert comparison_sides(question) == sides

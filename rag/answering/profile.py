@@ -134,7 +134,7 @@ LIST_NOUNS = re.compile(r"^\W*(?:(?:and|so|then|also)\s+)?(?:which|what|(?:list|
                         r"\s+(?P<kind>(?:[\w-]+\s+){0,4}?(?:methods|approaches|techniques|frameworks))\b",
                         re.IGNORECASE)
 # the two sides of a comparison
-SIDE_TEXT = r"(?:[^()?;:]|\([^()]*\))+?"  # a side's words, a bracketed aside whole
+SIDE_TEXT = r"(?:[^()?;:.]|\.(?!\s)|\([^()]*\))+?"  # a side's words within its sentence, a bracketed aside whole
 # "two papers", "both small-LM reports", "two weight-only quantizers": two works, not "two ways" of one (nor "both
 # lower and higher layers")
 TWO_OF = r"\b(?:two|both)\s+(?:(?!(?:and|or)\b)[\w-]+\s+){0,3}?"  # "two", "both" and up to three words, no "and"
@@ -158,11 +158,11 @@ SIDES = (
                re.IGNORECASE),
     re.compile(r"\bthe\s+(?:work|paper|study|method|approach|model)\s+(?:that|which)\s+(?P<a>.+?),?\s+(?:or|and)\s+"
                r"the\s+(?:work|paper|study|method|approach|model)\s+(?:that|which)\s+(?P<b>[^.?;]+)", re.IGNORECASE),
-    # "Which reports the higher score: X, or Y?", then "Two papers ...: X, and Y." (a bracket is one piece: its
+    # "Which reports the higher score: X, or Y?", then "Two papers ...: X, and Y." or "Both ...: X and Y." (a bracket is one piece: its
     # "and" or "or" does not part the sides); a comma before the joint is preferred, as X may hold "and" or "or"
     *(re.compile(rf"{opening}[^:?.]*:\s*(?P<a>{SIDE_TEXT}){joint}(?P<b>{SIDE_TEXT})(?:[?;:]|\.(?:\s|$)|$)",
                  re.IGNORECASE)
-      for opening, conjunction in ((r"\bwhich\b", "or"), (TWO_WORKS, "and"))
+      for opening, conjunction in ((r"\bwhich\b", "or"), (TWO_WORKS, "and"), (r"^\W*both\b", "and"))
       for joint in (rf",\s+{conjunction}\s+", rf"\s+{conjunction}\s+")),
 )
 MIN_SIDE_TERMS = 1
