@@ -158,8 +158,9 @@ SIDES = (
                re.IGNORECASE),
     re.compile(r"\bthe\s+(?:work|paper|study|method|approach|model)\s+(?:that|which)\s+(?P<a>.+?),?\s+(?:or|and)\s+"
                r"the\s+(?:work|paper|study|method|approach|model)\s+(?:that|which)\s+(?P<b>[^.?;]+)", re.IGNORECASE),
-    # "Which reports the higher score: X, or Y?", then "Two papers ...: X, and Y." or "Both ...: X and Y." (a bracket is one piece: its
-    # "and" or "or" does not part the sides); a comma before the joint is preferred, as X may hold "and" or "or"
+    # "Which reports the higher score: X, or Y?", then "Two papers ...: X, and Y." or "Both ...: X and Y." (a
+    # bracket is one piece: its "and" or "or" does not part the sides); a comma before the joint is preferred, as X
+    # may hold "and" or "or"
     *(re.compile(rf"{opening}[^:?.]*:\s*(?P<a>{SIDE_TEXT}){joint}(?P<b>{SIDE_TEXT})(?:[?;:]|\.(?:\s|$)|$)",
                  re.IGNORECASE)
       for opening, conjunction in ((r"\bwhich\b", "or"), (TWO_WORKS, "and"), (r"^\W*both\b", "and"))
