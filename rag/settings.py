@@ -306,7 +306,8 @@ class AnsweringSettings(Section):
     )
     second_look_threshold: float = Field(
         0.7, ge=0.0, le=1.1,
-        description="When the model says the collection does not answer but the best source covers at least this "
+        description="When the model says the collection does not answer (or only says the question back, or "
+        "copies its source list) but the best source covers at least this "
         "much of the question (IDF-weighted), or BM25 and the embedding both rank "
         "it among their first two, ask again over the best sources alone, with the reply opened as "
         "\"According to [1],\" (the citation check decides); a reply that still cannot be checked is answered with "
