@@ -261,22 +261,27 @@ class Assistant:
 
     def second_look_papers(self, request: Request, read: list[Source], papers: list[RetrievedPaper], reply: Reply,
                            weight: Callable[[str], float]) -> int:
-        """How many of the best papers to read again when the model refused, only said the question back
-        (`says_nothing_new` over the ``read`` sources) or only copied its sources' titles (`lists_titles_only`),
-        although one of them covers the question well (`AnsweringSettings.second_look_threshold`), or both
-        retrievers agree on the best one (`retrievers_agree`: a paraphrase that shares few of its words); 0 when no
-        second look is due or it is off (a threshold above 1). The reply goes through the same check, so a figure
-        the papers do not state is dropped."""
+        """How many of the best papers to read again when the reply says nothing (`says_nothing`), although one of
+        them covers the question well (`AnsweringSettings.second_look_threshold`), or both retrievers agree on the
+        best one (`retrievers_agree`: a paraphrase that shares few of its words); 0 when no second look is due or it
+        is off (a threshold above 1). The reply goes through the same check, so a figure the papers do not state is
+        dropped."""
         answering = self.settings.answering
         count = min(answering.second_look_papers, len(papers))
-        if reply.withheld or reply.second_look or answering.second_look_threshold > 1:
-            return 0
-        checker, text = self.checker(request, read, weight), without_refusals(reply.text)
-        if not (model_refused(reply.text) or says_nothing_new(request.profile, checker, text)
-                or lists_titles_only(request.profile, checker, text)):
+        if (reply.withheld or reply.second_look or answering.second_look_threshold > 1
+                or not self.says_nothing(request, read, reply, weight)):
             return 0
         best = max((p.term_coverage(request.query, weight) for p in papers[:count]), default=0.0)
         return count if best >= answering.second_look_threshold or self.retrievers_agree(papers) else 0
+
+    def says_nothing(self, request: Request, read: list[Source], reply: Reply, weight: Callable[[str], float]
+                     ) -> bool:
+        """Whether the reply refused, only said the question back (`says_nothing_new`) or only copied its sources'
+        titles (`lists_titles_only`), judged over the ``read`` sources."""
+        if model_refused(reply.text):
+            return True
+        checker, text = self.checker(request, read, weight), without_refusals(reply.text)
+        return says_nothing_new(request.profile, checker, text) or lists_titles_only(request.profile, checker, text)
 
     def generate(self, prompt: Prompt, llm: LanguageModel, request: Request, reply: Reply,
                  opening: str = "") -> Iterator[Token]:
